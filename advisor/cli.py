@@ -1,0 +1,112 @@
+"""``graft advise``: parse the description and the stated facts, advise, render."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from graftlm.errors import InputError
+
+
+class Change(str, Enum):
+    never = "never"
+    rarely = "rarely"
+    monthly = "monthly"
+    weekly = "weekly"
+    daily = "daily"
+    realtime = "realtime"
+
+
+def advise(
+    ctx: typer.Context,
+    description: Annotated[str | None, typer.Argument(
+        help="The task, in your own words. '-' reads standard input.", show_default=False)] = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", "-f", help="Read the description from a UTF-8 text file.")] = None,
+    examples_count: Annotated[int | None, typer.Option(
+        min=0, help="Labelled examples you have (overrides what the text implies).")] = None,
+    has_docs: Annotated[bool | None, typer.Option(
+        "--has-docs/--no-docs", help="Whether a document collection holds the knowledge.",
+        show_default=False)] = None,
+    docs_change: Annotated[Change | None, typer.Option(
+        help="How often that knowledge changes.")] = None,
+    citations: Annotated[bool | None, typer.Option(
+        "--citations/--no-citations", help="Whether answers must cite sources.",
+        show_default=False)] = None,
+    latency_ms: Annotated[int | None, typer.Option(
+        min=1, help="Latency budget per request, in milliseconds.")] = None,
+    private: Annotated[bool | None, typer.Option(
+        "--private/--no-private", help="Whether data must stay on your own machines.",
+        show_default=False)] = None,
+    semantic: Annotated[bool | None, typer.Option(
+        "--semantic/--lexical", help="Match by meaning with the embedder (default), or by "
+        "wording and numbers only.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the advice as JSON.")] = False,
+    schema: Annotated[bool, typer.Option(
+        "--schema", help="Print the JSON Schema of --json output and exit.")] = False,
+) -> None:
+    """Recommend prompting, few-shot, RAG, a LoRA adapter, full fine-tuning or a hybrid."""
+    import json
+
+    from advisor.schema import json_schema
+
+    if schema:
+        typer.echo(json.dumps(json_schema(), indent=2))
+        return
+    from advisor import Advisor, Facts
+    from graftlm.cli import settings_of
+    from graftlm.models import BASE_NAME, base_model_parameters
+    from graftlm.workspace import Workspace
+
+    text = _description(description, file)
+    overrides = {"advisor.semantic": semantic}
+    settings = settings_of(ctx, **overrides).settings
+    embedder = None
+    if settings.advisor.semantic:
+        from graftlm.embedder import load_embedder
+
+        embedder = load_embedder(settings.models)
+    base = BASE_NAME if settings.models.base == "embedded" else settings.models.base
+    advisor = Advisor(embedder, threshold=settings.advisor.semantic_threshold, base_name=base,
+                      base_parameters=base_model_parameters(settings.models,
+                                                            Workspace(settings.home)),
+                      train_tflops=settings.advisor.train_tflops)
+    facts = Facts(examples=examples_count, documents=has_docs,
+                  docs_change=docs_change.value if docs_change else None, citations=citations,
+                  latency_ms=latency_ms, private=private)
+    advice = advisor.advise(text, facts)
+    if as_json:
+        typer.echo(advice.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+
+    from advisor.render import render
+
+    render(advice, Console())
+
+
+def _description(argument: str | None, file: Path | None) -> str:
+    from advisor import read_description, validate_description
+    from advisor.advise import MAX_DESCRIPTION_CHARS
+
+    if argument is not None and file is not None:
+        raise InputError("give the description either as an argument or with --file, not both.")
+    if file is not None:
+        return read_description(file)
+    if argument is not None and argument != "-":
+        return validate_description(argument)
+    stream = click.get_binary_stream("stdin")
+    if argument is None and stream.isatty():
+        raise InputError('describe the task: graft advise "…", --file FILE, or pipe it on stdin.')
+    raw = stream.read(4 * MAX_DESCRIPTION_CHARS + 1)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"standard input is not UTF-8 (invalid byte 0x{raw[exc.start]:02x} at "
+                         f"offset {exc.start}).") from None
+    return validate_description(text, source="standard input")
+

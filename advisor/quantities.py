@@ -1,0 +1,216 @@
+"""Numbers in a task description, and what they count.
+
+"3,000 approved emails", "about two hundred labelled tickets", "12k rows", "a dozen samples",
+"6 billion tokens", "40 reviews a day": each becomes a :class:`Quantity` with its value, what it
+counts (labelled examples, documents, corpus size, or traffic) and the words it came from. The
+advisor turns these into data signals; this module knows nothing about strategies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+What = Literal["examples", "documents", "corpus", "traffic"]
+
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * (i + 2) for i, w in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
+           "trillion": 1_000_000_000_000}
+# Vague amounts get a representative value; the evidence keeps the user's words.
+_VAGUE = {"dozen": 12, "dozens": 36, "few": 3, "couple": 2, "handful": 5, "several": 4,
+          "tens": 30, "hundreds": 300, "thousands": 3_000, "millions": 3_000_000,
+          "billions": 3_000_000_000}
+_SUFFIX = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000, "bn": 1_000_000_000}
+
+_EXAMPLE_NOUNS = set("""
+example examples sample samples pair pairs email emails ticket tickets transcript transcripts
+record records row rows note notes answer answers letter letters reply replies chat chats
+conversation conversations incident incidents output outputs description descriptions
+memo memos review reviews essay essays report reports message messages utterance utterances
+summary summaries parse parses level levels sequence sequences ones label labels annotation
+annotations dialogue dialogues dialog dialogs question questions query queries brief briefs case
+cases call calls claim claims invoice invoices form forms entry entries response responses
+completions completion demonstrations instances items posts comments translations statements
+blurbs segments titles drafts captions headlines stories
+""".split())
+_DOC_NOUNS = set("""
+document documents doc docs page pages article articles manual manuals pdf pdfs file files
+contract contracts policy policies spec specs sheet sheets book books paper papers abstract
+abstracts chapter chapters wiki wikis runbook runbooks guideline guidelines faq faqs
+""".split())
+# "in two or three lines" is the shape of an output; "1,200 existing lines" are examples.
+_SHAPE_NOUNS = set("line lines sentence sentences word words bullet bullets paragraph paragraphs"
+                   .split())
+_CORPUS_NOUNS = {"token": 1, "tokens": 1, "word": 1, "words": 1, "gigabytes": 2.5e8,
+                 "gb": 2.5e8, "terabytes": 2.5e11, "tb": 2.5e11, "hours": 1e5}
+_LABEL_WORDS = re.compile(r"^(labell?ed|annotated|approved|reviewed|verified|rated|graded|scored|"
+                          r"existing|past|previous|historical|sample|example|"
+                          r"curated|written|hand-labell?ed|human-\w+|\w+-verified|\w+-reviewed|"
+                          r"converted|summari[sz]ed|corrected)$")
+_PUNCT = re.compile(r"[^\s\-–—&/'’]")
+_TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "night", "shift"}
+
+_TOKEN = re.compile(
+    r"(?<![\w.\-–])(?P<num>\d[\d,]*(?:\.\d+)?)(?P<suf>bn|[kKmMbB])?(?![\w\-–/])"
+    r"|(?P<word>[A-Za-z]+(?:-[A-Za-z]+)*)"
+)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number found in text, with what it counts and where."""
+
+    value: float
+    what: What
+    text: str
+    start: int
+    end: int
+    unlabelled: bool = False
+
+
+@dataclass(frozen=True)
+class _Tok:
+    text: str
+    start: int
+    end: int
+    number: float | None = None
+
+
+def find_quantities(text: str) -> list[Quantity]:
+    """Every counted amount in ``text``, in order of appearance."""
+    # "a billion-token corpus" reads as "a billion token corpus" (same length, same offsets)
+    spaced = re.sub(r"(?<=[A-Za-z0-9])-(?=(?:tokens?|words?|hours?)\b)", " ", text)
+    toks = [_tokenize(m) for m in _TOKEN.finditer(spaced)]
+    found: list[Quantity] = []
+    i = 0
+    while i < len(toks):
+        run_end, value = _number_run(toks, i)
+        if value is None:
+            i += 1
+            continue
+        what, noun_end = _classify(toks, run_end, text)
+        lone_one = run_end == i + 1 and toks[i].text in {"one", "1"}
+        if what is not None and not (lone_one and noun_end != run_end + 1):
+            last = toks[noun_end - 1]
+            sentence = _sentence_around(text, toks[i].start)
+            found.append(Quantity(value, what, text[toks[i].start:last.end], toks[i].start,
+                                  last.end, bool(_UNLABELLED.search(sentence))))
+        i = max(run_end, i + 1)
+    return found
+
+
+_UNLABELLED = re.compile(
+    r"\b(?:unlabell?ed|unannotated|(?:nobody|no one|never|not|n't) (?:\w+ ){0,2}(?:labell?ed|"
+    r"annotated|tagged)|no labels)\b", re.IGNORECASE)
+
+
+def _sentence_around(text: str, pos: int) -> str:
+    start = max(text.rfind(".", 0, pos), text.rfind("\n", 0, pos)) + 1
+    end = min((i for i in (text.find(".", pos), text.find("\n", pos)) if i >= 0), default=len(text))
+    return text[start:end]
+
+
+def _tokenize(m: re.Match) -> _Tok:
+    if m.group("num"):
+        raw = m.group("num").replace(",", "")
+        try:
+            value = float(raw) * _SUFFIX.get((m.group("suf") or "").lower(), 1)
+        except ValueError:
+            value = None
+        return _Tok(m.group(0), m.start(), m.end(), value)
+    return _Tok(m.group(0).lower(), m.start(), m.end())
+
+
+def _is_numberish(tok: _Tok) -> bool:
+    return (tok.number is not None or tok.text in _UNITS or tok.text in _TENS
+            or tok.text in _SCALES or tok.text in _VAGUE or _hyphen_number(tok.text) is not None)
+
+
+def _hyphen_number(word: str) -> int | None:
+    parts = word.split("-")
+    if len(parts) == 2 and parts[0] in _TENS and parts[1] in _UNITS:
+        return _TENS[parts[0]] + _UNITS[parts[1]]
+    return None
+
+
+def _number_run(toks: list[_Tok], i: int) -> tuple[int, float | None]:
+    """Parse the longest number phrase starting at ``i``; returns (end index, value or None)."""
+    j = i
+    if toks[j].text == "a" and j + 1 < len(toks) and toks[j + 1].text in (
+            {"dozen", "few", "couple", "handful"} | set(_SCALES)):
+        j += 1
+    if not _is_numberish(toks[j]):
+        return i, None
+    total, current, seen = 0.0, 0.0, False
+    while j < len(toks) and _is_numberish(toks[j]):
+        tok = toks[j]
+        word = tok.text
+        if tok.number is not None:
+            if seen:  # two numerals in a row ("2 500") are two numbers
+                break
+            current += tok.number
+        elif word in _UNITS:
+            current += _UNITS[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif _hyphen_number(word) is not None:
+            current += _hyphen_number(word)
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word in _SCALES:
+            total += max(current, 1) * _SCALES[word]
+            current = 0
+        elif current and word.rstrip("s") in _SCALES:  # "tens of billions": 30 x 1e9
+            current *= _SCALES[word.rstrip("s")]
+        else:  # vague words multiply what came before: "several thousand"
+            current = max(current, 1) * _VAGUE[word]
+        seen = True
+        j += 1
+        if j + 1 < len(toks) and toks[j].text == "of" and word in _VAGUE \
+                and _is_numberish(toks[j + 1]):
+            j += 1  # "tens of billions", "hundreds of thousands"
+    return j, total + current
+
+
+def _classify(toks: list[_Tok], j: int, text: str) -> tuple[What | None, int]:
+    """What the number ending before ``j`` counts, from the noun within the next few words."""
+    labelled = any(_LABEL_WORDS.match(t.text) for t in toks[max(0, j - 6):j + 6])
+    for k in range(j, min(j + 5, len(toks))):
+        if k > 0 and _PUNCT.search(text[toks[k - 1].end:toks[k].start]):
+            break  # the phrase ended: "3 = call back" counts nothing
+        word = toks[k].text
+        if word in {"of", "a", "the", "our"} and k == j:
+            continue
+        if word in _CORPUS_NOUNS:
+            return "corpus", k + 1
+        if word in _SHAPE_NOUNS and labelled:
+            return "examples", k + 1
+        if word in _DOC_NOUNS:
+            return ("examples" if labelled else "documents"), k + 1
+        if word in _EXAMPLE_NOUNS:
+            return ("traffic" if _is_rate(toks, k + 1) else "examples"), k + 1
+        if _is_numberish(toks[k]) or word in _TIME_UNITS or word.endswith("s") and \
+                word[:-1] in _TIME_UNITS:
+            break
+    if labelled and j < len(toks) and not _is_rate(toks, j):
+        return "examples", min(j + 1, len(toks))
+    return None, j
+
+
+def _is_rate(toks: list[_Tok], k: int) -> bool:
+    window = [t.text for t in toks[k:k + 4]]
+    for a, b in zip(window, window[1:]):
+        if a in {"a", "an", "per", "each", "every"} and b.rstrip("s") in _TIME_UNITS:
+            return True
+    return False
+
+
+def corpus_tokens(q: Quantity) -> float:
+    """A corpus quantity in approximate tokens (gigabytes and hours are converted roughly)."""
+    unit = q.text.split()[-1].lower()
+    return q.value * _CORPUS_NOUNS.get(unit, 1)

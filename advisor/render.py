@@ -1,0 +1,114 @@
+"""Terminal rendering of an :class:`~advisor.schema.Advice` with rich."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from advisor.schema import Advice
+
+_SHORT = {"prompting": "prompt", "few_shot": "few-shot", "rag": "RAG", "lora": "LoRA",
+          "full_ft": "full FT", "hybrid": "hybrid"}
+
+
+def render(advice: Advice, console: Console) -> None:
+    """Print the advice: verdict, ranking, signals, caveats and plan."""
+    top = advice.ranking[0]
+    verdict = Text.assemble(("Recommendation: ", "bold"), (top.title, "bold green"),
+                            f"   confidence {advice.confidence:.0%} ({advice.confidence_label})")
+    console.print(Panel(verdict, expand=False))
+    console.print(_ranking(advice))
+    console.print(_signals(advice))
+    if advice.caveats:
+        console.print(Text("Caveats", style="bold"))
+        for caveat in advice.caveats:
+            console.print(Text.assemble("  • ", caveat.text, (f"  [{caveat.evidence}]", "dim")))
+    console.print(_plan(advice))
+    if not advice.semantic:
+        console.print(Text("Matched by wording and numbers only (semantic matching is off).",
+                           style="dim"))
+
+
+def _ranking(advice: Advice) -> Table:
+    table = Table(title="Strategies", title_justify="left", show_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("strategy")
+    table.add_column("score", justify="right")
+    table.add_column("probability")
+    for row in advice.ranking:
+        bar = "█" * max(0, round(row.probability * 20))
+        style = "bold green" if row.rank == 1 else ""
+        table.add_row(str(row.rank), Text(row.title, style=style), f"{row.score:+.2f}",
+                      f"{bar} {row.probability:.0%}")
+    return table
+
+
+def _signals(advice: Advice) -> Table:
+    table = Table(title="Signals found", title_justify="left", show_edge=False)
+    table.add_column("signal")
+    table.add_column("evidence")
+    table.add_column("how")
+    table.add_column("moved")
+    if not advice.signals:
+        table.add_row("none", "the description carries no signal; prompting stays first", "", "")
+    for sig in advice.signals:
+        how = sig.method
+        if sig.similarity is not None:
+            how += f" {sig.similarity:.2f}"
+        if sig.negated_from:
+            how += f", negated {sig.negated_from}"
+        table.add_row(sig.title, Text(f"“{sig.evidence}”", style="italic"), how,
+                      _moves(sig.effects))
+    for rule in advice.rules:
+        table.add_row(Text("rule: " + rule.id, style="cyan"), rule.note, "", _moves(rule.effects))
+    for sig in advice.overridden:
+        table.add_row(Text(sig.title, style="strike dim"), f"“{sig.evidence}”",
+                      "overridden by a flag", "")
+    return table
+
+
+def _moves(effects: dict[str, float]) -> Text:
+    text = Text()
+    for strategy, value in sorted(effects.items(), key=lambda kv: -abs(kv[1]))[:3]:
+        if abs(value) < 0.25:
+            continue
+        if text:
+            text.append(" ")
+        text.append(f"{value:+.1f} {_SHORT[strategy]}", style="green" if value > 0 else "red")
+    return text
+
+
+def _plan(advice: Advice) -> Panel:
+    plan = advice.plan
+    lines: list = [Text("Data to gather", style="bold")]
+    lines += [Text("  • " + item) for item in plan.data]
+    lines.append(Text("Next steps", style="bold"))
+    for i, step in enumerate(plan.steps, 1):
+        line = Text(f"  {i}. {step.title}")
+        if step.command:
+            line.append(f"\n     $ {step.command}", style="cyan")
+        lines.append(line)
+    cost = plan.cost
+    lines.append(Text("Rough cost", style="bold"))
+    params = f"{cost.base_parameters / 1e6:.0f}M parameters" if cost.base_parameters else "size unknown"
+    lines.append(Text(f"  base model {cost.base_model} ({params})"))
+    if cost.train_minutes is not None:
+        lines.append(Text(f"  training ≈ {_duration(cost.train_minutes)} for {cost.train_tokens:,} "
+                          f"tokens, ≈ {cost.train_memory_gb:g} GB memory"))
+    if cost.extra_prompt_tokens:
+        lines.append(Text(f"  ≈ {cost.extra_prompt_tokens:,} extra prompt tokens per request"))
+    if cost.assumptions:
+        lines.append(Text("  assuming " + "; ".join(cost.assumptions), style="dim"))
+    return Panel(Group(*lines), title=f"Plan: {advice.ranking[0].title}", title_align="left")
+
+
+def _duration(minutes: float) -> str:
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes / 60 / 24:,.0f} days"

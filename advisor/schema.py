@@ -1,0 +1,99 @@
+"""The advice document: what ``graft advise`` returns, and its ``--json`` schema.
+
+The schema is versioned by :data:`SCHEMA_VERSION`; ``graft advise --schema`` prints it as JSON
+Schema. Additive changes keep the version; renaming or removing a field bumps it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "graftlm.advice/v1"
+StrategyId = Literal["prompting", "few_shot", "rag", "lora", "full_ft", "hybrid"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StrategyScore(_Model):
+    strategy: StrategyId
+    title: str
+    rank: int = Field(ge=1, le=6)
+    score: float = Field(description="Sum of prior, signal and rule terms.")
+    probability: float = Field(ge=0, le=1, description="Softmax of the scores.")
+
+
+class SignalFound(_Model):
+    id: str
+    title: str
+    group: Literal["knowledge", "skill", "data", "constraint", "scope"]
+    strength: float = Field(ge=0, le=1)
+    method: Literal["wording", "meaning", "number", "flag"] = Field(
+        description="How it was found: a wording cue, similarity of meaning, a number, or a flag.")
+    evidence: str = Field(description="The words of the description (or the flag) behind it.")
+    span: tuple[int, int] | None = Field(None, description="Character offsets in the description.")
+    negated_from: str | None = Field(None, description="The signal a negation turned into this.")
+    similarity: float | None = None
+    prototype: str | None = Field(None, description="The closest prototype sentence (meaning).")
+    effects: dict[StrategyId, float] = Field(description="How it moved each strategy.")
+
+
+class RuleApplied(_Model):
+    id: str
+    note: str
+    effects: dict[StrategyId, float]
+
+
+class Caveat(_Model):
+    id: str
+    text: str
+    evidence: str = Field(description="The published source behind the caveat.")
+
+
+class PlanStep(_Model):
+    title: str
+    command: str | None = None
+
+
+class CostEstimate(_Model):
+    base_model: str
+    base_parameters: int | None
+    train_examples: int | None = Field(None, description="Examples assumed for training.")
+    train_tokens: int | None = None
+    train_minutes: float | None = Field(None, description="Rough wall time on this machine.")
+    train_memory_gb: float | None = None
+    extra_prompt_tokens: int = Field(0, description="Tokens added to every request.")
+    assumptions: list[str]
+
+
+class Plan(_Model):
+    strategy: StrategyId
+    data: list[str] = Field(description="What data to gather, and how much.")
+    steps: list[PlanStep]
+    cost: CostEstimate
+
+
+class Advice(_Model):
+    schema_version: Literal["graftlm.advice/v1"] = SCHEMA_VERSION
+    description: str
+    recommendation: StrategyId
+    confidence: float = Field(ge=0, le=1, description="Probability of the top strategy.")
+    confidence_label: Literal["high", "medium", "low"]
+    ranking: list[StrategyScore]
+    signals: list[SignalFound]
+    overridden: list[SignalFound] = Field(
+        default_factory=list, description="Signals of the text that a flag overrode.")
+    rules: list[RuleApplied]
+    caveats: list[Caveat]
+    plan: Plan
+    semantic: bool = Field(description="Whether meaning-based matching was used.")
+
+
+def json_schema() -> dict:
+    """The JSON Schema of :class:`Advice`."""
+    schema = Advice.model_json_schema()
+    schema["$id"] = SCHEMA_VERSION
+    return schema

@@ -1,0 +1,241 @@
+"""What a task description says: signals found by wording, by meaning, and by numbers.
+
+A signal is one fact about the task that moves the strategies (see ``catalog.py`` for the table).
+Detection works clause by clause:
+
+* **wording** — regular expressions over the text; a negation cue just before a match ("never",
+  "no", "don't") or just after it ("… are not needed") turns the signal into its counterpart
+  (``fresh_knowledge`` → ``static_knowledge``) or drops it;
+* **meaning** — each clause is embedded with the sentence embedder and compared with prototype
+  sentences of every signal, so paraphrases and unseen domain wording still register;
+* **numbers** — amounts of labelled examples and corpus sizes (``quantities.py``) become data
+  signals.
+
+This module finds signals; it does not score strategies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from advisor.quantities import Quantity, corpus_tokens, find_quantities
+
+Method = Literal["wording", "meaning", "number", "flag"]
+
+_NEGATION = re.compile(
+    r"\b(no|not|never|none|nothing|without|neither|nor|zero|rarely|seldom|hardly|"
+    r"don'?t|doesn'?t|didn'?t|isn'?t|aren'?t|won'?t|shouldn'?t|cannot|can'?t|"
+    r"do not|does not|is not|are not|will not|should not)\b|n't\b",
+    re.IGNORECASE,
+)
+_NEGATION_AFTER = re.compile(
+    r"^\W*(?:\w+\W+){0,2}?(?:is|are|was|were)?\s*(?:not|n't|never)\s+(?:needed|required|necessary|"
+    r"important|wanted|a concern|an issue)|^\W*(?:\w+\W+){0,2}?(?:unnecessary|not needed|"
+    r"not required|optional|irrelevant)|^\W*(?:\w+\W+){0,4}?(?:is|are) (?:fine|ok|okay)\b|"
+    r"^\W*(?:\w+\W+){0,4}?(?:doesn'?t|does not|don'?t|do not) matter\b",
+    re.IGNORECASE,
+)
+_CLAUSE_BREAK = re.compile(
+    r"[.;!?\n:()]+(?:\s|$)|[.;!?\n()]+|\s[—–-]\s|—|,\s*(?=(?:but|and|while|whereas|although|though|"
+    r"so|yet|because|since|which|as)\b)|\s(?=(?:but|whereas|although|though|however)\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """One row of the signal table: how to recognise it and how it moves each strategy.
+
+    Attributes:
+        id: stable identifier, used in JSON output.
+        title: a few words for people.
+        group: knowledge, skill, data, constraint or scope.
+        effects: score change per strategy at full strength.
+        patterns: regular expressions (case-insensitive) for wording cues.
+        prototypes: sentences that express the signal, for matching by meaning.
+        negated_as: the signal a negated mention becomes; ``None`` drops it.
+        negatable: whether negation cues apply at all (privacy cues are themselves negative).
+        slot: the fact a command-line flag can set; a flag overrides text on the same slot.
+    """
+
+    id: str
+    title: str
+    group: str
+    effects: Mapping[str, float]
+    patterns: tuple[str, ...] = ()
+    prototypes: tuple[str, ...] = ()
+    negated_as: str | None = None
+    negatable: bool = True
+    slot: str | None = None
+    compiled: tuple[re.Pattern, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(
+            self, "compiled", tuple(re.compile(p, re.IGNORECASE) for p in self.patterns)
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A signal found in the description (or set by a flag)."""
+
+    signal: str
+    strength: float
+    method: Method
+    evidence: str
+    span: tuple[int, int] | None = None
+    negated_from: str | None = None
+    similarity: float | None = None
+    prototype: str | None = None
+
+
+class Embedder(Protocol):
+    """What the advisor needs of a sentence embedder: unit-length vectors."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Clause:
+    text: str
+    start: int
+    end: int
+
+
+def split_clauses(text: str) -> list[Clause]:
+    """Split a description into clauses: sentences, cut again at contrastive conjunctions."""
+    clauses, pos = [], 0
+    for m in _CLAUSE_BREAK.finditer(text):
+        _add_clause(clauses, text, pos, m.start())
+        pos = m.end()
+    _add_clause(clauses, text, pos, len(text))
+    return clauses
+
+
+def _add_clause(out: list[Clause], text: str, start: int, end: int) -> None:
+    piece = text[start:end]
+    stripped = piece.strip(" \t,'\"")
+    if len(re.findall(r"\w+", stripped)) == 0:
+        return
+    offset = start + piece.find(stripped)
+    out.append(Clause(stripped, offset, offset + len(stripped)))
+
+
+def is_negated(clause: Clause, start: int, end: int, text: str) -> bool:
+    """Whether a cue at ``text[start:end]`` inside ``clause`` is negated.
+
+    Looks at the few words before the cue in the same clause, and for a passive negation right
+    after it ("citations are not needed").
+    """
+    before = text[clause.start:start]
+    window = " ".join(re.findall(r"[\w']+", before)[-5:])
+    if _NEGATION.search(window):
+        return True
+    return bool(_NEGATION_AFTER.search(text[end:clause.end]))
+
+
+class SignalDetector:
+    """Finds the signals of a catalog in descriptions.
+
+    Args:
+        catalog: the signal table.
+        embedder: optional; without it, only wording and numbers are used.
+        threshold: cosine similarity from which a clause counts as expressing a signal.
+    """
+
+    def __init__(self, catalog: Sequence[SignalSpec], embedder: Embedder | None = None,
+                 threshold: float = 0.5):
+        self.catalog = {spec.id: spec for spec in catalog}
+        self.embedder = embedder
+        self.threshold = threshold
+        self._proto_owner: list[str] = []
+        self._proto_text: list[str] = []
+        for spec in catalog:
+            for proto in spec.prototypes:
+                self._proto_owner.append(spec.id)
+                self._proto_text.append(proto)
+        self._proto_vecs: np.ndarray | None = None
+        if embedder is not None and self._proto_text:
+            self._proto_vecs = np.asarray(embedder.embed(self._proto_text), dtype=np.float32)
+
+    def detect(self, text: str) -> tuple[list[Hit], list[Quantity]]:
+        """All signal hits of ``text`` (one per signal, the strongest) and its quantities."""
+        clauses = split_clauses(text)
+        hits: list[Hit] = []
+        for clause in clauses:
+            hits.extend(self._wording(clause, text))
+        if self._proto_vecs is not None and clauses:
+            hits.extend(self._meaning(clauses, text, {h.signal for h in hits}))
+        quantities = find_quantities(text)
+        return _strongest(hits), quantities
+
+    def _wording(self, clause: Clause, text: str) -> list[Hit]:
+        found = []
+        for spec in self.catalog.values():
+            for pattern in spec.compiled:
+                m = pattern.search(text, clause.start, clause.end)
+                if m is None:
+                    continue
+                hit = Hit(spec.id, 1.0, "wording", m.group(0).strip(), (m.start(), m.end()))
+                if spec.negatable and is_negated(clause, m.start(), m.end(), text):
+                    hit = self._negate(spec, hit, clause)
+                if hit is not None:
+                    found.append(hit)
+                break
+        return found
+
+    def _meaning(self, clauses: list[Clause], text: str, worded: set[str]) -> list[Hit]:
+        vecs = np.asarray(self.embedder.embed([c.text for c in clauses]), dtype=np.float32)
+        sims = vecs @ self._proto_vecs.T  # (clauses, prototypes)
+        found = []
+        for signal in dict.fromkeys(self._proto_owner):
+            if signal in worded:
+                continue
+            cols = [i for i, owner in enumerate(self._proto_owner) if owner == signal]
+            block = sims[:, cols]
+            ci, pi = np.unravel_index(int(np.argmax(block)), block.shape)
+            sim = float(block[ci, pi])
+            if sim < self.threshold:
+                continue
+            clause = clauses[ci]
+            strength = round(0.5 + 0.5 * min(1.0, (sim - self.threshold) / 0.15), 3)
+            hit = Hit(signal, strength, "meaning", clause.text, (clause.start, clause.end),
+                      similarity=round(sim, 3), prototype=self._proto_text[cols[pi]])
+            spec = self.catalog[signal]
+            if spec.negatable and _NEGATION.search(clause.text):
+                hit = self._negate(spec, hit, clause)
+            if hit is not None:
+                found.append(hit)
+        return found
+
+    def _negate(self, spec: SignalSpec, hit: Hit, clause: Clause) -> Hit | None:
+        if spec.negated_as is None:
+            return None
+        return Hit(spec.negated_as, hit.strength, hit.method, clause.text,
+                   (clause.start, clause.end), negated_from=spec.id,
+                   similarity=hit.similarity, prototype=hit.prototype)
+
+
+def _strongest(hits: list[Hit]) -> list[Hit]:
+    best: dict[str, Hit] = {}
+    for hit in hits:
+        if hit.signal not in best or hit.strength > best[hit.signal].strength:
+            best[hit.signal] = hit
+    return list(best.values())
+
+
+def examples_from(quantities: Sequence[Quantity]) -> Quantity | None:
+    """The largest count of labelled examples mentioned (rates and documents excluded)."""
+    counted = [q for q in quantities if q.what == "examples" and not q.unlabelled]
+    return max(counted, key=lambda q: q.value) if counted else None
+
+
+def corpus_from(quantities: Sequence[Quantity]) -> Quantity | None:
+    """The largest corpus mentioned, by approximate token count."""
+    counted = [q for q in quantities if q.what == "corpus"]
+    return max(counted, key=corpus_tokens) if counted else None

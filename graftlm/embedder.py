@@ -1,0 +1,62 @@
+"""Sentence embedders: a one-method protocol and the sentence-transformers implementation.
+
+The advisor uses an embedder to match clauses by meaning; the retrieval stage embeds chunks with
+the same protocol. Vectors are float32 and unit length, so a dot product is a cosine similarity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from graftlm.errors import BackendUnavailableError
+from graftlm.models import embedder_location
+from graftlm.settings import ModelSettings
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors of dimension :attr:`dim`."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU (or the given device)."""
+
+    def __init__(self, location: str, *, name: str | None = None, device: str = "cpu",
+                 batch_size: int = 64):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise BackendUnavailableError(
+                f"sentence-transformers is not importable ({exc}); pip install sentence-transformers"
+            ) from None
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a progress bar per load is noise in a CLI
+        self._model = SentenceTransformer(location, device=device)
+        self.name = name or location
+        self.dim = int(self._model.get_embedding_dimension())
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self._model.encode(list(texts), batch_size=self.batch_size,
+                                  normalize_embeddings=True, convert_to_numpy=True,
+                                  show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def load_embedder(settings: ModelSettings) -> SentenceTransformerEmbedder:
+    """The configured embedder, loaded once per process."""
+    location = embedder_location(settings)
+    name = "all-MiniLM-L6-v2" if settings.embedder == "embedded" else settings.embedder
+    return SentenceTransformerEmbedder(location, name=name)

@@ -1,0 +1,230 @@
+"""Settings: one pydantic-settings object with a section per stage, and where each value came from.
+
+Values are layered, later winning: the field defaults, a ``graft.toml`` file, ``GRAFT_*``
+environment variables (``GRAFT_HOME``, ``GRAFT_ADVISOR__SEMANTIC=false``: sections are joined with a
+double underscore), then command-line flags. :func:`load_settings` builds the object once per
+process and records, for every field, which layer set it, so ``graft config show`` can say so.
+
+Library functions take the section they need as an argument; nothing outside this module reads
+the environment for settings.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from graftlm.errors import ConfigError
+
+CONFIG_FILE_NAME = "graft.toml"
+ENV_PREFIX = "GRAFT_"
+
+
+def _default_home() -> Path:
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "graftlm"
+
+
+class ModelSettings(BaseModel):
+    """Which base model and sentence embedder every stage uses."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base: str = Field(
+        "embedded",
+        description="Base language model: 'embedded' (the packaged SmolLM2-135M-Instruct), "
+        "a local Hugging Face model directory, or a hub id (needs allow_hub).",
+    )
+    embedder: str = Field(
+        "embedded",
+        description="Sentence embedder: 'embedded' (the packaged all-MiniLM-L6-v2), "
+        "a local sentence-transformers directory, or a hub id (needs allow_hub).",
+    )
+    dtype: Literal["bfloat16", "float16", "float32"] = Field(
+        "bfloat16", description="Weight dtype of the prepared base model."
+    )
+    allow_hub: bool = Field(
+        False, description="Allow downloads from the Hugging Face hub for non-embedded models."
+    )
+
+
+class AdvisorSettings(BaseModel):
+    """How ``graft advise`` reads a description and estimates costs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    semantic: bool = Field(
+        True,
+        description="Match signals by meaning with the embedder, as well as by wording. "
+        "Off gives lexical-only advice without loading a model.",
+    )
+    semantic_threshold: float = Field(
+        0.52,
+        ge=0.0,
+        le=1.0,
+        description="Cosine similarity from which a clause counts as expressing a signal.",
+    )
+    train_tflops: float = Field(
+        0.35,
+        gt=0.0,
+        description="Sustained training throughput of this machine in TFLOP/s, for the cost "
+        "estimate (a 2-core CPU sustains roughly 0.3).",
+    )
+
+
+class Settings(BaseSettings):
+    """Every setting of graftlm. Build it with :func:`load_settings`, not directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
+    )
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Workspace directory holding models, indexes and adapters.",
+    )
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
+        # Layering is done explicitly in load_settings so that provenance can be reported;
+        # the constructor only validates what it is given.
+        return (init_settings,)
+
+    @property
+    def model_cache(self) -> Path:
+        """Where prepared models live."""
+        return self.home / "models"
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """The effective settings and, per dotted field name, the layer that set it."""
+
+    settings: Settings
+    sources: dict[str, str]
+    config_file: Path | None
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> LoadedSettings:
+    """Build the settings from defaults, ``graft.toml``, ``GRAFT_*`` variables and overrides.
+
+    Args:
+        config_file: a TOML file to read; when ``None``, ``$GRAFT_CONFIG`` or ``./graft.toml``
+            is read if it exists.
+        overrides: dotted names to values, from command-line flags (highest priority).
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or a value is invalid. Every problem is
+            reported at once, each with the layer it came from.
+    """
+    layers: list[tuple[str, dict[str, Any]]] = []
+
+    path = _config_path(config_file)
+    if path is not None:
+        layers.append((f"file {path}", _read_toml(path)))
+
+    env_layer = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter="__")()
+    if env_layer:
+        layers.append(("env", env_layer))
+    if overrides:
+        layers.append(("flag", _nest({k: v for k, v in overrides.items() if v is not None})))
+
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for label, data in layers:
+        for dotted, value in _flatten(data).items():
+            _set_dotted(merged, dotted, value)
+            sources[dotted] = _describe(label, dotted)
+    try:
+        settings = Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, sources)) from None
+    for dotted in _flatten(settings.model_dump()):
+        sources.setdefault(dotted, "default")
+    return LoadedSettings(settings=settings, sources=sources, config_file=path)
+
+
+def field_description(section: type[BaseModel], name: str) -> str:
+    """The description written once on a settings field, reused as CLI help."""
+    return section.model_fields[name].description or ""
+
+
+def _config_path(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file {explicit} does not exist; check the --config path.")
+        return explicit
+    named = os.environ.get(ENV_PREFIX + "CONFIG")
+    if named:
+        if not Path(named).is_file():
+            raise ConfigError(f"GRAFT_CONFIG names {named}, which does not exist.")
+        return Path(named)
+    local = Path.cwd() / CONFIG_FILE_NAME
+    return local if local.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}. Fix the file or remove it.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        _set_dotted(nested, dotted, value)
+    return nested
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = value
+
+
+def _describe(label: str, dotted: str) -> str:
+    if label == "env":
+        return "env " + ENV_PREFIX + dotted.replace(".", "__").upper()
+    if label == "flag":
+        return "flag --" + dotted.split(".")[-1].replace("_", "-")
+    return label
+
+
+def _explain(exc: ValidationError, sources: dict[str, str]) -> str:
+    problems = []
+    for err in exc.errors():
+        dotted = ".".join(str(p) for p in err["loc"])
+        origin = sources.get(dotted, "default")
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown setting '{dotted}' (from {origin})")
+        else:
+            problems.append(f"{dotted} = {err.get('input')!r} (from {origin}): {err['msg']}")
+    known = ", ".join(sorted(_flatten(Settings().model_dump())))
+    return "invalid settings: " + "; ".join(problems) + f". Known settings: {known}."
