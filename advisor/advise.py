@@ -30,7 +30,7 @@ class Advisor:
         train_tflops: sustained training throughput assumed for the cost estimate.
     """
 
-    def __init__(self, embedder: Embedder | None = None, *, threshold: float = 0.52,
+    def __init__(self, embedder: Embedder | None = None, *, threshold: float = 0.48,
                  base_name: str = "SmolLM2-135M-Instruct", base_parameters: int | None = None,
                  train_tflops: float = 0.35):
         self.detector = SignalDetector(CATALOG, embedder, threshold)
@@ -84,7 +84,7 @@ def validate_description(text: str, *, source: str = "the description") -> str:
         raise InputError(
             f"{source} is {len(text):,} characters; the limit is {MAX_DESCRIPTION_CHARS:,}. "
             "Describe the task in a few paragraphs, not the data itself (pass data with "
-            "--examples-count and --docs).")
+            "--examples-count and --has-docs).")
     return text
 
 

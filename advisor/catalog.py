@@ -242,7 +242,7 @@ CATALOG: tuple[SignalSpec, ...] = (
         patterns=(
             r"\b(?:classif\w+|categori[sz]\w+|tag(?:s|ging)?|label (?:each|every|them|it|the)|"
             r"rout(?:e|es|ing)|triage|assign\w* (?:one of|a|an|each|the)|sort (?:\w+ )?into|"
-            r"extract\w*|pull (?:out|the)|parse|detect\w*|flag\w*|score|scoring|grade|grading|"
+            r"extract\w*|pull (?:out|the)|parse|detect\w*|flag\w*|score|scoring|(?<!-)grade(?!-)|grading|"
             r"rate (?:each|every)|mark(?:ed|s)? (?:\w+ ){0,3}(?:with|as) (?:one of|a|an|our)|"
             r"map (?:\w+ ){0,3}(?:onto|to) (?:our|one of)|put (?:\w+ ){0,3}into "
             r"(?:our|one of)|reason codes?|intents?|queues?|buckets?)\b",

@@ -6,7 +6,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import click
+import sys
+
 import typer
 
 from graftlm.errors import InputError
@@ -99,10 +100,15 @@ def _description(argument: str | None, file: Path | None) -> str:
         return read_description(file)
     if argument is not None and argument != "-":
         return validate_description(argument)
-    stream = click.get_binary_stream("stdin")
-    if argument is None and stream.isatty():
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    if argument is None and sys.stdin.isatty():
         raise InputError('describe the task: graft advise "…", --file FILE, or pipe it on stdin.')
     raw = stream.read(4 * MAX_DESCRIPTION_CHARS + 1)
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if len(raw) > 4 * MAX_DESCRIPTION_CHARS:
+        raise InputError(f"standard input is over {4 * MAX_DESCRIPTION_CHARS:,} bytes; a task "
+                         f"description is limited to {MAX_DESCRIPTION_CHARS:,} characters.")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -40,6 +40,8 @@ _NEGATION_AFTER = re.compile(
     r"^\W*(?:\w+\W+){0,4}?(?:doesn'?t|does not|don'?t|do not) matter\b",
     re.IGNORECASE,
 )
+# A clause must be this much closer to its best signal than to any other to count.
+MEANING_MARGIN = 0.03
 _CLAUSE_BREAK = re.compile(
     r"[.;!?\n:()]+(?:\s|$)|[.;!?\n()]+|\s[—–-]\s|—|,\s*(?=(?:but|and|while|whereas|although|though|"
     r"so|yet|because|since|which|as)\b)|\s(?=(?:but|whereas|although|though|however)\b)",
@@ -133,7 +135,7 @@ def is_negated(clause: Clause, start: int, end: int, text: str) -> bool:
     after it ("citations are not needed").
     """
     before = text[clause.start:start]
-    window = " ".join(re.findall(r"[\w']+", before)[-5:])
+    window = " ".join(re.findall(r"[\w']+", before)[-6:])
     if _NEGATION.search(window):
         return True
     return bool(_NEGATION_AFTER.search(text[end:clause.end]))
@@ -190,22 +192,24 @@ class SignalDetector:
         return found
 
     def _meaning(self, clauses: list[Clause], text: str, worded: set[str]) -> list[Hit]:
+        """Nearest-prototype matching: each clause votes for the one signal it is closest to,
+        if that is close enough and clearly closer than any other signal."""
         vecs = np.asarray(self.embedder.embed([c.text for c in clauses]), dtype=np.float32)
         sims = vecs @ self._proto_vecs.T  # (clauses, prototypes)
+        owners = list(dict.fromkeys(self._proto_owner))
+        columns = {o: [i for i, p in enumerate(self._proto_owner) if p == o] for o in owners}
         found = []
-        for signal in dict.fromkeys(self._proto_owner):
-            if signal in worded:
+        for ci, clause in enumerate(clauses):
+            best = sorted(((float(sims[ci, cols].max()), o) for o, cols in columns.items()),
+                          reverse=True)
+            (sim, signal), runner_up = best[0], best[1][0] if len(best) > 1 else 0.0
+            if sim < self.threshold or sim - runner_up < MEANING_MARGIN or signal in worded:
                 continue
-            cols = [i for i, owner in enumerate(self._proto_owner) if owner == signal]
-            block = sims[:, cols]
-            ci, pi = np.unravel_index(int(np.argmax(block)), block.shape)
-            sim = float(block[ci, pi])
-            if sim < self.threshold:
-                continue
-            clause = clauses[ci]
+            cols = columns[signal]
+            proto = self._proto_text[cols[int(np.argmax(sims[ci, cols]))]]
             strength = round(0.5 + 0.5 * min(1.0, (sim - self.threshold) / 0.15), 3)
             hit = Hit(signal, strength, "meaning", clause.text, (clause.start, clause.end),
-                      similarity=round(sim, 3), prototype=self._proto_text[cols[pi]])
+                      similarity=round(sim, 3), prototype=proto)
             spec = self.catalog[signal]
             if spec.negatable and _NEGATION.search(clause.text):
                 hit = self._negate(spec, hit, clause)

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -20,27 +19,21 @@ from graftlm.errors import GraftError
 from graftlm.settings import LoadedSettings, load_settings
 
 
-class GraftCliError(click.ClickException):
-    """A :class:`GraftError` on its way out: one paragraph on stderr, no traceback."""
-
-    def __init__(self, error: GraftError):
-        super().__init__(str(error))
-        self.exit_code = error.exit_code
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True, file=file)
-
-
 class GraftGroup(TyperGroup):
-    """Translates library errors into CLI errors, unless ``--debug`` asks for the traceback."""
+    """Turns a :class:`GraftError` into one paragraph on stderr and a non-zero exit.
 
-    def invoke(self, ctx: click.Context):
+    This is the CLI's one error edge; ``--debug`` (or ``GRAFT_DEBUG=1``) lets the traceback
+    through instead.
+    """
+
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except GraftError as exc:
             if ctx.params.get("debug") or os.environ.get("GRAFT_DEBUG"):
                 raise
-            raise GraftCliError(exc) from None
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(

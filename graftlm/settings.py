@@ -65,7 +65,7 @@ class AdvisorSettings(BaseModel):
         "Off gives lexical-only advice without loading a model.",
     )
     semantic_threshold: float = Field(
-        0.52,
+        0.48,
         ge=0.0,
         le=1.0,
         description="Cosine similarity from which a clause counts as expressing a signal.",

@@ -1,0 +1,96 @@
+"""Advisor accuracy on the labelled task descriptions, by split, with a confusion matrix.
+
+Three sets of cases, each written by a separate author from FRAMEWORK.md alone, without seeing
+the code: ``dev`` (used while writing the signal table), ``val`` (used for a second round of
+fixes) and ``heldout`` (never used for development; reported separately). Each case has an
+expected strategy and a set of acceptable ones.
+
+    python benchmarks/advisor_accuracy.py [--lexical] [--out benchmarks/results/advisor_accuracy.json]
+
+Reports top-1 and acceptable-set agreement per split, the confusion matrix over all cases, the
+misses, and the warm advice latency (median and p95 over every case, embedder loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from advisor import STRATEGIES, Advisor  # noqa: E402
+
+HERE = Path(__file__).parent
+SPLITS = {"dev": "advisor_cases_dev.jsonl", "val": "advisor_cases_val.jsonl",
+          "heldout": "advisor_cases_heldout.jsonl"}
+
+
+def load_cases() -> dict[str, list[dict]]:
+    return {split: [json.loads(line) for line in (HERE / name).read_text().splitlines() if line]
+            for split, name in SPLITS.items()}
+
+
+def evaluate(advisor: Advisor, cases: dict[str, list[dict]]) -> dict:
+    per_split, confusion, misses, latencies = {}, {}, [], []
+    for split, rows in cases.items():
+        top1 = acceptable = 0
+        for case in rows:
+            start = time.perf_counter()
+            advice = advisor.advise(case["description"])
+            latencies.append((time.perf_counter() - start) * 1000)
+            got = advice.recommendation
+            top1 += got == case["expected"]
+            acceptable += got in case["acceptable"]
+            confusion.setdefault(case["expected"], dict.fromkeys(STRATEGIES, 0))[got] += 1
+            if got != case["expected"]:
+                misses.append({"id": case["id"], "expected": case["expected"], "got": got,
+                               "acceptable": got in case["acceptable"],
+                               "description": case["description"]})
+        per_split[split] = {"cases": len(rows), "top1": round(top1 / len(rows), 4),
+                            "acceptable": round(acceptable / len(rows), 4)}
+    latencies.sort()
+    return {"splits": per_split, "confusion": confusion, "misses": misses,
+            "latency_ms": {"median": round(statistics.median(latencies), 2),
+                           "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
+                           "runs": len(latencies)}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lexical", action="store_true", help="no semantic matching")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "advisor_accuracy.json")
+    args = parser.parse_args()
+
+    embedder = None
+    if not args.lexical:
+        from graftlm.embedder import load_embedder
+        from graftlm.settings import ModelSettings
+
+        embedder = load_embedder(ModelSettings())
+    advisor = Advisor(embedder)
+    cases = load_cases()
+    advisor.advise("warm-up: translate emails")  # first call pays one-off costs
+    result = {"semantic": embedder is not None, **evaluate(advisor, cases)}
+
+    print(f"{'split':8} {'cases':>5} {'top-1':>7} {'acceptable':>10}")
+    for split, row in result["splits"].items():
+        print(f"{split:8} {row['cases']:5d} {row['top1']:7.1%} {row['acceptable']:10.1%}")
+    print("\nconfusion (rows: expected, columns: recommended)")
+    print(" " * 10 + "".join(f"{s[:8]:>9}" for s in STRATEGIES))
+    for expected, row in result["confusion"].items():
+        print(f"{expected:10}" + "".join(f"{row[s]:9d}" for s in STRATEGIES))
+    print(f"\nwarm advice latency: median {result['latency_ms']['median']} ms, "
+          f"p95 {result['latency_ms']['p95']} ms over {result['latency_ms']['runs']} runs")
+    for miss in result["misses"]:
+        mark = "acceptable" if miss["acceptable"] else "wrong"
+        print(f"  miss {miss['id']}: expected {miss['expected']}, got {miss['got']} ({mark})")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

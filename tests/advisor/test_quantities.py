@@ -1,0 +1,48 @@
+import pytest
+
+from advisor.quantities import corpus_tokens, find_quantities
+
+
+@pytest.mark.parametrize("text, value, what", [
+    ("We have 3,000 approved emails.", 3000, "examples"),
+    ("about two hundred labelled tickets", 200, "examples"),
+    ("12k rows of labelled data", 12_000, "examples"),
+    ("A dozen samples is all we have", 12, "examples"),
+    ("I can write up five examples", 5, "examples"),
+    ("twenty-five examples", 25, "examples"),
+    ("several thousand before/after notes", 4000, "examples"),
+    ("1.5 million annotated sequences", 1_500_000, "examples"),
+    ("Six hundred NDAs are annotated", 600, "examples"),
+    ("the 4,000 contracts we hold", 4000, "documents"),
+    ("roughly 2B tokens of notebooks", 2e9, "corpus"),
+    ("tens of billions of tokens of telemetry", 3e10, "corpus"),
+    ("a billion-token monolingual corpus", 1e9, "corpus"),
+    ("maybe 40 app-store reviews a day", 40, "traffic"),
+    ("millions of calls a month", 3e6, "traffic"),
+])
+def test_counts_and_what_they_count(text, value, what):
+    found = find_quantities(text)
+    assert [(q.value, q.what) for q in found] == [(value, what)]
+    assert text[found[0].start:found[0].end] == found[0].text
+
+
+@pytest.mark.parametrize("text", [
+    "Score messages on our 1–3 callback scale (3 = call back same day).",
+    "in two or three lines for the morning read",
+    "one per line",
+    "Convert them to ISO 8601 intervals",
+    "a 300-page employee handbook",
+    "over the last two years",
+])
+def test_numbers_that_count_no_data(text):
+    assert find_quantities(text) == []
+
+
+def test_unlabelled_data_is_marked():
+    (q,) = find_quantities("We have 20,000 old emails but nobody ever labelled them.")
+    assert q.what == "examples" and q.unlabelled
+
+
+def test_corpus_units_convert_to_tokens():
+    (q,) = find_quantities("hundreds of gigabytes of case law")
+    assert corpus_tokens(q) > 1e10

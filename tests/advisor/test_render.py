@@ -1,0 +1,28 @@
+from rich.console import Console
+
+from advisor import Advisor
+from advisor.render import render
+
+
+def rendered(text, **kwargs):
+    console = Console(record=True, width=140)
+    render(Advisor(**kwargs).advise(text), console)
+    return console.export_text()
+
+
+def test_render_shows_verdict_signals_caveats_and_plan():
+    out = rendered("Staff ask about our employee handbook; each answer should quote the "
+                   "section it came from.", base_parameters=134_515_008)
+    assert "Recommendation: Retrieval (RAG)" in out
+    assert "“employee handbook”" in out or "our employee handbook" in out
+    assert "Caveats" in out and "83.7%" in out
+    assert "$ graft index build ./docs --name docs" in out
+    assert "135M parameters" in out
+    assert "semantic matching is off" in out
+
+
+def test_render_explains_negation_and_rules():
+    out = rendered("Answer from our wiki in our brand voice; 2,000 approved replies. "
+                   "Citations are not needed.")
+    assert "negated grounding" in out
+    assert "rule: gaps_add_up" in out

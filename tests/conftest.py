@@ -1,0 +1,48 @@
+"""Shared fixtures: an isolated workspace and environment for every test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """Each test gets its own GRAFT_HOME and working directory, and no stray GRAFT_* settings."""
+    for key in list(os.environ):
+        if key.startswith("GRAFT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("GRAFT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+class WordEmbedder:
+    """A deterministic bag-of-words embedder: texts sharing words are similar. No model needed."""
+
+    name = "fake-words"
+    dim = 256
+
+    def embed(self, texts):
+        import hashlib
+
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                word = word.strip(".,;:!?'\"")
+                if len(word) > 3:
+                    h = int(hashlib.md5(word.encode()).hexdigest(), 16)
+                    out[i, h % self.dim] += 1.0
+            norm = np.linalg.norm(out[i])
+            if norm:
+                out[i] /= norm
+        return out
+
+
+@pytest.fixture
+def word_embedder():
+    return WordEmbedder()
