@@ -32,7 +32,7 @@ class Advisor:
 
     def __init__(self, embedder: Embedder | None = None, *, threshold: float = 0.48,
                  base_name: str = "SmolLM2-135M-Instruct", base_parameters: int | None = None,
-                 train_tflops: float = 0.35):
+                 train_tflops: float = 0.1):
         self.detector = SignalDetector(CATALOG, embedder, threshold)
         self.semantic = embedder is not None
         self.base_name = base_name

@@ -110,8 +110,9 @@ _UNLABELLED = re.compile(
 
 
 def _sentence_around(text: str, pos: int) -> str:
-    start = max(text.rfind(".", 0, pos), text.rfind("\n", 0, pos)) + 1
-    end = min((i for i in (text.find(".", pos), text.find("\n", pos)) if i >= 0), default=len(text))
+    start = max(text.rfind(".", 0, pos), text.rfind("\n\n", 0, pos)) + 1
+    end = min((i for i in (text.find(".", pos), text.find("\n\n", pos)) if i >= 0),
+              default=len(text))
     return text[start:end]
 
 

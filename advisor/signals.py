@@ -43,7 +43,7 @@ _NEGATION_AFTER = re.compile(
 # A clause must be this much closer to its best signal than to any other to count.
 MEANING_MARGIN = 0.03
 _CLAUSE_BREAK = re.compile(
-    r"[.;!?\n:()]+(?:\s|$)|[.;!?\n()]+|\s[—–-]\s|—|,\s*(?=(?:but|and|while|whereas|although|though|"
+    r"[.;!?:()]+(?:\s|$)|[.;!?()]+|\n\s*\n|\n\s*(?:[-*•]|\d+[.)])\s|\s[—–-]\s|—|,\s*(?=(?:but|and|while|whereas|although|though|"
     r"so|yet|because|since|which|as)\b)|\s(?=(?:but|whereas|although|though|however)\b)",
     re.IGNORECASE,
 )

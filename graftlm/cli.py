@@ -171,3 +171,7 @@ _register_stages()
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

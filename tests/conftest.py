@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+# Captured before any test clears GRAFT_*: end-to-end tests reuse one prepared model across runs.
+SHARED_HOME = os.environ.get("GRAFT_HOME") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "graft-home")
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):

@@ -21,6 +21,12 @@ def test_clauses_split_at_sentences_and_contrasts():
                      "really"]
 
 
+def test_wrapped_lines_do_not_split_a_sentence():
+    texts = [c.text for c in split_clauses("Manuals change with every firmware\nrelease.\n\n"
+                                           "- one item\n- another item")]
+    assert texts == ["Manuals change with every firmware\nrelease", "one item", "another item"]
+
+
 def test_clause_offsets_point_into_the_text():
     text = "First part; second part, but a third."
     for clause in split_clauses(text):

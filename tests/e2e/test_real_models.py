@@ -1,0 +1,84 @@
+"""End-to-end: the packaged SmolLM2-135M-Instruct and all-MiniLM-L6-v2, for real."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_HOME
+
+pytestmark = pytest.mark.e2e
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from graftlm.embedder import load_embedder
+    from graftlm.settings import ModelSettings
+
+    return load_embedder(ModelSettings())
+
+
+def graft(*args, home=SHARED_HOME, input=None):
+    env = {**os.environ, "GRAFT_HOME": home, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "graftlm.cli", *args], capture_output=True,
+                          text=True, env=env, input=input, timeout=600)
+
+
+def test_prepare_converts_once_and_the_model_answers():
+    first = graft("models", "prepare")
+    assert first.returncode == 0, first.stderr
+    path = Path(first.stdout.strip())
+    assert (path / "model.safetensors").is_file() and (path / "chat_template.jinja").is_file()
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["parameters"] == 134_515_008 and len(manifest["source_sha256"]) == 64
+    again = graft("models", "prepare")
+    assert again.returncode == 0 and "already prepared" in again.stderr
+    listed = json.loads(graft("models", "list", "--json").stdout)
+    assert listed[0]["ready"] is True and listed[0]["path"] == str(path)
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
+    assert model.dtype == torch.bfloat16
+    ids = tok.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
+                                  add_generation_prompt=True, return_tensors="pt",
+                                  return_dict=True)
+    out = model.generate(**ids, max_new_tokens=12, do_sample=False)
+    assert "Paris" in tok.decode(out[0][ids["input_ids"].shape[1]:])
+
+
+def test_paraphrase_is_matched_by_meaning(embedder):
+    from advisor import Advisor
+
+    advice = Advisor(embedder).advise("The figures we rely on shift from one week to the next.")
+    fresh = next(s for s in advice.signals if s.id == "fresh_knowledge")
+    assert fresh.method == "meaning" and fresh.similarity >= 0.48
+    assert advice.recommendation == "rag"
+    lexical = Advisor(None).advise("The figures we rely on shift from one week to the next.")
+    assert lexical.recommendation == "prompting"  # wording alone misses it
+
+
+def test_accuracy_on_the_development_cases(embedder):
+    sys.path.insert(0, str(BENCH))
+    from advisor_accuracy import evaluate, load_cases
+
+    from advisor import Advisor
+
+    cases = load_cases()
+    result = evaluate(Advisor(embedder), {k: cases[k] for k in ("dev", "val")})
+    for split in ("dev", "val"):
+        assert result["splits"][split]["top1"] >= 0.9, result["misses"]
+
+
+def test_cli_advise_with_the_real_embedder(tmp_path):
+    result = graft("advise", "--json", input="Our price sheet is reissued every Monday and reps "
+                   "ask about it all day.", home=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    advice = json.loads(result.stdout)
+    assert advice["semantic"] is True and advice["recommendation"] == "rag"
