@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from graftlm.errors import GraftError
-from graftlm.settings import LoadedSettings, load_settings
+from graftlm.settings import LoadedSettings, flatten, load_settings
 
 
 class GraftGroup(TyperGroup):
@@ -90,7 +91,7 @@ def config_show(
 ) -> None:
     """Print every setting's effective value and where it came from."""
     loaded = settings_of(ctx)
-    rows = _flat(loaded.settings.model_dump(mode="json"))
+    rows = flatten(loaded.settings.model_dump(mode="json"))
     if as_json:
         typer.echo(json.dumps({k: {"value": v, "source": loaded.sources.get(k, "default")}
                                for k, v in rows.items()}, indent=2))
@@ -133,7 +134,7 @@ def models_list(
     settings = settings_of(ctx).settings
     statuses = model_status(settings.models, Workspace(settings.home))
     if as_json:
-        typer.echo(json.dumps([{**s.__dict__, "path": str(s.path) if s.path else None}
+        typer.echo(json.dumps([{**asdict(s), "path": str(s.path) if s.path else None}
                                for s in statuses], indent=2))
         return
     from rich.console import Console
@@ -148,15 +149,6 @@ def models_list(
         table.add_row(s.role, s.name, s.source, str(s.path or "-"), size, ready)
     Console().print(table)
 
-
-def _flat(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _register_stages() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +139,7 @@ def base_model_parameters(settings: ModelSettings, workspace: Workspace) -> int 
     for file in weights:
         with safe_open(file, "np") as fh:
             for key in fh.keys():
-                total += int(_prod(fh.get_slice(key).get_shape()))
+                total += math.prod(fh.get_slice(key).get_shape())
     return total
 
 
@@ -215,10 +216,3 @@ def file_sha256(path: Path) -> str:
 
 def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
-def _prod(shape) -> int:
-    out = 1
-    for n in shape:
-        out *= n
-    return out

@@ -144,14 +144,14 @@ def load_settings(
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for label, data in layers:
-        for dotted, value in _flatten(data).items():
+        for dotted, value in flatten(data).items():
             _set_dotted(merged, dotted, value)
             sources[dotted] = _describe(label, dotted)
     try:
         settings = Settings(**merged)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, sources)) from None
-    for dotted in _flatten(settings.model_dump()):
+    for dotted in flatten(settings.model_dump()):
         sources.setdefault(dotted, "default")
     return LoadedSettings(settings=settings, sources=sources, config_file=path)
 
@@ -185,12 +185,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts to dotted keys: ``{"a": {"b": 1}}`` → ``{"a.b": 1}``."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and value:
-            flat.update(_flatten(value, dotted + "."))
+            flat.update(flatten(value, dotted + "."))
         else:
             flat[dotted] = value
     return flat
@@ -227,5 +228,5 @@ def _explain(exc: ValidationError, sources: dict[str, str]) -> str:
             problems.append(f"unknown setting '{dotted}' (from {origin})")
         else:
             problems.append(f"{dotted} = {err.get('input')!r} (from {origin}): {err['msg']}")
-    known = ", ".join(sorted(_flatten(Settings().model_dump())))
+    known = ", ".join(sorted(flatten(Settings().model_dump())))
     return "invalid settings: " + "; ".join(problems) + f". Known settings: {known}."
