@@ -153,8 +153,13 @@ def models_list(
 
 def _register_stages() -> None:
     from advisor.cli import advise
+    from rag.cli import eval_retrieval, index_app
 
     app.command("advise")(advise)
+    app.add_typer(index_app, name="index")
+    eval_app = typer.Typer(no_args_is_help=True, help="Measure indexes (and later adapters).")
+    eval_app.command("retrieval")(eval_retrieval)
+    app.add_typer(eval_app, name="eval")
 
 
 _register_stages()

@@ -25,6 +25,8 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def count_tokens(self, text: str) -> int: ...
+
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU (or the given device)."""
@@ -44,6 +46,10 @@ class SentenceTransformerEmbedder:
         self.name = name or location
         self.dim = int(self._model.get_embedding_dimension())
         self.batch_size = batch_size
+
+    def count_tokens(self, text: str) -> int:
+        """Length of ``text`` in this model's tokens (special tokens excluded)."""
+        return len(self._model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

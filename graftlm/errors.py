@@ -41,6 +41,15 @@ class DataFormatError(GraftError, ValueError):
         self.line = line
 
 
+class DocumentLoadError(GraftError, ValueError):
+    """A document cannot be read: missing, binary, not UTF-8, corrupt, or too large."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
 class ArtifactError(GraftError, RuntimeError):
     """A workspace artifact is missing, incomplete or of an unknown format."""
 

@@ -79,6 +79,30 @@ class AdvisorSettings(BaseModel):
     )
 
 
+class RagSettings(BaseModel):
+    """How ``graft index`` reads, chunks, embeds and searches documents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chunk_tokens: int = Field(200, gt=16, le=4096,
+                              description="Chunk size in embedder tokens.")
+    chunk_overlap: int = Field(30, ge=0, le=1024, description="Overlap between chunks, in tokens.")
+    batch_size: int = Field(64, gt=0, le=4096, description="Chunks embedded per batch.")
+    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped.")
+    exact_max_chunks: int = Field(
+        50_000, gt=0,
+        description="Up to this many chunks the dense index is exact (flat); above, HNSW.")
+    text_field: str = Field("text", description="Field of JSONL records that holds the text.")
+    id_field: str | None = Field(
+        None, description="Field of JSONL records that holds a document id (default: file:line).")
+    k: int = Field(5, gt=0, le=1000, description="Results per query.")
+    mode: Literal["hybrid", "dense", "sparse"] = Field(
+        "hybrid", description="Dense (embeddings), sparse (BM25), or both fused.")
+    rrf_k: int = Field(10, gt=0, description="Reciprocal rank fusion constant.")
+    sparse_weight: float = Field(
+        0.5, ge=0, le=10, description="Weight of the BM25 ranking in fusion (dense is 1).")
+
+
 class Settings(BaseSettings):
     """Every setting of graftlm. Build it with :func:`load_settings`, not directly."""
 
@@ -92,6 +116,7 @@ class Settings(BaseSettings):
     )
     models: ModelSettings = Field(default_factory=ModelSettings)
     advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):

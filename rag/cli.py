@@ -1,0 +1,206 @@
+"""``graft index …`` and ``graft eval retrieval``: thin commands over the ``rag`` library."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+index_app = typer.Typer(no_args_is_help=True, help="Build, query and manage retrieval indexes.")
+
+
+class Mode(str, Enum):
+    hybrid = "hybrid"
+    dense = "dense"
+    sparse = "sparse"
+
+
+def _context(ctx: typer.Context, **overrides):
+    from graftlm.cli import settings_of
+    from graftlm.workspace import Workspace
+
+    settings = settings_of(ctx, **overrides).settings
+    return settings, Workspace(settings.home)
+
+
+def _embedder(settings):
+    from graftlm.embedder import load_embedder
+
+    return load_embedder(settings.models)
+
+
+def _build(ctx, folder, name, *, force, strict, update, overrides):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from rag.index import build_index
+
+    settings, workspace = _context(ctx, **overrides)
+    embedder = _embedder(settings)
+    err = Console(stderr=True)
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        report = build_index(folder, name, workspace=workspace, settings=settings.rag,
+                             embedder=embedder, force=force, strict=strict, update=update,
+                             progress=progress)
+    for file, reason in report.skipped:
+        err.print(f"skipped {file}: {reason}", style="yellow", highlight=False)
+    recall = f", recall@10 {report.recall_at_10:.3f}" if report.recall_at_10 is not None else ""
+    verb = "updated" if update else "built"
+    typer.echo(f"{verb} index '{name}': {report.files} files, {report.chunks} chunks "
+               f"({report.embedded} embedded, {report.reused_files} files reused, "
+               f"{len(report.removed_files)} removed, {len(report.skipped)} skipped), "
+               f"{report.dense} dense index{recall}, in {report.seconds:.1f} s → {report.path}")
+
+
+@index_app.command("build")
+def build(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="Folder of documents, read recursively.")],
+    name: Annotated[str, typer.Option(help="Name of the index in the workspace.")],
+    force: Annotated[bool, typer.Option(help="Replace an existing index of that name.")] = False,
+    strict: Annotated[bool, typer.Option(help="Fail on any unreadable file.")] = False,
+    text_field: Annotated[str | None, typer.Option(help="JSONL field holding the text.")] = None,
+    id_field: Annotated[str | None, typer.Option(help="JSONL field holding a document id.")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(help="Chunk size in tokens.")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="Overlap in tokens.")] = None,
+) -> None:
+    """Index a folder: text, Markdown, HTML, PDF and JSONL files."""
+    _build(ctx, folder, name, force=force, strict=strict, update=False, overrides={
+        "rag.text_field": text_field, "rag.id_field": id_field,
+        "rag.chunk_tokens": chunk_tokens, "rag.chunk_overlap": chunk_overlap})
+
+
+@index_app.command("update")
+def update(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The index to refresh.")],
+    folder: Annotated[Path | None, typer.Option(
+        help="Folder to read (default: the one it was built from).")] = None,
+    strict: Annotated[bool, typer.Option(help="Fail on any unreadable file.")] = False,
+) -> None:
+    """Re-embed only new or changed files; drop deleted ones."""
+    from rag.index import KIND, source_folder
+
+    settings, workspace = _context(ctx)
+    manifest = workspace.get(KIND, name).manifest
+    chunking = manifest.get("chunking", {})
+    overrides = {f"rag.{k}": v for k, v in chunking.items()}
+    _build(ctx, folder or source_folder(workspace, name), name, force=False, strict=strict,
+           update=True, overrides=overrides)
+
+
+@index_app.command("query")
+def query(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The index to search.")],
+    text: Annotated[str, typer.Argument(help="The question.")],
+    k: Annotated[int | None, typer.Option("-k", min=1, max=1000, help="Results.")] = None,
+    mode: Annotated[Mode | None, typer.Option(help="Search mode.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the best chunks for a question, with source, location and score."""
+    from rag.index import load_index
+    from rag.retrieve import search
+
+    settings, workspace = _context(ctx)
+    index = load_index(name, workspace=workspace, embedder=_embedder(settings))
+    results = search(index, text, k=k or settings.rag.k, mode=(mode or Mode(settings.rag.mode))
+                     .value, rrf_k=settings.rag.rrf_k, sparse_weight=settings.rag.sparse_weight)
+    if as_json:
+        typer.echo(json.dumps([{"rank": i + 1, "score": r.score, "dense_rank": r.dense_rank,
+                                "sparse_rank": r.sparse_rank, "location": r.chunk.location(),
+                                **r.chunk.to_dict()} for i, r in enumerate(results)], indent=2,
+                              ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=True, title=f"{name}: {text}", title_justify="left")
+    for column in ("#", "score", "source", "location", "text"):
+        table.add_column(column, overflow="fold")
+    for i, r in enumerate(results, 1):
+        snippet = r.chunk.text if len(r.chunk.text) < 300 else r.chunk.text[:297] + "…"
+        table.add_row(str(i), f"{r.score:.4f}", r.chunk.source, r.chunk.location(), snippet)
+    Console().print(table)
+
+
+@index_app.command("list")
+def list_(ctx: typer.Context,
+          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the indexes in the workspace."""
+    from rag.index import KIND
+
+    _, workspace = _context(ctx)
+    rows = [{"name": a.name, "chunks": a.manifest.get("chunk_count"),
+             "files": len(a.manifest.get("files", {})), "embedder": a.manifest.get("embedder"),
+             "created": a.manifest.get("created"), "path": str(a.path)}
+            for a in workspace.list(KIND)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no indexes yet; build one with `graft index build DIR --name NAME`.")
+    for row in rows:
+        typer.echo(f"{row['name']}\t{row['files']} files\t{row['chunks']} chunks\t"
+                   f"{row['embedder']}\t{row['created']}")
+
+
+@index_app.command("show")
+def show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The index.")]) -> None:
+    """Print an index's manifest."""
+    from rag.index import KIND
+
+    _, workspace = _context(ctx)
+    typer.echo(json.dumps(workspace.get(KIND, name).manifest, indent=2))
+
+
+@index_app.command("rm")
+def rm(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The index.")]) -> None:
+    """Delete an index."""
+    from rag.index import KIND
+
+    _, workspace = _context(ctx)
+    typer.echo(f"removed {workspace.remove(KIND, name)}")
+
+
+def eval_retrieval(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The index to evaluate.")],
+    queries: Annotated[Path, typer.Option(help="Queries: JSONL, or BEIR queries.jsonl.")],
+    qrels: Annotated[Path | None, typer.Option(help="BEIR qrels.tsv (query-id, corpus-id).")]
+    = None,
+    query_field: Annotated[str, typer.Option(help="JSONL field with the question.")] = "question",
+    gold_field: Annotated[str, typer.Option(help="JSONL field with gold document id(s).")]
+    = "gold_doc_id",
+    k: Annotated[int, typer.Option("-k", min=1, help="Cut-off for hit@k and recall@k.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """hit@k, recall@k, MRR and nDCG@10 of dense, sparse and hybrid search, side by side."""
+    from rag.evaluate import evaluate, load_queries
+    from rag.index import load_index
+
+    settings, workspace = _context(ctx)
+    loaded = load_queries(queries, qrels=qrels, query_field=query_field, gold_field=gold_field)
+    index = load_index(name, workspace=workspace, embedder=_embedder(settings))
+    result = evaluate(index, loaded, k=k, rrf_k=settings.rag.rrf_k,
+                      sparse_weight=settings.rag.sparse_weight)
+    if as_json:
+        typer.echo(json.dumps({"index": name, "queries": len(loaded), "metrics": result},
+                              indent=2))
+        return
+    metrics = list(next(iter(result.values())))
+    typer.echo(f"{len(loaded)} queries on '{name}'")
+    typer.echo("mode     " + "".join(f"{m:>11}" for m in metrics))
+    for mode, row in result.items():
+        typer.echo(f"{mode:9}" + "".join(f"{row[m]:11.4f}" for m in metrics))
