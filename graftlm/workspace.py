@@ -22,6 +22,7 @@ from typing import Any
 from graftlm.errors import ArtifactError, ArtifactNotFoundError, InputError
 
 MANIFEST = "manifest.json"
+_SINGULAR = {"indexes": "index", "adapters": "adapter", "models": "model"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -53,8 +54,9 @@ class Workspace:
         path = self.path(kind, name)
         if not (path / MANIFEST).is_file():
             known = ", ".join(a.name for a in self.list(kind)) or "none yet"
-            raise ArtifactNotFoundError(f"no {kind[:-1] if kind.endswith('s') else kind} named "
-                                        f"'{name}' in {self.home / kind}; available: {known}.")
+            noun = _SINGULAR.get(kind, kind)
+            raise ArtifactNotFoundError(f"no {noun} named '{name}' in {self.home / kind}; "
+                                        f"available: {known}.")
         return Artifact(kind, name, path, read_manifest(path))
 
     def list(self, kind: str) -> list[Artifact]:
