@@ -26,6 +26,8 @@ demo: $(STAMP)
 	$(BIN)/graft models list
 	$(BIN)/graft advise --file examples/support_bot.txt
 	$(BIN)/graft advise "Tag each incoming IT ticket with one of our 40 internal queues; we have 12k tickets labelled over the last two years." --json | $(BIN)/python -c "import json,sys; a=json.load(sys.stdin); print('--json:', a['recommendation'], a['confidence'])"
+	$(BIN)/graft index build examples/docs --name router-docs --force
+	$(BIN)/graft index query router-docs "How do I factory reset the router?" -k 3
 
 test: $(STAMP)
 	$(BIN)/pytest -m "e2e or not e2e"
@@ -34,7 +36,9 @@ test-fast: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/advisor_accuracy.py
+	$(BIN)/python benchmarks/rag_bench.py --scale 100000
 
 clean:
 	rm -rf $(VENV) .cache

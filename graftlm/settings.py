@@ -87,7 +87,7 @@ class RagSettings(BaseModel):
     chunk_tokens: int = Field(200, gt=16, le=4096,
                               description="Chunk size in embedder tokens.")
     chunk_overlap: int = Field(30, ge=0, le=1024, description="Overlap between chunks, in tokens.")
-    batch_size: int = Field(64, gt=0, le=4096, description="Chunks embedded per batch.")
+    batch_size: int = Field(32, gt=0, le=4096, description="Chunks embedded per batch.")
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped.")
     exact_max_chunks: int = Field(
         50_000, gt=0,

@@ -85,11 +85,15 @@ def sections(text: str) -> list[Section]:
 
 def make_splitter(chunk_tokens: int, overlap_tokens: int, count_tokens: Callable[[str], int]):
     """LangChain's recursive splitter, measuring length with ``count_tokens``."""
+    from functools import lru_cache
+
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+    # The splitter measures the same pieces many times while merging; tokenize each once.
+    counted = lru_cache(maxsize=65_536)(count_tokens)
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_tokens, chunk_overlap=min(overlap_tokens, chunk_tokens // 2),
-        length_function=count_tokens, add_start_index=True,
+        length_function=counted, add_start_index=True,
         separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""])
 
 
