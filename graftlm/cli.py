@@ -154,9 +154,12 @@ def models_list(
 def _register_stages() -> None:
     from advisor.cli import advise
     from rag.cli import eval_retrieval, index_app
+    from tuning.cli import adapters_app, train
 
     app.command("advise")(advise)
     app.add_typer(index_app, name="index")
+    app.command("train")(train)
+    app.add_typer(adapters_app, name="adapters")
     eval_app = typer.Typer(no_args_is_help=True, help="Measure indexes (and later adapters).")
     eval_app.command("retrieval")(eval_retrieval)
     app.add_typer(eval_app, name="eval")

@@ -58,5 +58,9 @@ class ArtifactNotFoundError(ArtifactError, FileNotFoundError):
     """A named artifact does not exist; the message lists the ones that do."""
 
 
+class TrainingError(GraftError, RuntimeError):
+    """Training cannot go on: the loss diverged, or a checkpoint does not fit the run."""
+
+
 class BackendUnavailableError(GraftError, ImportError):
     """An optional package or model file is not installed; the message gives the install command."""

@@ -103,6 +103,31 @@ class RagSettings(BaseModel):
         0.5, ge=0, le=10, description="Weight of the BM25 ranking in fusion (dense is 1).")
 
 
+class TuningSettings(BaseModel):
+    """How ``graft train`` trains adapters. Defaults follow FRAMEWORK.md's LoRA recipe: all
+    linear layers, a learning rate about 10x that of full fine-tuning."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rank: int = Field(16, gt=0, le=1024, description="LoRA rank.")
+    alpha: float = Field(32.0, gt=0, description="LoRA alpha (scale = alpha / rank).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    learning_rate: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate (LoRA).")
+    full_learning_rate: float = Field(2e-5, gt=0, lt=1,
+                                      description="Peak learning rate for --full.")
+    epochs: float = Field(2.0, gt=0, description="Passes over the training split.")
+    max_steps: int | None = Field(None, gt=0, description="Stop after this many steps.")
+    batch_size: int = Field(8, gt=0, le=1024, description="Examples per step.")
+    max_length: int = Field(256, gt=8, le=32768, description="Tokens per example, at most.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps warming up.")
+    eval_fraction: float = Field(0.1, gt=0, lt=1,
+                                 description="Share held out when no --eval-file is given.")
+    eval_max: int = Field(200, gt=0, description="Held-out examples evaluated, at most.")
+    eval_every: int = Field(50, gt=0, description="Steps between evaluations.")
+    patience: int = Field(3, ge=1, description="Evaluations without improvement before stopping.")
+    seed: int = Field(0, description="Seed for the split, batch order and initialisation.")
+
+
 class Settings(BaseSettings):
     """Every setting of graftlm. Build it with :func:`load_settings`, not directly."""
 
@@ -117,6 +142,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
+    tuning: TuningSettings = Field(default_factory=TuningSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):

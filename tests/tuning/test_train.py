@@ -1,0 +1,106 @@
+import pytest
+
+from graftlm.errors import TrainingError
+from graftlm.settings import TuningSettings
+from tuning.data import IGNORE, Encoded, Example
+from tuning.train import batches, collate, split, train
+
+PAIRS = [("play some jazz music", "PlayMusic"), ("book a table for two", "BookRestaurant"),
+         ("weather in paris", "GetWeather"), ("rate this novel five stars", "RateBook")]
+
+
+def examples(n=8):
+    return [Example((("system", "classify the request"), ("user", p), ("assistant", a)), i)
+            for i, (p, a) in enumerate(PAIRS * n)]
+
+
+def lora(model, rank=8):
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=16, target_modules="all-linear",
+                                            task_type="CAUSAL_LM"))
+
+
+FAST = TuningSettings(batch_size=8, max_steps=60, eval_every=20, learning_rate=2e-2,
+                      warmup_ratio=0.0, max_length=64, patience=5)
+
+
+def test_split_is_stratified_and_reproducible():
+    data = examples(10)
+    train_a, held_a = split(data, 0.25, 100, seed=1)
+    train_b, held_b = split(data, 0.25, 100, seed=1)
+    assert [e.line for e in held_a] == [e.line for e in held_b]
+    assert {e.target for e in held_a} == {a for _, a in PAIRS}
+    assert len(train_a) + len(held_a) == len(data)
+    assert not {e.line for e in train_a} & {e.line for e in held_a}
+
+
+def test_length_grouped_batches_cover_everything_once():
+    enc = [Encoded([1] * n, [1] * n, False) for n in (3, 9, 4, 8, 5, 7, 6, 2, 10, 1)]
+    plan = batches(enc, 3, seed=0)
+    flat = sorted(i for b in plan for i in b)
+    assert flat == list(range(10)) and all(len(b) <= 3 for b in plan)
+    spread = [max(len(enc[i].input_ids) for i in b) - min(len(enc[i].input_ids) for i in b)
+              for b in plan]
+    assert max(spread) <= 3  # neighbours in length share a batch
+
+
+def test_collate_pads_and_masks():
+    batch = collate([Encoded([5, 6, 7], [IGNORE, 6, 7], False), Encoded([8], [8], False)],
+                    pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[IGNORE, 6, 7], [8, IGNORE, IGNORE]]
+
+
+def test_lora_training_lowers_the_eval_loss(tiny_model, tiny_tokenizer):
+    data = examples(8)
+    model = lora(tiny_model)
+    result = train(model, tiny_tokenizer, data, data[:8], FAST)
+    assert result.metric_name == "exact_match" and result.base_metric == 0.0
+    assert result.best.loss < result.base_loss
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert 0 < trainable < sum(p.numel() for p in model.parameters()) / 2
+
+
+def test_full_training_learns_the_task(tiny_model, tiny_tokenizer):
+    data = examples(8)
+    settings = FAST.model_copy(update={"full_learning_rate": 5e-3})
+    result = train(tiny_model, tiny_tokenizer, data, data[:8], settings, full=True)
+    assert result.best.loss < result.base_loss / 2
+    assert result.best.metric > result.base_metric
+
+
+def test_nan_loss_stops_with_a_clear_error(tiny_model, tiny_tokenizer):
+    def poison(module, args, kwargs, output):
+        if output.loss is not None:  # generation passes have no loss
+            output.loss = output.loss * float("nan")
+        return output
+
+    tiny_model.register_forward_hook(poison, with_kwargs=True)
+    with pytest.raises(TrainingError, match="diverged. Lower the learning rate"):
+        train(lora(tiny_model), tiny_tokenizer, examples(2), examples(1)[:2],
+              FAST.model_copy(update={"eval_every": 1000}))
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tiny_model, tiny_tokenizer, tmp_path):
+    import copy
+
+    data = examples(4)
+    settings = FAST.model_copy(update={"max_steps": 20, "eval_every": 5})
+    fresh = copy.deepcopy(tiny_model)
+
+    def interrupt(event):
+        if event["step"] == 12 and "loss" in event:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(lora(tiny_model), tiny_tokenizer, data, data[:4], settings,
+              checkpoint=tmp_path / "run", progress=interrupt)
+    assert (tmp_path / "run" / "state.pt").is_file()
+    steps = []
+    result = train(lora(fresh), tiny_tokenizer, data, data[:4], settings,
+                   checkpoint=tmp_path / "run", resume=True,
+                   progress=lambda e: steps.append(e["step"]))
+    assert steps[0] == 11 and result.steps == 20
+    assert [p.step for p in result.history] == [5, 10, 15, 20]

@@ -1,0 +1,148 @@
+"""Train an adapter end to end: validate, split, train, and publish it with its card.
+
+The published artifact is ``adapters/<name>/`` in the workspace: the PEFT files exactly as peft
+writes them (``adapter_config.json``, ``adapter_model.safetensors``: loadable as-is by peft and by
+vLLM), or a full model for ``--full``, plus ``manifest.json`` holding the card: base model and
+its hash, data hash and format, chat template hash, hyperparameters, base and adapter metrics on
+the held-out split, time and machine. A run checkpoints under ``runs/<name>/`` and only publishes
+when it finishes, so an interrupted run leaves no half-written adapter under the final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from graftlm.errors import ArtifactError, DataFormatError
+from graftlm.models import base_model_dir, file_sha256
+from graftlm.settings import Settings
+from graftlm.workspace import Workspace, write_manifest
+from tuning.data import DataReport, FieldMap, Format, check, read_examples
+from tuning.train import TrainResult, split, train
+
+KIND = "adapters"
+MAX_LISTED_PROBLEMS = 20
+
+
+def load_base(settings: Settings, workspace: Workspace, *, for_training: bool = True):
+    """The configured base model and tokenizer, in float32 on a CPU and bf16 on a GPU."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = base_model_dir(settings.models, workspace)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    if for_training:
+        model.config.use_cache = False
+    return model, tokenizer, path
+
+
+def check_data(path: Path, tokenizer, settings: Settings, *, fmt: Format | None = None,
+               fields: FieldMap | None = None) -> DataReport:
+    return check(path, tokenizer, max_length=settings.tuning.max_length, fmt=fmt, fields=fields)
+
+
+def require_clean(report: DataReport) -> None:
+    """Bad files never start a training run: raise with every problem and its line."""
+    if report.ok:
+        return
+    shown = "\n".join(f"  {p}" for p in report.problems[:MAX_LISTED_PROBLEMS])
+    more = len(report.problems) - MAX_LISTED_PROBLEMS
+    tail = f"\n  … and {more} more" if more > 0 else ""
+    raise DataFormatError(f"{len(report.problems)} problem(s); fix them and run again "
+                          f"(`graft train --check {report.path}` lists them all):\n{shown}{tail}",
+                          path=report.path)
+
+
+def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, *,
+                  eval_file: Path | None = None, fmt: Format | None = None,
+                  fields: FieldMap | None = None, full: bool = False, force: bool = False,
+                  resume: bool = False, progress: Callable[[dict], None] | None = None
+                  ) -> tuple[Path, dict]:
+    """Validate ``data``, train, and publish adapter ``name``; returns (path, card)."""
+    if workspace.exists(KIND, name) and not force:
+        raise ArtifactError(f"an adapter named '{name}' already exists; pass --force to "
+                            "replace it.")
+    model, tokenizer, base_path = load_base(settings, workspace)
+    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
+    require_clean(report)
+    if eval_file is not None:
+        held_report = check_data(eval_file, tokenizer, settings, fmt=fmt, fields=fields)
+        require_clean(held_report)
+        train_set, held = report.examples, held_report.examples[:settings.tuning.eval_max]
+    else:
+        train_set, held = split(report.examples, settings.tuning.eval_fraction,
+                                settings.tuning.eval_max, settings.tuning.seed)
+    if not train_set:
+        raise DataFormatError("leaves no examples to train on after the held-out split",
+                              path=data)
+    if not full:
+        from peft import LoraConfig, get_peft_model
+
+        t = settings.tuning
+        model = get_peft_model(model, LoraConfig(
+            r=t.rank, lora_alpha=t.alpha, lora_dropout=t.dropout, target_modules="all-linear",
+            task_type="CAUSAL_LM"))
+    runs = workspace.home / "runs" / name
+    result = train(model, tokenizer, train_set, held, settings.tuning, full=full,
+                   checkpoint=runs, resume=resume, progress=progress)
+    card = make_card(settings, base_path, data, report, result, full=full,
+                     tokenizer=tokenizer, train_count=len(train_set), eval_count=len(held))
+    with workspace.writer(KIND, name, replace=True) as staging:
+        result.model.save_pretrained(staging)
+        if full:
+            tokenizer.save_pretrained(staging)
+        write_manifest(staging, "adapter", {"name": name, **card})
+    shutil.rmtree(runs, ignore_errors=True)
+    return workspace.path(KIND, name), card
+
+
+def make_card(settings: Settings, base_path, data: Path, report: DataReport, result: TrainResult,
+              *, full: bool, tokenizer, train_count: int, eval_count: int) -> dict:
+    import torch
+
+    template = tokenizer.chat_template or ""
+    return {
+        "type": "full" if full else "lora",
+        "base_model": {"path": str(base_path), "name": Path(str(base_path)).name,
+                       "sha256": _model_hash(Path(str(base_path)))},
+        "data": {"path": str(Path(data).resolve()), "sha256": file_sha256(Path(data)),
+                 "format": report.format, "examples": len(report.examples),
+                 "train": train_count, "eval": eval_count, "duplicates": len(report.duplicates),
+                 "truncated": len(report.truncated)},
+        "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
+        "hyperparameters": {**settings.tuning.model_dump(), "full": full},
+        "metrics": {"name": result.metric_name, "base": result.base_metric,
+                    "adapter": result.best.metric, "base_eval_loss": result.base_loss,
+                    "adapter_eval_loss": result.best.loss, "best_step": result.best.step,
+                    "history": [asdict(p) for p in result.history]},
+        "training": {"steps": result.steps, "seconds": result.seconds,
+                     "tokens": result.train_tokens, "stopped_early": result.stopped_early},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "torch": torch.__version__,
+                    "device": torch.cuda.get_device_name(0) if torch.cuda.is_available()
+                    else "cpu"},
+    }
+
+
+def _model_hash(path: Path) -> str | None:
+    """The prepared model's source hash when recorded, else the weights' own hash."""
+    manifest = path / "manifest.json"
+    if manifest.is_file():
+        import json
+
+        recorded = json.loads(manifest.read_text()).get("source_sha256")
+        if recorded:
+            return recorded
+    weights = sorted(path.glob("*.safetensors")) if path.is_dir() else []
+    return file_sha256(weights[0]) if weights else None
+
+
+__all__ = ["KIND", "check_data", "load_base", "read_examples", "require_clean", "train_adapter"]

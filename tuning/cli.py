@@ -1,0 +1,175 @@
+"""``graft train`` and ``graft adapters …``: thin commands over the ``tuning`` library."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+adapters_app = typer.Typer(no_args_is_help=True, help="List, inspect and remove adapters.")
+
+
+class DataFormat(str, Enum):
+    chat = "chat"
+    alpaca = "alpaca"
+    prompt_completion = "prompt_completion"
+    fields = "fields"
+
+
+def _context(ctx: typer.Context, **overrides):
+    from graftlm.cli import settings_of
+    from graftlm.workspace import Workspace
+
+    settings = settings_of(ctx, **overrides).settings
+    return settings, Workspace(settings.home)
+
+
+def train(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Argument(help="Training data, JSONL.")],
+    name: Annotated[str | None, typer.Option(help="Name of the adapter in the workspace.")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Only validate the file and print statistics.")] = False,
+    eval_file: Annotated[Path | None, typer.Option(
+        help="Held-out data (default: a split of DATA).")] = None,
+    data_format: Annotated[DataFormat | None, typer.Option(
+        "--format", help="Force the data format (default: detected).")] = None,
+    input_field: Annotated[str | None, typer.Option(help="Field holding the input.")] = None,
+    template: Annotated[str | None, typer.Option(
+        help="Input built from fields, e.g. 'Classify: {text}'.")] = None,
+    target_field: Annotated[str | None, typer.Option(help="Field holding the answer.")] = None,
+    system: Annotated[str | None, typer.Option(help="System prompt for mapped fields.")] = None,
+    full: Annotated[bool, typer.Option(help="Fine-tune all weights instead of LoRA.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace an adapter of that name.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
+    epochs: Annotated[float | None, typer.Option(help="Passes over the data.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+    rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")]
+    = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per step.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Tokens per example.")] = None,
+) -> None:
+    """Train a LoRA skill adapter (or, with --full, all weights) on the base model."""
+    from graftlm.errors import InputError
+    from tuning.data import FieldMap
+
+    overrides = {"tuning.epochs": epochs, "tuning.max_steps": max_steps, "tuning.rank": rank,
+                 "tuning.batch_size": batch_size, "tuning.max_length": max_length,
+                 ("tuning.full_learning_rate" if full else "tuning.learning_rate"): learning_rate}
+    settings, workspace = _context(ctx, **overrides)
+    fields = None
+    if target_field or input_field or template:
+        if not target_field or not (input_field or template):
+            raise InputError("mapping fields needs --target-field and one of --input-field or "
+                             "--template.")
+        fields = FieldMap(target=target_field, input=input_field, template=template,
+                          system=system)
+    fmt = data_format.value if data_format else None
+    if check:
+        _check(data, settings, workspace, fmt, fields)
+        return
+    if not name:
+        raise InputError("name the adapter: graft train DATA --name NAME (or use --check).")
+    path, card = _train(data, name, settings, workspace, eval_file=eval_file, fmt=fmt,
+                        fields=fields, full=full, force=force, resume=resume)
+    m = card["metrics"]
+    typer.echo(f"trained adapter '{name}' in {card['training']['seconds']:.0f} s "
+               f"({card['training']['steps']} steps): {m['name']} {m['base']:.3f} (base) → "
+               f"{m['adapter']:.3f} (adapter), eval loss {m['base_eval_loss']:.3f} → "
+               f"{m['adapter_eval_loss']:.3f} → {path}")
+
+
+def _check(data, settings, workspace, fmt, fields) -> None:
+    from transformers import AutoTokenizer
+
+    from graftlm.models import base_model_dir, base_model_parameters
+    from tuning.adapter import check_data
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
+    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
+    for problem in report.problems:
+        typer.echo(f"{data}:{problem.line}: {problem.message}", err=True)
+    n = len(report.examples)
+    mean = report.tokens / n if n else 0
+    epoch_tokens = report.tokens * settings.tuning.epochs
+    params = base_model_parameters(settings.models, workspace) or 134_515_008
+    minutes = epoch_tokens * 4 * params / (settings.advisor.train_tflops * 1e12) / 60
+    typer.echo(f"{data}: format {report.format}; {n} examples, {report.tokens:,} tokens "
+               f"(mean {mean:.0f}, max {report.max_tokens}); {len(report.truncated)} longer "
+               f"than {settings.tuning.max_length} tokens (truncated); {len(report.duplicates)} "
+               f"duplicates; {len(report.problems)} problems. Estimated LoRA training on this "
+               f"machine: about {max(1, round(minutes))} min for {settings.tuning.epochs:g} "
+               "epochs.")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def _train(data, name, settings, workspace, **kwargs):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from tuning.adapter import train_adapter
+
+    err = Console(stderr=True)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), "{task.fields[status]}",
+                  console=err, transient=False) as bar:
+        task = bar.add_task("training", total=None, status="")
+
+        def progress(event: dict) -> None:
+            status = bar.tasks[0].fields.get("status", "")
+            if "eval" in event:
+                point = event["eval"]
+                status = f"eval loss {point.loss:.3f}, {event['metric']} {point.metric:.3f}"
+            elif "loss" in event:
+                status = f"loss {event['loss']:.3f}" + (
+                    f" | {status.split(' | ')[-1]}" if "eval" in status else "")
+            bar.update(task, completed=event["step"], total=event["total"], status=status)
+
+        return train_adapter(data, name, settings, workspace, progress=progress, **kwargs)
+
+
+@adapters_app.command("list")
+def list_(ctx: typer.Context,
+          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the adapters in the workspace with their metrics."""
+    from tuning.adapter import KIND
+
+    _, workspace = _context(ctx)
+    rows = [{"name": a.name, "type": a.manifest.get("type"),
+             "base": a.manifest.get("base_model", {}).get("name"),
+             "metric": a.manifest.get("metrics", {}).get("name"),
+             "base_score": a.manifest.get("metrics", {}).get("base"),
+             "adapter_score": a.manifest.get("metrics", {}).get("adapter"),
+             "created": a.manifest.get("created"), "path": str(a.path)}
+            for a in workspace.list(KIND)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no adapters yet; train one with `graft train DATA --name NAME`.")
+    for r in rows:
+        typer.echo(f"{r['name']}\t{r['type']}\t{r['metric']} {r['base_score']} → "
+                   f"{r['adapter_score']}\t{r['created']}")
+
+
+@adapters_app.command("show")
+def show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The adapter.")]) -> None:
+    """Print an adapter's card."""
+    from tuning.adapter import KIND
+
+    _, workspace = _context(ctx)
+    typer.echo(json.dumps(workspace.get(KIND, name).manifest, indent=2))
+
+
+@adapters_app.command("rm")
+def rm(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The adapter.")]) -> None:
+    """Delete an adapter."""
+    from tuning.adapter import KIND
+
+    _, workspace = _context(ctx)
+    typer.echo(f"removed {workspace.remove(KIND, name)}")

@@ -1,0 +1,298 @@
+"""Training data: formats, validation with line numbers, chat templates and label masking.
+
+Accepted JSONL formats, detected from the records (or forced with ``fmt``):
+
+* ``chat`` — OpenAI fine-tuning files: ``{"messages": [{"role": ..., "content": ...}, ...]}``;
+* ``alpaca`` — ``instruction`` / optional ``input`` / ``output``;
+* ``prompt_completion`` — ``prompt`` / ``completion``;
+* ``fields`` — any JSONL through a :class:`FieldMap`: an input field (or a ``{field}`` template)
+  and a target field, e.g. ``text`` → ``intent``.
+
+Every record becomes a conversation; the base model's chat template renders it, and only the
+assistant's tokens carry labels (everything else is ``-100``). :func:`check` validates a whole
+file and reports every problem with its line number before anything trains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from graftlm.errors import DataFormatError
+
+Format = Literal["chat", "alpaca", "prompt_completion", "fields"]
+ROLES = ("system", "user", "assistant")
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """How to read a plain JSONL record: the input (a field, or a template over fields), the
+    target field, and an optional system prompt."""
+
+    target: str
+    input: str | None = None
+    template: str | None = None
+    system: str | None = None
+
+    def prompt(self, record: dict) -> str:
+        if self.template is not None:
+            try:
+                return self.template.format(**record)
+            except KeyError as exc:
+                raise ValueError(f"template field {exc} is missing") from None
+        value = record.get(self.input or "")
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"missing or empty field '{self.input}'")
+        return value
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training conversation and the line it came from."""
+
+    messages: tuple[tuple[str, str], ...]
+    line: int
+
+    @property
+    def target(self) -> str:
+        return self.messages[-1][1]
+
+    def prompt_messages(self) -> list[dict]:
+        return [{"role": r, "content": c} for r, c in self.messages[:-1]]
+
+    def as_messages(self) -> list[dict]:
+        return [{"role": r, "content": c} for r, c in self.messages]
+
+
+@dataclass
+class Problem:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class DataReport:
+    """What :func:`check` found: the examples, the problems, and statistics."""
+
+    path: Path
+    format: str
+    examples: list[Example] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    tokens: int = 0
+    max_tokens: int = 0
+    truncated: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def read_examples(path: Path, *, fmt: Format | None = None, fields: FieldMap | None = None
+                  ) -> tuple[str, list[Example], list[Problem]]:
+    """Parse every line; collect every problem instead of stopping at the first."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataFormatError("does not exist", path=path) from None
+    except IsADirectoryError:
+        raise DataFormatError("is a directory; pass a JSONL file", path=path) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise DataFormatError(f"is not UTF-8 (invalid byte 0x{raw[exc.start]:02x})", path=path,
+                              line=line) from None
+    records, problems = [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(n, f"malformed JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        if not isinstance(record, dict):
+            problems.append(Problem(n, "a record must be a JSON object"))
+            continue
+        records.append((n, record))
+    if not records and not problems:
+        raise DataFormatError("has no records", path=path)
+    fmt = fmt or ("fields" if fields else detect_format(records, path))
+    examples = []
+    for n, record in records:
+        try:
+            examples.append(Example(to_messages(record, fmt, fields), n))
+        except ValueError as exc:
+            problems.append(Problem(n, str(exc)))
+    return fmt, examples, problems
+
+
+def detect_format(records: Sequence[tuple[int, dict]], path: Path) -> Format:
+    keys = set(records[0][1]) if records else set()
+    if "messages" in keys:
+        return "chat"
+    if {"instruction", "output"} <= keys:
+        return "alpaca"
+    if {"prompt", "completion"} <= keys:
+        return "prompt_completion"
+    raise DataFormatError(
+        f"cannot tell the format from the fields {sorted(keys)}; use OpenAI chat "
+        "('messages'), alpaca ('instruction'/'output'), 'prompt'/'completion', or map fields with "
+        "--input-field/--template and --target-field", path=path, line=records[0][0] if records
+        else None)
+
+
+def to_messages(record: dict, fmt: Format, fields: FieldMap | None) -> tuple[tuple[str, str], ...]:
+    """One record as (role, content) pairs ending with the assistant's answer."""
+    if fmt == "chat":
+        messages = record.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise ValueError("'messages' must be a non-empty list")
+        out = []
+        for i, msg in enumerate(messages):
+            if not isinstance(msg, dict):
+                raise ValueError(f"message {i} is not an object")
+            role, content = msg.get("role"), msg.get("content")
+            if role not in ROLES:
+                raise ValueError(f"message {i} has unknown role {role!r} (use "
+                                 f"{', '.join(ROLES)})")
+            if not isinstance(content, str) or not content.strip():
+                raise ValueError(f"message {i} ({role}) has missing or empty content")
+            out.append((role, content))
+        if out[-1][0] != "assistant":
+            raise ValueError("the last message must be the assistant's answer")
+        if not any(r == "user" for r, _ in out):
+            raise ValueError("there is no user message")
+        return tuple(out)
+    if fmt == "alpaca":
+        instruction, extra, output = (record.get("instruction"), record.get("input", ""),
+                                      record.get("output"))
+        _need(instruction, "instruction")
+        _need(output, "output")
+        if extra is not None and not isinstance(extra, str):
+            raise ValueError("field 'input' must be a string")
+        prompt = instruction if not extra else f"{instruction}\n\n{extra}"
+        return (("user", prompt), ("assistant", output))
+    if fmt == "prompt_completion":
+        _need(record.get("prompt"), "prompt")
+        _need(record.get("completion"), "completion")
+        return (("user", record["prompt"]), ("assistant", record["completion"].strip()))
+    if fields is None:
+        raise ValueError("the 'fields' format needs --target-field and --input-field/--template")
+    target = record.get(fields.target)
+    if isinstance(target, (dict, list)):
+        target = json.dumps(target, ensure_ascii=False)
+    if target is None or (isinstance(target, str) and not target.strip()):
+        raise ValueError(f"missing or empty field '{fields.target}'")
+    system = (("system", fields.system),) if fields.system else ()
+    return system + (("user", fields.prompt(record)), ("assistant", str(target)))
+
+
+def _need(value, name: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"missing or empty field '{name}'")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+    truncated: bool
+
+
+def encode(example: Example, tokenizer, max_length: int) -> Encoded:
+    """Render with the chat template; labels only on assistant turns (end-of-turn included)."""
+    messages = example.as_messages()
+    ids = _render(tokenizer, messages, generation_prompt=False)
+    labels = [IGNORE] * len(ids)
+    for i, (role, _) in enumerate(example.messages):
+        if role != "assistant":
+            continue
+        start = len(_render(tokenizer, messages[:i], generation_prompt=True))
+        end = len(_render(tokenizer, messages[:i + 1], generation_prompt=False))
+        if ids[:start] != _render(tokenizer, messages[:i], generation_prompt=True):
+            raise DataFormatError("the chat template does not render conversations "
+                                  "prefix-consistently; assistant-only labels cannot be placed",
+                                  line=example.line)
+        labels[start:end] = ids[start:end]
+    truncated = len(ids) > max_length
+    return Encoded(ids[:max_length], labels[:max_length], truncated)
+
+
+def _render(tokenizer, messages: list[dict], *, generation_prompt: bool) -> list[int]:
+    out = tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt,
+                                        tokenize=True, return_dict=False)
+    if isinstance(out, dict) or hasattr(out, "keys"):
+        out = out["input_ids"]
+    return list(out)
+
+
+def prompt_ids(example: Example, tokenizer) -> list[int]:
+    """The prompt for generation: every message but the answer, plus the assistant header."""
+    return _render(tokenizer, example.prompt_messages(), generation_prompt=True)
+
+
+def check(path: Path, tokenizer, *, max_length: int, fmt: Format | None = None,
+          fields: FieldMap | None = None) -> DataReport:
+    """Validate a whole file and gather statistics; never raises for per-line problems."""
+    detected, examples, problems = read_examples(path, fmt=fmt, fields=fields)
+    report = DataReport(Path(path), detected, examples, problems)
+    seen: dict[str, int] = {}
+    for ex in examples:
+        enc = encode(ex, tokenizer, max_length)
+        n = min(len(enc.input_ids), max_length)
+        report.tokens += n
+        report.max_tokens = max(report.max_tokens, n)
+        if enc.truncated:
+            report.truncated.append(ex.line)
+        if not any(label != IGNORE for label in enc.labels):
+            report.problems.append(Problem(ex.line, f"the answer falls beyond max_length "
+                                           f"{max_length} tokens; shorten it or raise "
+                                           "--max-length"))
+        key = hashlib.sha1(json.dumps(ex.messages).encode()).hexdigest()
+        if key in seen:
+            report.duplicates.append(ex.line)
+        seen.setdefault(key, ex.line)
+    report.problems.sort(key=lambda p: p.line)
+    return report
+
+
+def classify_target(targets: Sequence[str]) -> Literal["exact_match", "overlap"]:
+    """Short answers (labels) are scored by exact match, longer ones by token overlap."""
+    if not targets:
+        return "exact_match"
+    words = sorted(len(t.split()) for t in targets)
+    return "exact_match" if words[len(words) // 2] <= 4 else "overlap"
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """SQuAD-style token overlap F1, the metric for free-text answers."""
+    pred, ref = normalize(prediction).split(), normalize(reference).split()
+    if not pred or not ref:
+        return float(pred == ref)
+    overlap = 0
+    ref_counts: dict[str, int] = {}
+    for tok in ref:
+        ref_counts[tok] = ref_counts.get(tok, 0) + 1
+    for tok in pred:
+        if ref_counts.get(tok, 0) > 0:
+            overlap += 1
+            ref_counts[tok] -= 1
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(pred), overlap / len(ref)
+    return 2 * precision * recall / (precision + recall)

@@ -1,0 +1,57 @@
+"""Generation-based evaluation: what the model *answers*, not only its loss.
+
+Short targets (labels) are scored by exact match after normalising case and spaces; longer ones
+by token-overlap F1. Generation is greedy and batched with left padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tuning.data import Example, classify_target, normalize, prompt_ids, token_f1
+
+
+def generate_answers(model, tokenizer, examples: Sequence[Example], *, max_new_tokens: int,
+                     batch_size: int = 16) -> list[str]:
+    """Greedy answers of ``model`` to each example's prompt."""
+    import torch
+
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    answers: list[str] = []
+    was_training = model.training
+    model.eval()
+    for start in range(0, len(examples), batch_size):
+        prompts = [prompt_ids(ex, tokenizer) for ex in examples[start:start + batch_size]]
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p):] = torch.tensor(p)
+            mask[i, width - len(p):] = 1
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                 max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=pad)
+        for row in out[:, width:]:
+            answers.append(tokenizer.decode(row, skip_special_tokens=True).strip())
+    model.train(was_training)
+    return answers
+
+
+def score(predictions: Sequence[str], targets: Sequence[str], metric: str | None = None
+          ) -> tuple[str, float]:
+    """(metric name, mean score) of predictions against targets."""
+    metric = metric or classify_target(targets)
+    if metric == "exact_match":
+        hits = [normalize(p) == normalize(t) for p, t in zip(predictions, targets)]
+    else:
+        hits = [token_f1(p, t) for p, t in zip(predictions, targets)]
+    return metric, (sum(hits) / len(hits) if hits else 0.0)
+
+
+def answer_budget(tokenizer, targets: Sequence[str]) -> int:
+    """New tokens to generate: a little more than the longest target."""
+    longest = max((len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in targets),
+                  default=16)
+    return min(512, longest + 8)

@@ -1,0 +1,250 @@
+"""Training LoRA adapters (and full fine-tunes) with a small, explicit loop.
+
+The loop is deliberately plain: length-grouped batches padded to their longest member (little
+padding waste, exact masking), AdamW with linear warm-up and decay, gradient clipping,
+evaluation on a held-out split every ``eval_every`` steps (loss and a generation metric), early
+stopping, the best weights kept, and a checkpoint after every evaluation so an interrupted run
+resumes where it stopped. On a CPU it trains in float32: this machine has no bf16 arithmetic
+(bf16 backward passes ran about 30x slower than float32 here).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graftlm.errors import TrainingError
+from graftlm.settings import TuningSettings
+from tuning.data import IGNORE, Encoded, Example, encode
+from tuning.evaluate import answer_budget, generate_answers, score
+
+
+@dataclass
+class EvalPoint:
+    step: int
+    loss: float
+    metric: float
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the model with its best weights loaded, and the history."""
+
+    model: object
+    metric_name: str
+    base_metric: float
+    base_loss: float
+    best: EvalPoint
+    history: list[EvalPoint] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    train_tokens: int = 0
+    stopped_early: bool = False
+
+
+Progress = Callable[[dict], None]
+
+
+def split(examples: Sequence[Example], fraction: float, cap: int, seed: int
+          ) -> tuple[list[Example], list[Example]]:
+    """A reproducible train/held-out split (stratified by target when targets are labels)."""
+    rng = random.Random(seed)
+    by_target: dict[str, list[Example]] = {}
+    for ex in examples:
+        by_target.setdefault(ex.target, []).append(ex)
+    stratify = len(by_target) <= max(2, len(examples) // 5)
+    groups = list(by_target.values()) if stratify else [list(examples)]
+    n_eval = max(1, min(cap, round(len(examples) * fraction)))
+    train, held = [], []
+    for group in groups:
+        group = group[:]
+        rng.shuffle(group)
+        take = round(n_eval * len(group) / len(examples))
+        held += group[:take]
+        train += group[take:]
+    if not held:
+        held, train = train[:1], train[1:]
+    rng.shuffle(train)
+    return train, held[:cap]
+
+
+def batches(encoded: Sequence[Encoded], batch_size: int, seed: int) -> list[list[int]]:
+    """Length-grouped batches: shuffle, sort within windows of 50 batches, shuffle batches."""
+    rng = random.Random(seed)
+    order = list(range(len(encoded)))
+    rng.shuffle(order)
+    window = batch_size * 50
+    out = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start:start + window], key=lambda i: len(encoded[i].input_ids))
+        out += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(out)
+    return out
+
+
+def collate(items: Sequence[Encoded], pad_id: int):
+    """Right-pad to the longest item; padding is masked out of attention and labels."""
+    import torch
+
+    width = max(len(e.input_ids) for e in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for i, e in enumerate(items):
+        n = len(e.input_ids)
+        ids[i, :n] = torch.tensor(e.input_ids)
+        labels[i, :n] = torch.tensor(e.labels)
+        mask[i, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def eval_loss(model, encoded: Sequence[Encoded], pad_id: int, batch_size: int) -> float:
+    import torch
+
+    was_training = model.training
+    model.eval()
+    total, tokens = 0.0, 0
+    with torch.inference_mode():
+        for start in range(0, len(encoded), batch_size):
+            batch = collate(encoded[start:start + batch_size], pad_id)
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            n = int((batch["labels"][:, 1:] != IGNORE).sum())
+            total += float(model(**batch).loss) * n
+            tokens += n
+    model.train(was_training)
+    return total / max(tokens, 1)
+
+
+def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Sequence[Example],
+          settings: TuningSettings, *, full: bool = False, checkpoint: Path | None = None,
+          resume: bool = False, progress: Progress | None = None) -> TrainResult:
+    """Train ``model`` (already wrapped by peft unless ``full``) and return the best weights."""
+    import torch
+
+    progress = progress or (lambda _event: None)
+    torch.manual_seed(settings.seed)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else \
+        tokenizer.eos_token_id
+    enc_train = [encode(ex, tokenizer, settings.max_length) for ex in train_examples]
+    enc_eval = [encode(ex, tokenizer, settings.max_length) for ex in eval_examples]
+    targets = [ex.target for ex in eval_examples]
+    budget = answer_budget(tokenizer, targets)
+
+    def evaluate(step: int) -> EvalPoint:
+        answers = generate_answers(model, tokenizer, eval_examples, max_new_tokens=budget)
+        name, value = score(answers, targets)
+        loss = eval_loss(model, enc_eval, pad_id, settings.batch_size)
+        return EvalPoint(step, round(loss, 4), round(value, 4)), name
+
+    base_point, metric_name = _base_eval(model, evaluate, full)
+    steps_per_epoch = math.ceil(len(enc_train) / settings.batch_size)
+    total = settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))
+    params = [p for p in model.parameters() if p.requires_grad]
+    lr = settings.full_learning_rate if full else settings.learning_rate
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    warmup = max(1, int(total * settings.warmup_ratio))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    state = {"step": 0, "best": base_point, "best_weights": _trainable_state(model),
+             "history": [], "bad_evals": 0, "tokens": 0}
+    if resume and checkpoint is not None and (checkpoint / "state.pt").is_file():
+        _load_checkpoint(checkpoint, model, optimizer, scheduler, state)
+    started = time.perf_counter()
+    model.train()
+    stopped_early = False
+    epoch = state["step"] // steps_per_epoch
+    while state["step"] < total and not stopped_early:
+        plan = batches(enc_train, settings.batch_size, settings.seed + epoch)
+        skip = state["step"] - epoch * steps_per_epoch
+        for batch_ids in plan[skip:]:
+            if state["step"] >= total:
+                break
+            batch = collate([enc_train[i] for i in batch_ids], pad_id)
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            loss = model(**batch).loss
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"the loss became {float(loss)} at step {state['step'] + 1}; training "
+                    f"diverged. Lower the learning rate (now {lr:g}) and run again.")
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["step"] += 1
+            state["tokens"] += int(batch["attention_mask"].sum())
+            elapsed = time.perf_counter() - started
+            progress({"step": state["step"], "total": total, "loss": float(loss.detach()),
+                      "seconds": elapsed})
+            if state["step"] % settings.eval_every == 0 or state["step"] == total:
+                point, _ = evaluate(state["step"])
+                state["history"].append(point)
+                better = (point.metric, -point.loss) > (state["best"].metric,
+                                                        -state["best"].loss)
+                if better:
+                    state["best"], state["bad_evals"] = point, 0
+                    state["best_weights"] = _trainable_state(model)
+                else:
+                    state["bad_evals"] += 1
+                progress({"step": state["step"], "total": total, "eval": point,
+                          "metric": metric_name, "seconds": elapsed})
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, model, optimizer, scheduler, state)
+                if state["bad_evals"] >= settings.patience:
+                    stopped_early = True
+                    break
+        epoch += 1
+    _restore(model, state["best_weights"])
+    return TrainResult(model, metric_name, base_point.metric, base_point.loss, state["best"],
+                       state["history"], state["step"], round(time.perf_counter() - started, 1),
+                       state["tokens"], stopped_early)
+
+
+def _base_eval(model, evaluate, full: bool):
+    """Score the base model first: with peft, by switching the adapter off."""
+    if full:
+        return evaluate(0)
+    with model.disable_adapter():
+        point, name = evaluate(0)
+    return point, name
+
+
+def _trainable_state(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def _restore(model, weights: dict) -> None:
+    import torch
+
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for key, value in weights.items():
+            params[key].copy_(value)
+
+
+def _save_checkpoint(path: Path, model, optimizer, scheduler, state: dict) -> None:
+    import torch
+
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / "state.pt.tmp"
+    torch.save({"trainable": _trainable_state(model), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "state": state}, tmp)
+    tmp.replace(path / "state.pt")  # atomic: a kill mid-write keeps the previous checkpoint
+
+
+def _load_checkpoint(path: Path, model, optimizer, scheduler, state: dict) -> None:
+    import torch
+
+    saved = torch.load(path / "state.pt", weights_only=False)
+    trainable = {k for k, v in model.named_parameters() if v.requires_grad}
+    if set(saved["trainable"]) != trainable:
+        raise TrainingError(f"the checkpoint in {path} was made with other settings (different "
+                            "trainable weights); start again without --resume.")
+    _restore(model, saved["trainable"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    state.update(saved["state"])
