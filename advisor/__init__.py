@@ -4,7 +4,7 @@ The public names below are loaded on first use, so that importing the CLI (``gra
 does not import numpy or the embedder.
 """
 
-from importlib import import_module
+from graftlm.exports import lazy_exports
 
 _PUBLIC = {
     "Advisor": "advisor.advise",
@@ -16,10 +16,4 @@ _PUBLIC = {
     "Facts": "advisor.scoring",
     "STRATEGIES": "advisor.scoring",
 }
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'advisor' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports("advisor", _PUBLIC)

@@ -151,14 +151,42 @@ def models_list(
 
 
 
+_NameArg = Annotated[str, typer.Argument(help="Its name in the workspace.")]
+
+
+def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str) -> None:
+    """``show`` (print the manifest) and ``rm`` for one kind of workspace artifact."""
+
+    @sub_app.command("show")
+    def show(ctx: typer.Context, name: _NameArg) -> None:
+        from graftlm.workspace import Workspace
+
+        workspace = Workspace(settings_of(ctx).settings.home)
+        typer.echo(json.dumps(workspace.get(kind, name).manifest, indent=2))
+
+    show.__doc__ = f"Print an {noun}'s manifest." if noun[0] in "aeiou" else \
+        f"Print a {noun}'s manifest."
+
+    @sub_app.command("rm")
+    def rm(ctx: typer.Context, name: _NameArg) -> None:
+        from graftlm.workspace import Workspace
+
+        workspace = Workspace(settings_of(ctx).settings.home)
+        typer.echo(f"removed {workspace.remove(kind, name)}")
+
+    rm.__doc__ = f"Delete the {noun}."
+
+
 def _register_stages() -> None:
     from advisor.cli import advise
     from rag.cli import eval_retrieval, index_app
     from tuning.cli import adapters_app, train
 
     app.command("advise")(advise)
+    add_artifact_commands(index_app, "indexes", "index")
     app.add_typer(index_app, name="index")
     app.command("train")(train)
+    add_artifact_commands(adapters_app, "adapters", "adapter")
     app.add_typer(adapters_app, name="adapters")
     eval_app = typer.Typer(no_args_is_help=True, help="Measure indexes (and later adapters).")
     eval_app.command("retrieval")(eval_retrieval)

@@ -3,7 +3,7 @@
 The public names below are loaded on first use, so importing the CLI stays light.
 """
 
-from importlib import import_module
+from graftlm.exports import lazy_exports
 
 _PUBLIC = {
     "build_index": "rag.index",
@@ -15,10 +15,4 @@ _PUBLIC = {
     "Chunk": "rag.chunking",
     "GraftRetriever": "rag.langchain",
 }
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'rag' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports("rag", _PUBLIC)

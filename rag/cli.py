@@ -156,24 +156,6 @@ def list_(ctx: typer.Context,
                    f"{row['embedder']}\t{row['created']}")
 
 
-@index_app.command("show")
-def show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The index.")]) -> None:
-    """Print an index's manifest."""
-    from rag.index import KIND
-
-    _, workspace = _context(ctx)
-    typer.echo(json.dumps(workspace.get(KIND, name).manifest, indent=2))
-
-
-@index_app.command("rm")
-def rm(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The index.")]) -> None:
-    """Delete an index."""
-    from rag.index import KIND
-
-    _, workspace = _context(ctx)
-    typer.echo(f"removed {workspace.remove(KIND, name)}")
-
-
 def eval_retrieval(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The index to evaluate.")],

@@ -3,7 +3,7 @@
 The public names below are loaded on first use, so importing the CLI stays light.
 """
 
-from importlib import import_module
+from graftlm.exports import lazy_exports
 
 _PUBLIC = {
     "FieldMap": "tuning.data",
@@ -14,10 +14,4 @@ _PUBLIC = {
     "train_adapter": "tuning.adapter",
     "load_base": "tuning.adapter",
 }
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'tuning' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports("tuning", _PUBLIC)

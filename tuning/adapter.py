@@ -22,7 +22,7 @@ from graftlm.errors import ArtifactError, DataFormatError
 from graftlm.models import base_model_dir, file_sha256
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
-from tuning.data import DataReport, FieldMap, Format, check, read_examples
+from tuning.data import DataReport, FieldMap, Format, check
 from tuning.train import TrainResult, split, train
 
 KIND = "adapters"
@@ -145,4 +145,4 @@ def _model_hash(path: Path) -> str | None:
     return file_sha256(weights[0]) if weights else None
 
 
-__all__ = ["KIND", "check_data", "load_base", "read_examples", "require_clean", "train_adapter"]
+__all__ = ["KIND", "check_data", "load_base", "require_clean", "train_adapter"]

@@ -155,21 +155,3 @@ def list_(ctx: typer.Context,
     for r in rows:
         typer.echo(f"{r['name']}\t{r['type']}\t{r['metric']} {r['base_score']} → "
                    f"{r['adapter_score']}\t{r['created']}")
-
-
-@adapters_app.command("show")
-def show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The adapter.")]) -> None:
-    """Print an adapter's card."""
-    from tuning.adapter import KIND
-
-    _, workspace = _context(ctx)
-    typer.echo(json.dumps(workspace.get(KIND, name).manifest, indent=2))
-
-
-@adapters_app.command("rm")
-def rm(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The adapter.")]) -> None:
-    """Delete an adapter."""
-    from tuning.adapter import KIND
-
-    _, workspace = _context(ctx)
-    typer.echo(f"removed {workspace.remove(KIND, name)}")
