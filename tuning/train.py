@@ -168,7 +168,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
             loss = model(**batch).loss
             if not torch.isfinite(loss):
                 raise TrainingError(
-                    f"the loss became {float(loss)} at step {state['step'] + 1}; training "
+                    f"the loss became {float(loss.detach())} at step {state['step'] + 1}; training "
                     f"diverged. Lower the learning rate (now {lr:g}) and run again.")
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
