@@ -127,10 +127,14 @@ def query(
     from rich.table import Table
 
     table = Table(show_lines=True, title=f"{name}: {text}", title_justify="left")
-    for column in ("#", "score", "source", "location", "text"):
-        table.add_column(column, overflow="fold")
+    table.add_column("#")
+    table.add_column("score")
+    table.add_column("source", overflow="fold", ratio=1)
+    table.add_column("location", overflow="fold", ratio=1)
+    table.add_column("text", overflow="fold", ratio=3)
     for i, r in enumerate(results, 1):
-        snippet = r.chunk.text if len(r.chunk.text) < 300 else r.chunk.text[:297] + "…"
+        flat = " ".join(r.chunk.text.split())
+        snippet = flat if len(flat) < 300 else flat[:297] + "…"
         table.add_row(str(i), f"{r.score:.4f}", r.chunk.source, r.chunk.location(), snippet)
     Console().print(table)
 
