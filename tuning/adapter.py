@@ -95,6 +95,7 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
                    checkpoint=runs, resume=resume, progress=progress)
     card = make_card(settings, base_path, data, report, result, full=full,
                      tokenizer=tokenizer, train_count=len(train_set), eval_count=len(held))
+    card["data"]["fields"] = asdict(fields) if fields else None
     with workspace.writer(KIND, name, replace=True) as staging:
         result.model.save_pretrained(staging)
         if full:
@@ -132,6 +133,83 @@ def make_card(settings: Settings, base_path, data: Path, report: DataReport, res
     }
 
 
+def open_adapter(name: str, settings: Settings, workspace: Workspace):
+    """The base model with adapter ``name`` on top, refusing one trained for another base."""
+    from peft import PeftModel
+
+    artifact = workspace.get(KIND, name)
+    card = artifact.manifest
+    model, tokenizer, base_path = load_base(settings, workspace, for_training=False)
+    expected, actual = card.get("base_model", {}).get("sha256"), _model_hash(Path(str(base_path)))
+    if expected and actual and expected != actual:
+        raise ArtifactError(
+            f"adapter '{name}' was trained on a base model with hash {expected[:12]}…, but the "
+            f"configured base model ({base_path}) has hash {actual[:12]}…; set models.base to "
+            f"the model it was trained on ({card['base_model'].get('path')}).")
+    if card.get("type") == "full":
+        raise ArtifactError(f"'{name}' is a full fine-tune, not an adapter; load it directly "
+                            f"from {artifact.path}.")
+    return PeftModel.from_pretrained(model, artifact.path), tokenizer, card
+
+
+def merge_adapter(name: str, out: Path, settings: Settings, workspace: Workspace, *,
+                  force: bool = False) -> Path:
+    """Fold adapter ``name`` into the base weights and save a plain model to ``out``."""
+    import torch
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ArtifactError(f"{out} is not empty; pass --force to replace it.")
+    model, tokenizer, _ = open_adapter(name, settings, workspace)
+    merged = model.merge_and_unload().to(getattr(torch, settings.models.dtype))
+    staging = out.parent / f".{out.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        merged.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Workspace, *,
+                     fmt: Format | None = None, fields: FieldMap | None = None) -> dict:
+    """Base model and adapter side by side on the same examples: metric and eval loss."""
+    from tuning.evaluate import answer_budget, generate_answers, score
+    from tuning.train import eval_loss
+
+    model, tokenizer, card = open_adapter(name, settings, workspace)
+    if fields is None and card.get("data", {}).get("fields"):
+        fields = FieldMap(**card["data"]["fields"])
+    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
+    require_clean(report)
+    examples = report.examples
+    targets = [ex.target for ex in examples]
+    budget = answer_budget(tokenizer, targets)
+    from tuning.data import encode
+
+    encoded = [encode(ex, tokenizer, settings.tuning.max_length) for ex in examples]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else \
+        tokenizer.eos_token_id
+    out = {"adapter": name, "data": str(data), "examples": len(examples)}
+    with model.disable_adapter():
+        base_answers = generate_answers(model, tokenizer, examples, max_new_tokens=budget)
+        base_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
+    tuned_answers = generate_answers(model, tokenizer, examples, max_new_tokens=budget)
+    tuned_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
+    metric, base_score = score(base_answers, targets)
+    _, tuned_score = score(tuned_answers, targets, metric)
+    out.update({"metric": metric, "base": round(base_score, 4), "adapter": round(tuned_score, 4),
+                "base_loss": round(base_loss, 4), "adapter_loss": round(tuned_loss, 4),
+                "samples": [{"line": ex.line, "target": t, "base": b, "adapter": a}
+                            for ex, t, b, a in list(zip(examples, targets, base_answers,
+                                                        tuned_answers))[:5]]})
+    return out
+
+
 def _model_hash(path: Path) -> str | None:
     """The prepared model's source hash when recorded, else the weights' own hash."""
     manifest = path / "manifest.json"
@@ -145,4 +223,5 @@ def _model_hash(path: Path) -> str | None:
     return file_sha256(weights[0]) if weights else None
 
 
-__all__ = ["KIND", "check_data", "load_base", "require_clean", "train_adapter"]
+__all__ = ["KIND", "check_data", "evaluate_adapter", "load_base", "merge_adapter",
+           "open_adapter", "require_clean", "train_adapter"]

@@ -155,3 +155,42 @@ def list_(ctx: typer.Context,
     for r in rows:
         typer.echo(f"{r['name']}\t{r['type']}\t{r['metric']} {r['base_score']} → "
                    f"{r['adapter_score']}\t{r['created']}")
+
+
+@adapters_app.command("merge")
+def merge(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The adapter to merge.")],
+    out: Annotated[Path, typer.Option(help="Directory for the merged model.")],
+    force: Annotated[bool, typer.Option(help="Replace a non-empty OUT.")] = False,
+) -> None:
+    """Fold an adapter into the base weights: a plain model any engine loads."""
+    from tuning.adapter import merge_adapter
+
+    settings, workspace = _context(ctx)
+    typer.echo(f"merged '{name}' into {merge_adapter(name, out, settings, workspace, force=force)}")
+
+
+def eval_adapter(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The adapter to evaluate.")],
+    data: Annotated[Path, typer.Option(help="Labelled examples, JSONL.")],
+    input_field: Annotated[str | None, typer.Option(help="Field holding the input.")] = None,
+    target_field: Annotated[str | None, typer.Option(help="Field holding the answer.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Base model and adapter side by side on the same examples."""
+    from tuning.adapter import evaluate_adapter
+    from tuning.data import FieldMap
+
+    settings, workspace = _context(ctx)
+    fields = FieldMap(target=target_field, input=input_field) if target_field else None
+    result = evaluate_adapter(name, data, settings, workspace, fields=fields)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{result['examples']} examples from {data}")
+    typer.echo(f"{'':10}{result['metric']:>14}{'eval loss':>12}")
+    typer.echo(f"{'base':10}{result['base']:14.4f}{result['base_loss']:12.4f}")
+    typer.echo(f"{name[:10]:10}{result['adapter']:14.4f}{result['adapter_loss']:12.4f}")
+

@@ -73,4 +73,19 @@ def test_train_moves_the_output_toward_the_labels(tmp_path, home):
     again = graft("train", str(data), "--name", "lights", "--input-field", "text",
                   "--target-field", "label", home=home)
     assert again.returncode != 0 and "--force" in again.stderr
+    evaluated = graft("eval", "adapter", "lights", "--data", str(data), "--json", home=home)
+    assert evaluated.returncode == 0, evaluated.stderr
+    side = json.loads(evaluated.stdout)
+    assert side["examples"] == 24 and side["adapter"] == metrics["adapter"]
+    assert side["adapter_loss"] < side["base_loss"]
+
+    merged_dir = tmp_path / "merged"
+    merged = graft("adapters", "merge", "lights", "--out", str(merged_dir), home=home)
+    assert merged.returncode == 0, merged.stderr
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(merged_dir)  # a plain model now
+    assert not hasattr(model, "peft_config")
+    refused = graft("adapters", "merge", "lights", "--out", str(merged_dir), home=home)
+    assert refused.returncode != 0 and "not empty" in refused.stderr
     assert graft("adapters", "rm", "lights", home=home).returncode == 0
