@@ -84,6 +84,14 @@ def settings_of(ctx: typer.Context, **overrides) -> LoadedSettings:
     return ctx.find_root().obj.load(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def workspace_of(ctx: typer.Context, **overrides):
+    """``(settings, workspace)`` of this invocation, for commands that touch artifacts."""
+    from graftlm.workspace import Workspace
+
+    settings = settings_of(ctx, **overrides).settings
+    return settings, Workspace(settings.home)
+
+
 @config_app.command("show")
 def config_show(
     ctx: typer.Context,

@@ -19,11 +19,9 @@ class Mode(str, Enum):
 
 
 def _context(ctx: typer.Context, **overrides):
-    from graftlm.cli import settings_of
-    from graftlm.workspace import Workspace
+    from graftlm.cli import workspace_of
 
-    settings = settings_of(ctx, **overrides).settings
-    return settings, Workspace(settings.home)
+    return workspace_of(ctx, **overrides)
 
 
 def _embedder(settings):

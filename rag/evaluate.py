@@ -8,12 +8,12 @@ scoring, since the gold ids name documents.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from graftlm import jsonl
 from graftlm.errors import DataFormatError
 from rag.index import Index
 from rag.retrieve import MODES, search
@@ -100,15 +100,9 @@ def _jsonl(path: Path) -> list[tuple[int, dict]]:
         raise DataFormatError(f"is not UTF-8 ({exc.reason} at byte {exc.start})",
                               path=path) from None
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"not valid JSON ({exc.msg})", path=path, line=n) from None
-        if not isinstance(row, dict):
-            raise DataFormatError("each line must be a JSON object", path=path, line=n)
+    for n, row, problem in jsonl.records(text):
+        if problem is not None:
+            raise DataFormatError(problem, path=path, line=n)
         rows.append((n, row))
     return rows
 

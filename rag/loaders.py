@@ -7,12 +7,12 @@ nothing about chunking or embedding.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from graftlm import jsonl
 from graftlm.errors import DocumentLoadError
 
 TEXT_SUFFIXES = {".txt", ".text", ".rst", ".log"}
@@ -94,14 +94,10 @@ def _pdf(path: Path, rel: str) -> list[SourceText]:
 
 
 def _jsonl(text: str, rel: str, text_field: str, id_field: str | None) -> Iterator[SourceText]:
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DocumentLoadError(rel, f"line {n} is not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
+    for n, record, problem in jsonl.records(text):
+        if problem is not None:
+            raise DocumentLoadError(rel, f"line {n}: {problem}")
+        if not isinstance(record.get(text_field), str):
             raise DocumentLoadError(rel, f"line {n} has no string field '{text_field}' (choose "
                                     "the field with --text-field)")
         doc_id = f"{rel}:{n}"

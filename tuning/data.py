@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from graftlm import jsonl
 from graftlm.errors import DataFormatError
 
 Format = Literal["chat", "alpaca", "prompt_completion", "fields"]
@@ -113,18 +114,11 @@ def read_examples(path: Path, *, fmt: Format | None = None, fields: FieldMap | N
         raise DataFormatError(f"is not UTF-8 (invalid byte 0x{raw[exc.start]:02x})", path=path,
                               line=line) from None
     records, problems = [], []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(n, f"malformed JSON ({exc.msg} at column {exc.colno})"))
-            continue
-        if not isinstance(record, dict):
-            problems.append(Problem(n, "a record must be a JSON object"))
-            continue
-        records.append((n, record))
+    for n, record, problem in jsonl.records(text):
+        if problem is not None:
+            problems.append(Problem(n, problem))
+        else:
+            records.append((n, record))
     if not records and not problems:
         raise DataFormatError("has no records", path=path)
     fmt = fmt or ("fields" if fields else detect_format(records, path))

@@ -74,7 +74,7 @@ def test_pdf_pages(tmp_path):
     ("latin.txt", "café\nno".encode("latin-1"), "not UTF-8 (invalid byte 0xe9 on line 1)"),
     ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "not a readable PDF"),
     ("image.png", b"\x89PNG", "unsupported file type '.png'"),
-    ("bad.jsonl", b'{"text": "ok"}\n{oops\n', "line 2 is not valid JSON"),
+    ("bad.jsonl", b'{"text": "ok"}\n{oops\n', "line 2: malformed JSON"),
 ])
 def test_bad_files_name_the_file_and_the_reason(tmp_path, name, content, message):
     (tmp_path / name).write_bytes(content)
