@@ -159,6 +159,16 @@ def models_list(
 
 
 
+def echo_rows(rows: list[dict], as_json: bool, empty: str, line) -> None:
+    """Print an artifact listing: JSON, or one line per row, or a hint when there is none."""
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        typer.echo(empty)
+    for row in [] if as_json else rows:
+        typer.echo(line(row))
+
+
 _NameArg = Annotated[str, typer.Argument(help="Its name in the workspace.")]
 
 

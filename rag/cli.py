@@ -148,14 +148,11 @@ def list_(ctx: typer.Context,
              "files": len(a.manifest.get("files", {})), "embedder": a.manifest.get("embedder"),
              "created": a.manifest.get("created"), "path": str(a.path)}
             for a in workspace.list(KIND)]
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        typer.echo("no indexes yet; build one with `graft index build DIR --name NAME`.")
-    for row in rows:
-        typer.echo(f"{row['name']}\t{row['files']} files\t{row['chunks']} chunks\t"
-                   f"{row['embedder']}\t{row['created']}")
+    from graftlm.cli import echo_rows
+
+    echo_rows(rows, as_json, "no indexes yet; build one with `graft index build DIR --name NAME`.",
+              lambda r: f"{r['name']}\t{r['files']} files\t{r['chunks']} chunks\t"
+                        f"{r['embedder']}\t{r['created']}")
 
 
 def eval_retrieval(

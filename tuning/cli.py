@@ -145,14 +145,11 @@ def list_(ctx: typer.Context,
              "adapter_score": a.manifest.get("metrics", {}).get("adapter"),
              "created": a.manifest.get("created"), "path": str(a.path)}
             for a in workspace.list(KIND)]
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        typer.echo("no adapters yet; train one with `graft train DATA --name NAME`.")
-    for r in rows:
-        typer.echo(f"{r['name']}\t{r['type']}\t{r['metric']} {r['base_score']} → "
-                   f"{r['adapter_score']}\t{r['created']}")
+    from graftlm.cli import echo_rows
+
+    echo_rows(rows, as_json, "no adapters yet; train one with `graft train DATA --name NAME`.",
+              lambda r: f"{r['name']}\t{r['type']}\t{r['metric']} {r['base_score']} → "
+                        f"{r['adapter_score']}\t{r['created']}")
 
 
 @adapters_app.command("merge")
