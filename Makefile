@@ -28,6 +28,7 @@ demo: $(STAMP)
 	$(BIN)/graft advise "Tag each incoming IT ticket with one of our 40 internal queues; we have 12k tickets labelled over the last two years." --json | $(BIN)/python -c "import json,sys; a=json.load(sys.stdin); print('--json:', a['recommendation'], a['confidence'])"
 	$(BIN)/graft index build examples/docs --name router-docs --force
 	$(BIN)/graft index query router-docs "How do I factory reset the router?" -k 3
+	$(BIN)/graft train examples/train/support_tickets.jsonl --name support-router --force --epochs 4 --lr 1e-3
 
 test: $(STAMP)
 	$(BIN)/pytest -m "e2e or not e2e"

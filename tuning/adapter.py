@@ -93,6 +93,8 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
     runs = workspace.home / "runs" / name
     result = train(model, tokenizer, train_set, held, settings.tuning, full=full,
                    checkpoint=runs, resume=resume, progress=progress)
+    if not result.main_process:  # under `accelerate launch`, the main process publishes
+        return workspace.path(KIND, name), {}
     card = make_card(settings, base_path, data, report, result, full=full,
                      tokenizer=tokenizer, train_count=len(train_set), eval_count=len(held))
     card["data"]["fields"] = asdict(fields) if fields else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -74,6 +75,8 @@ def train(
         raise InputError("name the adapter: graft train DATA --name NAME (or use --check).")
     path, card = _train(data, name, settings, workspace, eval_file=eval_file, fmt=fmt,
                         fields=fields, full=full, force=force, resume=resume)
+    if not card:  # another process of an `accelerate launch` run; the main one reports
+        return
     m = card["metrics"]
     typer.echo(f"trained adapter '{name}' in {card['training']['seconds']:.0f} s "
                f"({card['training']['steps']} steps): {m['name']} {m['base']:.3f} (base) → "
@@ -115,7 +118,8 @@ def _train(data, name, settings, workspace, **kwargs):
     err = Console(stderr=True)
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), "{task.fields[status]}",
-                  console=err, transient=False) as bar:
+                  console=err, transient=False,
+                  disable=os.environ.get("RANK", "0") != "0") as bar:
         task = bar.add_task("training", total=None, status="")
 
         def progress(event: dict) -> None:

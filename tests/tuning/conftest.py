@@ -37,3 +37,12 @@ def tiny_model(tiny_tokenizer):
                          max_position_embeddings=128, eos_token_id=tiny_tokenizer.eos_token_id,
                          pad_token_id=tiny_tokenizer.pad_token_id)
     return LlamaForCausalLM(config)
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path, tiny_model, tiny_tokenizer):
+    """The tiny model saved as a Hugging Face directory, usable as ``models.base``."""
+    path = tmp_path / "tiny-base"
+    tiny_model.save_pretrained(path)
+    tiny_tokenizer.save_pretrained(path)
+    return path
