@@ -198,6 +198,7 @@ def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str) -> None:
 def _register_stages() -> None:
     from advisor.cli import advise
     from rag.cli import eval_retrieval, index_app
+    from serving.cli import query, serve
     from tuning.cli import adapters_app, eval_adapter, train
 
     app.command("advise")(advise)
@@ -206,6 +207,8 @@ def _register_stages() -> None:
     app.command("train")(train)
     add_artifact_commands(adapters_app, "adapters", "adapter")
     app.add_typer(adapters_app, name="adapters")
+    app.command("serve")(serve)
+    app.command("query")(query)
     eval_app = typer.Typer(no_args_is_help=True, help="Measure indexes and adapters.")
     eval_app.command("retrieval")(eval_retrieval)
     eval_app.command("adapter")(eval_adapter)

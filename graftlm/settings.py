@@ -128,6 +128,48 @@ class TuningSettings(BaseModel):
     seed: int = Field(0, description="Seed for the split, batch order and initialisation.")
 
 
+class VllmSettings(BaseModel):
+    """How the managed vLLM server runs; passed through to ``vllm serve`` as they are."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dtype: str = Field("auto", description="Weight dtype: auto picks float32 on a CPU without "
+                       "bf16 arithmetic and bfloat16 elsewhere.")
+    max_model_len: int = Field(2048, gt=0, description="Context length vLLM allocates for.")
+    max_loras: int = Field(4, gt=0, description="Adapters resident in one batch.")
+    max_lora_rank: int = Field(64, gt=0, description="Highest adapter rank accepted.")
+    tensor_parallel_size: int = Field(1, gt=0, description="GPUs a model is split across.")
+    pipeline_parallel_size: int = Field(1, gt=0, description="Pipeline stages.")
+    gpu_memory_utilization: float = Field(0.85, gt=0, le=1,
+                                          description="Share of GPU memory vLLM may take.")
+    cpu_kv_cache_gib: int = Field(2, gt=0, description="KV cache on a CPU, GiB.")
+    startup_timeout_s: float = Field(600.0, gt=0, description="How long to wait for health.")
+    extra_args: list[str] = Field(default_factory=list,
+                                  description="More `vllm serve` arguments, verbatim.")
+
+
+class ServingSettings(BaseModel):
+    """How ``graft serve`` answers: engine, limits, retrieval defaults and the prompt budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engine: Literal["auto", "vllm", "local"] = Field(
+        "auto", description="auto: vLLM when installed, else the in-process engine.")
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, gt=0, lt=65536, description="Port to listen on.")
+    api_key: str | None = Field(None, description="Require `Authorization: Bearer <key>`.")
+    max_body_bytes: int = Field(1_000_000, gt=0, description="Largest request body accepted.")
+    max_tokens_limit: int = Field(1024, gt=0, description="Largest max_tokens accepted.")
+    default_max_tokens: int = Field(256, gt=0, description="max_tokens when none is given.")
+    retrieval_k: int = Field(4, gt=0, le=50, description="Sources retrieved per request.")
+    retrieval_mode: Literal["hybrid", "dense", "sparse"] = Field(
+        "hybrid", description="How retrieval models search their index.")
+    context_tokens: int = Field(1024, gt=0,
+                                description="Token budget for sources put into the prompt.")
+    max_batch: int = Field(16, gt=0, description="Local engine: requests decoded together.")
+    vllm: VllmSettings = Field(default_factory=VllmSettings)
+
+
 class Settings(BaseSettings):
     """Every setting of graftlm. Build it with :func:`load_settings`, not directly."""
 
@@ -143,6 +185,7 @@ class Settings(BaseSettings):
     advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
     tuning: TuningSettings = Field(default_factory=TuningSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):

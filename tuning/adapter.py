@@ -139,9 +139,16 @@ def open_adapter(name: str, settings: Settings, workspace: Workspace):
     """The base model with adapter ``name`` on top, refusing one trained for another base."""
     from peft import PeftModel
 
+    model, tokenizer, base_path = load_base(settings, workspace, for_training=False)
+    artifact = fitting_adapter(name, base_path, workspace)
+    return PeftModel.from_pretrained(model, artifact.path), tokenizer, artifact.manifest
+
+
+def fitting_adapter(name: str, base_path, workspace: Workspace):
+    """Adapter ``name``'s artifact, refusing one trained for another base model or a full
+    fine-tune (which is a model of its own, not an adapter)."""
     artifact = workspace.get(KIND, name)
     card = artifact.manifest
-    model, tokenizer, base_path = load_base(settings, workspace, for_training=False)
     expected, actual = card.get("base_model", {}).get("sha256"), _model_hash(Path(str(base_path)))
     if expected and actual and expected != actual:
         raise ArtifactError(
@@ -151,7 +158,7 @@ def open_adapter(name: str, settings: Settings, workspace: Workspace):
     if card.get("type") == "full":
         raise ArtifactError(f"'{name}' is a full fine-tune, not an adapter; load it directly "
                             f"from {artifact.path}.")
-    return PeftModel.from_pretrained(model, artifact.path), tokenizer, card
+    return artifact
 
 
 def merge_adapter(name: str, out: Path, settings: Settings, workspace: Workspace, *,
@@ -225,5 +232,5 @@ def _model_hash(path: Path) -> str | None:
     return file_sha256(weights[0]) if weights else None
 
 
-__all__ = ["KIND", "check_data", "evaluate_adapter", "load_base", "merge_adapter",
+__all__ = ["KIND", "check_data", "evaluate_adapter", "fitting_adapter", "load_base", "merge_adapter",
            "open_adapter", "require_clean", "train_adapter"]

@@ -1,0 +1,14 @@
+"""Serving: base model, adapters and retrieval behind one OpenAI-compatible endpoint.
+
+The public names below are loaded on first use, so importing the CLI stays light.
+"""
+
+from graftlm.exports import lazy_exports
+
+_PUBLIC = {
+    "create_app": "serving.app",
+    "Runtime": "serving.runtime",
+    "LocalEngine": "serving.engines.local",
+    "VllmEngine": "serving.engines.vllm",
+}
+__all__, __getattr__ = lazy_exports("serving", _PUBLIC)

@@ -1,0 +1,148 @@
+"""``graft serve`` and ``graft query``: thin commands over the gateway and the OpenAI client."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+
+class EngineChoice(str, Enum):
+    auto = "auto"
+    vllm = "vllm"
+    local = "local"
+
+
+def serve(
+    ctx: typer.Context,
+    adapter: Annotated[list[str] | None, typer.Option(
+        "--adapter", help="Adapter to serve (repeat for several).")] = None,
+    index: Annotated[list[str] | None, typer.Option(
+        "--index", help="Index for retrieval models (repeat for several).")] = None,
+    engine: Annotated[EngineChoice | None, typer.Option(
+        help="vllm, local, or auto (vLLM when installed).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        help="Require this key as `Authorization: Bearer <key>`.")] = None,
+) -> None:
+    """Serve the base model, adapters and indexes behind one OpenAI-compatible endpoint."""
+    import asyncio
+
+    from graftlm.cli import workspace_of
+    from serving.runtime import Runtime
+
+    settings, workspace = workspace_of(
+        ctx, **{"serving.engine": engine.value if engine else None, "serving.host": host,
+                "serving.port": port, "serving.api_key": api_key})
+    s = settings.serving
+    _require_free(s.host, s.port)
+    runtime = Runtime(settings, workspace, adapters=adapter or [], indexes=index or [])
+    asyncio.run(_serve(runtime))
+
+
+async def _serve(runtime) -> None:
+    import uvicorn
+
+    from serving.app import create_app
+
+    s = runtime.settings.serving
+    err = lambda msg: typer.echo(msg, err=True)  # noqa: E731
+    err(f"starting the {runtime.engine.name} engine …")
+    await runtime.engine.start()
+    try:
+        app = create_app(runtime, manage_engine=False)
+        server = uvicorn.Server(uvicorn.Config(app, host=s.host, port=s.port,
+                                               log_level="warning", access_log=False))
+        err(f"serving on http://{s.host}:{s.port}/v1 with the {runtime.engine.name} engine; "
+            f"models: {', '.join(runtime.models())}. Stop with Ctrl-C.")
+        await server.serve()
+    finally:
+        await runtime.engine.stop()
+        err("stopped.")
+
+
+def _require_free(host: str, port: int) -> None:
+    from graftlm.errors import InputError
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise InputError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another "
+                             "--port or stop what is using it.") from exc
+
+
+def query(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="What to ask.")],
+    model: Annotated[str, typer.Option(
+        help="base, an adapter, or either with +INDEX for retrieval.")] = "base",
+    system: Annotated[str | None, typer.Option(help="A system message to send first.")] = None,
+    stream: Annotated[bool, typer.Option(help="Print the answer as it is generated.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole response.")] = False,
+    url: Annotated[str | None, typer.Option(
+        help="The endpoint (default: the configured host and port).")] = None,
+    api_key: Annotated[str | None, typer.Option(help="The server's API key.")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 256,
+    temperature: Annotated[float, typer.Option(help="0 answers greedily.")] = 0.0,
+    k: Annotated[int | None, typer.Option(help="Sources to retrieve.")] = None,
+    mode: Annotated[str | None, typer.Option(help="hybrid, dense or sparse.")] = None,
+) -> None:
+    """Ask the endpoint a question with the OpenAI client; print the answer and its sources."""
+    import openai
+
+    from graftlm.cli import settings_of
+    from graftlm.errors import BackendUnavailableError, GraftError
+
+    s = settings_of(ctx).settings.serving
+    url = url or f"http://{s.host}:{s.port}/v1"
+    client = openai.OpenAI(base_url=url, api_key=api_key or s.api_key or "none", max_retries=0)
+    messages = ([{"role": "system", "content": system}] if system else []) + \
+        [{"role": "user", "content": question}]
+    retrieval = {key: value for key, value in (("k", k), ("mode", mode)) if value is not None}
+    request = {"model": model, "messages": messages, "max_tokens": max_tokens,
+               "temperature": temperature,
+               "extra_body": {"retrieval": retrieval} if retrieval else None}
+    try:
+        if stream and not as_json:
+            extra = _stream(client, request)
+        else:
+            reply = client.chat.completions.create(**request)
+            if as_json:
+                typer.echo(json.dumps(reply.model_dump(), indent=2))
+                return
+            typer.echo(reply.choices[0].message.content)
+            extra = reply.model_extra or {}
+    except openai.APIConnectionError as exc:
+        raise BackendUnavailableError(f"no graftlm server answers at {url}; start one with "
+                                      "`graft serve`, or pass --url.") from exc
+    except openai.APIStatusError as exc:
+        detail = exc.body.get("message") if isinstance(exc.body, dict) else exc.message
+        raise GraftError(f"the server answered {exc.status_code}: {detail}") from exc
+    _print_sources(extra.get("citations") or [])
+
+
+def _stream(client, request: dict) -> dict:
+    extra: dict = {}
+    for chunk in client.chat.completions.create(**request, stream=True):
+        if not extra and chunk.model_extra:
+            extra = chunk.model_extra
+        if chunk.choices and chunk.choices[0].delta.content:
+            sys.stdout.write(chunk.choices[0].delta.content)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+    return extra
+
+
+def _print_sources(citations: list[dict]) -> None:
+    if not citations:
+        return
+    typer.echo("\nSources:")
+    for c in citations:
+        where = f" ({c['location']})" if c.get("location") else ""
+        typer.echo(f"  [{c['index']}] {c['source']}{where}  score {c['score']:.3f}")

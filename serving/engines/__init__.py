@@ -1,0 +1,1 @@
+"""Engines behind the gateway: vLLM (a managed server) and local (transformers + peft)."""

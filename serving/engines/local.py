@@ -1,0 +1,241 @@
+"""The in-process engine: transformers + peft, several adapters loaded, chosen per request.
+
+One worker thread owns the model. Requests wait in a queue; the worker takes every waiting
+request (up to ``max_batch``), left-pads them into one batch and decodes them together with a
+KV cache, each row with its own adapter (peft's mixed-adapter batches: ``adapter_names``, with
+``__base__`` for the base model), its own sampling settings and its own stop conditions. Tokens
+go back to each request's asyncio queue as they are produced, so streaming costs nothing extra.
+Requests that arrive during a batch wait for the next one (static batching, not continuous).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graftlm.errors import ArtifactError
+from serving.engines.base import Request, StopScanner
+from serving.protocol import Chunk
+
+BASE = "__base__"
+
+
+@dataclass
+class _Job:
+    request: Request
+    ids: list[int]
+    out: asyncio.Queue
+    loop: asyncio.AbstractEventLoop
+    tokens: list[int] = field(default_factory=list)
+    scanner: StopScanner | None = None
+    done: bool = False
+    cancelled: bool = False
+
+    def send(self, chunk: Chunk | BaseException) -> None:
+        self.loop.call_soon_threadsafe(self.out.put_nowait, chunk)
+
+
+class LocalEngine:
+    """transformers + peft in this process."""
+
+    name = "local"
+
+    def __init__(self, model_path: Path | str, adapters: dict[str, Path] | None = None, *,
+                 max_batch: int = 16, device: str | None = None):
+        self.model_path = model_path
+        self.initial = dict(adapters or {})
+        self.max_batch = max_batch
+        self.device = device
+        self.model = None
+        self.tokenizer = None
+        self.adapters: set[str] = set()
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._load)
+        self._thread = threading.Thread(target=self._work, name="graft-local-engine",
+                                        daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = torch.bfloat16 if device == "cuda" else torch.float32  # no bf16 math on this CPU
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(device)
+        self.model = model.eval()
+        self.eos = _eos_ids(self.model, self.tokenizer)
+        self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \
+            else min(self.eos)
+        for name, path in self.initial.items():
+            self._attach(name, path)
+
+    def _attach(self, name: str, path: Path) -> None:
+        from peft import PeftModel
+
+        with self._lock:
+            try:
+                if not self.adapters:
+                    self.model = PeftModel.from_pretrained(self.model, str(path),
+                                                           adapter_name=name).eval()
+                else:
+                    self.model.load_adapter(str(path), adapter_name=name)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ArtifactError(f"cannot load adapter '{name}' from {path}: {exc}") from exc
+            self.adapters.add(name)
+
+    async def add_adapter(self, name: str, path: Path) -> None:
+        if name in self.adapters:
+            return
+        await asyncio.to_thread(self._attach, name, path)
+
+    async def stop(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            await asyncio.to_thread(self._thread.join, 30)
+            self._thread = None
+
+    async def generate(self, request: Request) -> AsyncIterator[Chunk]:
+        if request.adapter is not None and request.adapter not in self.adapters:
+            raise ArtifactError(f"adapter '{request.adapter}' is not loaded in this engine.")
+        if request.messages is not None:
+            ids = self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True,
+                                                     tokenize=True, return_dict=False)
+            if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+                ids = ids["input_ids"]
+        else:
+            ids = self.tokenizer(request.prompt or "", add_special_tokens=False)["input_ids"]
+        job = _Job(request, list(ids), asyncio.Queue(), asyncio.get_running_loop(),
+                   scanner=StopScanner(request.params.stop))
+        self._jobs.put(job)
+        try:
+            while True:
+                item = await job.out.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.finish_reason is not None:
+                    return
+        finally:
+            job.cancelled = True  # a client that went away frees its row at the next step
+
+    # -- the worker thread -------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._jobs.put(None)
+                    break
+                batch.append(job)
+            try:
+                with self._lock:
+                    self._decode(batch)
+            except Exception as exc:  # noqa: BLE001 - every waiting client must hear of it
+                for job in batch:
+                    if not job.done:
+                        job.send(exc)
+
+    def _decode(self, batch: list[_Job]) -> None:
+        import torch
+
+        model, device = self.model, self.model.device
+        width = max(len(j.ids) for j in batch)
+        ids = torch.full((len(batch), width), self.pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, job in enumerate(batch):
+            ids[row, width - len(job.ids):] = torch.tensor(job.ids)
+            mask[row, width - len(job.ids):] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        extra = {}
+        if self.adapters:
+            extra["adapter_names"] = [j.request.adapter or BASE for j in batch]
+        generators = [_generator(j.request.params.seed, device) for j in batch]
+        limit = max(j.request.params.max_tokens for j in batch)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        past = None
+        step_ids = ids
+        with torch.inference_mode():
+            for step in range(limit):
+                out = model(input_ids=step_ids, attention_mask=mask, position_ids=positions,
+                            past_key_values=past, use_cache=True, **extra)
+                past = out.past_key_values
+                logits = out.logits[:, -1, :].float()
+                chosen = []
+                for row, job in enumerate(batch):
+                    if job.done or job.cancelled:
+                        job.done = True
+                        chosen.append(self.pad)
+                        continue
+                    token = _pick(logits[row], job.request.params, generators[row])
+                    chosen.append(token)
+                    self._emit(job, token)
+                if all(j.done for j in batch):
+                    return
+                step_ids = torch.tensor(chosen, device=device)[:, None]
+                mask = torch.cat([mask, torch.ones_like(step_ids)], dim=1)
+                positions = positions[:, -1:] + 1
+
+    def _emit(self, job: _Job, token: int) -> None:
+        params = job.request.params
+        finished = token in self.eos
+        if not finished:
+            job.tokens.append(token)
+        text = self.tokenizer.decode(job.tokens, skip_special_tokens=True)
+        length = len(job.tokens) >= params.max_tokens
+        piece, stopped = job.scanner.feed(text, final=finished or length)
+        reason = "stop" if finished or stopped else "length" if length else None
+        if reason is not None:
+            job.done = True
+            job.send(Chunk(piece, reason, len(job.ids), len(job.tokens) + finished))  # eos counts
+        elif piece:
+            job.send(Chunk(piece))
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids = model.generation_config.eos_token_id if model.generation_config else None
+    found = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+    if tokenizer.eos_token_id is not None:
+        found.add(tokenizer.eos_token_id)
+    return found
+
+
+def _generator(seed: int | None, device):
+    if seed is None:
+        return None
+    import torch
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen
+
+
+def _pick(logits, params, generator) -> int:
+    """Greedy at temperature 0, else temperature and nucleus (top-p) sampling."""
+    import torch
+
+    if params.temperature == 0:
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits / params.temperature, dim=-1)
+    if params.top_p < 1.0:
+        ordered, order = torch.sort(probs, descending=True)
+        keep = ordered.cumsum(-1) - ordered < params.top_p
+        probs = torch.zeros_like(probs).scatter(0, order[keep], ordered[keep])
+        probs = probs / probs.sum()
+    return int(torch.multinomial(probs, 1, generator=generator))

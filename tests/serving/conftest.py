@@ -1,0 +1,112 @@
+"""A real gateway on a free port, in a thread: the tiny Llama, a random LoRA adapter on it, and an
+index built with the fake word embedder. Clients talk to it over HTTP like any OpenAI client."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from tests.conftest import WordEmbedder, save_tiny_base
+
+DOCS = {
+    "reset.md": "# Reset\n\nHold the reset button for ten seconds to restore factory settings.\n",
+    "wifi.md": "# Wifi\n\nThe wifi password is printed on the label under the router.\n",
+    "warranty.md": "# Warranty\n\nThe warranty lasts two years from the date of purchase.\n",
+}
+SERVING = {"max_body_bytes": 20_000, "max_tokens_limit": 64, "default_max_tokens": 8,
+           "context_tokens": 60, "retrieval_k": 2, "vllm": {"max_model_len": 128}}
+
+
+def make_adapter(base, workspace, name: str, *, base_sha256: str | None = None) -> None:
+    """A LoRA adapter with random (not zero) weights, so it visibly changes the output."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from graftlm.workspace import write_manifest
+
+    torch.manual_seed(1)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(
+        r=4, lora_alpha=16, target_modules="all-linear", init_lora_weights=False))
+    with workspace.writer("adapters", name, replace=True) as staging:
+        model.save_pretrained(staging)
+        write_manifest(staging, "adapter", {"name": name, "type": "lora",
+                                            "base_model": {"sha256": base_sha256}})
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Settings and workspace holding the tiny base model, adapter 'terse' and index 'handbook'."""
+    from graftlm.settings import Settings
+    from graftlm.workspace import Workspace
+    from rag.index import build_index
+
+    home = tmp_path_factory.mktemp("serve-home")
+    base = save_tiny_base(home / "tiny-base")
+    settings = Settings(home=home, models={"base": str(base)}, serving=SERVING)
+    workspace = Workspace(home)
+    make_adapter(base, workspace, "terse")
+    docs = home / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text)
+    build_index(docs, "handbook", workspace=workspace, settings=settings.rag,
+                embedder=WordEmbedder())
+    return settings, workspace
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running(app):
+    """Run ``app`` with uvicorn in a thread; yield its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def gateway(stack, **serving):
+    from serving.app import create_app
+    from serving.runtime import Runtime
+
+    settings, workspace = stack
+    if serving:
+        settings = settings.model_copy(update={
+            "serving": settings.serving.model_copy(update=serving)})
+    runtime = Runtime(settings, workspace, adapters=["terse"], indexes=["handbook"],
+                      engine="local", embedder=WordEmbedder())
+    return running(create_app(runtime))
+
+
+@pytest.fixture(scope="module")
+def url(stack):
+    with gateway(stack) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def client(url):
+    import openai
+
+    return openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
