@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import socket
 import sys
 from enum import Enum
@@ -31,8 +33,6 @@ def serve(
         help="Require this key as `Authorization: Bearer <key>`.")] = None,
 ) -> None:
     """Serve the base model, adapters and indexes behind one OpenAI-compatible endpoint."""
-    import asyncio
-
     from graftlm.cli import workspace_of
     from serving.runtime import Runtime
 
@@ -42,7 +42,10 @@ def serve(
     s = settings.serving
     _require_free(s.host, s.port)
     runtime = Runtime(settings, workspace, adapters=adapter or [], indexes=index or [])
-    asyncio.run(_serve(runtime))
+    try:
+        asyncio.run(_serve(runtime))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise typer.Exit(130) from None  # interrupted before serving began
 
 
 async def _serve(runtime) -> None:
@@ -52,12 +55,21 @@ async def _serve(runtime) -> None:
 
     s = runtime.settings.serving
     err = lambda msg: typer.echo(msg, err=True)  # noqa: E731
+    loop = asyncio.get_running_loop()
+    # A SIGTERM while the engine starts must still stop it (vLLM runs in its own session and
+    # would outlive us): cancel, and let the `finally` below clean up.
+    loop.add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     err(f"starting the {runtime.engine.name} engine …")
-    await runtime.engine.start()
     try:
+        await runtime.engine.start()
         app = create_app(runtime, manage_engine=False)
         server = uvicorn.Server(uvicorn.Config(app, host=s.host, port=s.port,
                                                log_level="warning", access_log=False))
+        loop.remove_signal_handler(signal.SIGTERM)
+        # While serving, uvicorn owns SIGINT and SIGTERM and shuts down gracefully; it passes
+        # the signal on afterwards, which must not interrupt stopping the engine.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
         err(f"serving on http://{s.host}:{s.port}/v1 with the {runtime.engine.name} engine; "
             f"models: {', '.join(runtime.models())}. Stop with Ctrl-C.")
         await server.serve()

@@ -66,7 +66,9 @@ class LocalEngine:
     def _load(self) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if device == "cuda" else torch.float32  # no bf16 math on this CPU
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)

@@ -118,6 +118,7 @@ class VllmEngine:
             self.process = subprocess.Popen(self.command(), stdout=log,
                                             stderr=subprocess.STDOUT, env=self.environment(),
                                             start_new_session=True)
+        print(f"vLLM log: {self.log_path}", file=sys.stderr)
         self._client = httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(600.0),
                                          limits=httpx.Limits(max_connections=256))
         deadline = time.monotonic() + self.settings.startup_timeout_s

