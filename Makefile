@@ -31,6 +31,7 @@ demo: $(STAMP)
 	$(BIN)/graft index build examples/docs --name router-docs --force
 	$(BIN)/graft index query router-docs "How do I factory reset the router?" -k 3
 	$(BIN)/graft train examples/train/support_tickets.jsonl --name support-router --force --epochs 4 --lr 1e-3
+	$(BIN)/python examples/serve_and_query.py --adapter support-router --index router-docs
 
 test: $(STAMP)
 	$(BIN)/pytest -m "e2e or not e2e"
@@ -42,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/advisor_accuracy.py
 	$(BIN)/python benchmarks/rag_bench.py --scale 100000
+	$(BIN)/python benchmarks/serve_bench.py
 
 clean:
 	rm -rf $(VENV) .cache

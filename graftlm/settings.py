@@ -137,7 +137,11 @@ class VllmSettings(BaseModel):
                        "bf16 arithmetic and bfloat16 elsewhere.")
     max_model_len: int = Field(2048, gt=0, description="Context length vLLM allocates for.")
     max_loras: int = Field(4, gt=0, description="Adapters resident in one batch.")
-    max_lora_rank: int = Field(64, gt=0, description="Highest adapter rank accepted.")
+    max_lora_rank: int | None = Field(
+        None, gt=0, description="Highest adapter rank accepted (default: the highest rank of "
+        "the adapters served at start-up). vLLM's CPU LoRA kernels cost in proportion to it.")
+    max_num_batched_tokens: int | None = Field(
+        None, gt=0, description="Tokens vLLM schedules per step (default: vLLM's own).")
     tensor_parallel_size: int = Field(1, gt=0, description="GPUs a model is split across.")
     pipeline_parallel_size: int = Field(1, gt=0, description="Pipeline stages.")
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1,

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 import time
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -279,3 +282,33 @@ def _tokenizer(runtime: Runtime):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(runtime.base_path)
+
+
+@contextmanager
+def run_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None,
+                  startup_timeout: float = 900.0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a background thread (notebooks, tests, benchmarks); yield
+    its base URL once it is up (its engine started), and stop it on exit."""
+    import uvicorn
+
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           timeout_graceful_shutdown=10))
+    thread = threading.Thread(target=server.run, name="graft-gateway", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive():
+            raise GraftError("the gateway stopped while starting; see the messages above.")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise GraftError(f"the gateway did not start within {startup_timeout:.0f} s.")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(60)

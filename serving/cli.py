@@ -64,7 +64,8 @@ async def _serve(runtime) -> None:
         await runtime.engine.start()
         app = create_app(runtime, manage_engine=False)
         server = uvicorn.Server(uvicorn.Config(app, host=s.host, port=s.port,
-                                               log_level="warning", access_log=False))
+                                               log_level="warning", access_log=False,
+                                               timeout_graceful_shutdown=10))
         loop.remove_signal_handler(signal.SIGTERM)
         # While serving, uvicorn owns SIGINT and SIGTERM and shuts down gracefully; it passes
         # the signal on afterwards, which must not interrupt stopping the engine.

@@ -32,6 +32,7 @@ from serving.engines.base import Request
 from serving.protocol import Chunk
 
 SERVED_BASE = "base"
+VLLM_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the ranks vLLM allows for --max-lora-rank
 
 
 def vllm_installed() -> bool:
@@ -66,6 +67,7 @@ class VllmEngine:
         self.log_path: Path | None = None
         self.url = ""
         self._client = None
+        self._client_loop = None
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -76,15 +78,24 @@ class VllmEngine:
                "--host", "127.0.0.1", "--port", str(self.port),
                "--dtype", self._dtype(), "--max-model-len", str(s.max_model_len),
                "--enable-lora", "--max-loras", str(s.max_loras),
-               "--max-lora-rank", str(s.max_lora_rank),
+               "--max-lora-rank", str(s.max_lora_rank or self._highest_rank()),
                "--tensor-parallel-size", str(s.tensor_parallel_size),
                "--pipeline-parallel-size", str(s.pipeline_parallel_size),
                "--disable-uvicorn-access-log"]
+        if s.max_num_batched_tokens:
+            cmd += ["--max-num-batched-tokens", str(s.max_num_batched_tokens)]
         if _cuda():
             cmd += ["--gpu-memory-utilization", str(s.gpu_memory_utilization)]
         if self.initial:
             cmd += ["--lora-modules", *(f"{n}={p}" for n, p in self.initial.items())]
         return cmd + list(s.extra_args)
+
+    def _highest_rank(self) -> int:
+        """The smallest rank vLLM accepts that fits every adapter served at start-up."""
+        ranks = [json.loads((Path(p) / "adapter_config.json").read_text()).get("r", 8)
+                 for p in self.initial.values()]
+        wanted = max(ranks, default=16)
+        return next((r for r in VLLM_RANKS if r >= wanted), wanted)
 
     def _dtype(self) -> str:
         if self.settings.dtype != "auto":
@@ -119,8 +130,6 @@ class VllmEngine:
                                             stderr=subprocess.STDOUT, env=self.environment(),
                                             start_new_session=True)
         print(f"vLLM log: {self.log_path}", file=sys.stderr)
-        self._client = httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(600.0),
-                                         limits=httpx.Limits(max_connections=256))
         deadline = time.monotonic() + self.settings.startup_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -128,7 +137,7 @@ class VllmEngine:
                     f"the vLLM server exited with code {self.process.returncode} while "
                     f"starting; its log ({self.log_path}) ends with:\n{self.log_tail()}")
             try:
-                if (await self._client.get("/health", timeout=2.0)).status_code == 200:
+                if (await self._http().get("/health", timeout=2.0)).status_code == 200:
                     self.adapters = set(self.initial)
                     return
             except httpx.HTTPError:
@@ -139,15 +148,26 @@ class VllmEngine:
             f"the vLLM server was not healthy after {self.settings.startup_timeout_s:.0f} s "
             f"(serving.vllm.startup_timeout_s); see {self.log_path}.")
 
+    def _http(self):
+        """An HTTP client for the running event loop (a client cannot move between loops)."""
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(600.0),
+                                             limits=httpx.Limits(max_connections=256))
+            self._client_loop = loop
+        return self._client
+
     def log_tail(self, lines: int = 15) -> str:
         if self.log_path is None or not self.log_path.is_file():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     async def stop(self) -> None:
-        if self._client is not None:
+        if self._client is not None and self._client_loop is asyncio.get_running_loop():
             await self._client.aclose()
-            self._client = None
+        self._client = None
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return
@@ -161,10 +181,12 @@ class VllmEngine:
     async def add_adapter(self, name: str, path: Path) -> None:
         if name in self.adapters:
             return
-        reply = await self._client.post("/v1/load_lora_adapter",
+        reply = await self._http().post("/v1/load_lora_adapter",
                                         json={"lora_name": name, "lora_path": str(path)})
         if reply.status_code != 200:
-            raise ArtifactError(f"vLLM refused adapter '{name}' ({path}): {reply.text[:300]}")
+            raise ArtifactError(f"vLLM refused adapter '{name}' ({path}): {reply.text[:300]} "
+                                "(an adapter of a higher rank than those served at start-up "
+                                "needs serving.vllm.max_lora_rank)")
         self.adapters.add(name)
 
     # -- requests ----------------------------------------------------------------------------
@@ -183,7 +205,7 @@ class VllmEngine:
         else:
             route, body["prompt"] = "/v1/completions", request.prompt
         finish = None
-        async with self._client.stream("POST", route, json=body) as reply:
+        async with self._http().stream("POST", route, json=body) as reply:
             if reply.status_code != 200:
                 detail = (await reply.aread()).decode(errors="replace")[:500]
                 raise BackendUnavailableError(f"vLLM answered {reply.status_code}: {detail}")

@@ -20,7 +20,7 @@ import openai
 import pytest
 
 from tests.conftest import SHARED_HOME
-from tests.serving.conftest import free_port, running
+from tests.serving.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -129,12 +129,12 @@ def test_greedy_vllm_matches_transformers_for_base_and_adapter(home, client):
 def test_greedy_local_engine_matches_vllm(home, client):
     from graftlm.settings import load_settings
     from graftlm.workspace import Workspace
-    from serving.app import create_app
+    from serving.app import create_app, run_in_thread
     from serving.runtime import Runtime
 
     settings = load_settings(overrides={"home": str(home)}).settings
     runtime = Runtime(settings, Workspace(home), adapters=["tickets"], engine="local")
-    with running(create_app(runtime)) as local_url:
+    with run_in_thread(create_app(runtime)) as local_url:
         local = openai.OpenAI(base_url=f"{local_url}/v1", api_key="unused", max_retries=0)
         for model, messages in (("base", QUESTION), ("tickets", TICKET)):
             assert greedy(local, model, messages) == greedy(client, model, messages)

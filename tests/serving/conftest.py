@@ -4,9 +4,6 @@ index built with the fake word embedder. Clients talk to it over HTTP like any O
 from __future__ import annotations
 
 import socket
-import threading
-import time
-from contextlib import contextmanager
 
 import pytest
 
@@ -65,29 +62,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def running(app):
-    """Run ``app`` with uvicorn in a thread; yield its base URL."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-
-
 def gateway(stack, **serving):
-    from serving.app import create_app
+    from serving.app import create_app, run_in_thread
     from serving.runtime import Runtime
 
     settings, workspace = stack
@@ -96,7 +72,7 @@ def gateway(stack, **serving):
             "serving": settings.serving.model_copy(update=serving)})
     runtime = Runtime(settings, workspace, adapters=["terse"], indexes=["handbook"],
                       engine="local", embedder=WordEmbedder())
-    return running(create_app(runtime))
+    return run_in_thread(create_app(runtime), startup_timeout=60)
 
 
 @pytest.fixture(scope="module")
