@@ -39,14 +39,19 @@ class Advisor:
         self.base_parameters = base_parameters
         self.train_tflops = train_tflops
 
-    def advise(self, description: str, facts: Facts | None = None) -> Advice:
-        """Rank the six strategies for ``description``; ``facts`` override what the text implies."""
+    def advise(self, description: str, facts: Facts | None = None, *,
+               recommend: str | None = None) -> Advice:
+        """Rank the six strategies for ``description``; ``facts`` override what the text implies.
+
+        ``recommend`` forces the recommended strategy (measured advice decides it from
+        measurements); the ranking still shows what the description alone says.
+        """
         description = validate_description(description)
         facts = facts or Facts()
         text_hits, quantities = self.detector.detect(description)
         scored = score_hits(text_hits, quantities, facts)
         ranking = scored.ranking
-        top = ranking[0]
+        top = recommend or ranking[0]
         confidence = scored.probabilities[top]
         examples = _examples_count(scored.hits, facts, quantities)
         corpus = corpus_from(quantities)

@@ -46,6 +46,23 @@ def advise(
     semantic: Annotated[bool | None, typer.Option(
         "--semantic/--lexical", help="Match by meaning with the embedder (default), or by "
         "wording and numbers only.", show_default=False)] = None,
+    examples: Annotated[Path | None, typer.Option(
+        "--examples", help="Labelled examples (JSONL): measure the arms on them instead of "
+        "only reading the description.")] = None,
+    docs: Annotated[Path | None, typer.Option(
+        help="Documents for the retrieval arms (indexed on the fly).")] = None,
+    index: Annotated[str | None, typer.Option(
+        help="An existing index for the retrieval arms, instead of --docs.")] = None,
+    budget: Annotated[str, typer.Option(
+        help="Time for all arms together, e.g. 15m, 900s, 1h.")] = "15m",
+    report: Annotated[Path | None, typer.Option(
+        help="Write report.html and advice.json into this folder.")] = None,
+    input_field: Annotated[str | None, typer.Option(
+        help="With --examples: the field holding the input.")] = None,
+    target_field: Annotated[str | None, typer.Option(
+        help="With --examples: the field holding the answer.")] = None,
+    system: Annotated[str | None, typer.Option(
+        help="With --examples and mapped fields: a system prompt.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the advice as JSON.")] = False,
     schema: Annotated[bool, typer.Option(
         "--schema", help="Print the JSON Schema of --json output and exit.")] = False,
@@ -79,7 +96,20 @@ def advise(
     facts = Facts(examples=examples_count, documents=has_docs,
                   docs_change=docs_change.value if docs_change else None, citations=citations,
                   latency_ms=latency_ms, private=private)
-    advice = advisor.advise(text, facts)
+    if examples is None:
+        if docs or index or report or input_field or target_field:
+            raise InputError("--docs, --index, --report and the field options go with "
+                             "--examples FILE (the labelled data to measure on).")
+        advice = advisor.advise(text, facts)
+    else:
+        advice = _measured(advisor, text, facts, examples, settings, docs=docs, index=index,
+                           budget=parse_duration(budget), fields=(input_field, target_field,
+                                                                  system), quiet=as_json)
+        if report is not None:
+            from advisor.report import write_report
+
+            page = write_report(advice, report)
+            typer.echo(f"report: {page}", err=True)
     if as_json:
         typer.echo(advice.model_dump_json(indent=2))
         return
@@ -88,6 +118,52 @@ def advise(
     from advisor.render import render
 
     render(advice, Console())
+
+
+def _measured(advisor, text, facts, examples, settings, *, docs, index, budget, fields,
+              quiet: bool):
+    from dataclasses import replace
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+
+    from advisor.measure import ARMS, measured_advice
+    from graftlm.workspace import Workspace
+    from tuning.data import FieldMap
+
+    input_field, target_field, system = fields
+    field_map = None
+    if input_field or target_field:
+        if not (input_field and target_field):
+            raise InputError("mapping fields needs both --input-field and --target-field.")
+        field_map = FieldMap(target=target_field, input=input_field, system=system)
+    if facts.documents is None:
+        facts = replace(facts, documents=docs is not None or index is not None)
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), "{task.description}", TimeElapsedColumn(),
+                  "{task.fields[status]}", console=console, disable=quiet) as bar:
+        tasks = {arm_id: bar.add_task(title, status="waiting", total=None)
+                 for arm_id, _, title in ARMS}
+
+        def progress(arm_id: str, status: str) -> None:
+            bar.update(tasks[arm_id], status=status)
+
+        return measured_advice(advisor, text, facts, examples, settings,
+                               Workspace(settings.home), budget_s=budget, docs=docs,
+                               index=index, fields=field_map, progress=progress)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '15m', '900s', '1h', '90' (seconds)."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text or "")
+    if not match:
+        raise InputError(f"--budget '{text}' is not a duration; write e.g. 15m, 900s or 1h.")
+    value = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if value <= 0:
+        raise InputError("--budget must be more than zero.")
+    return value
 
 
 def _description(argument: str | None, file: Path | None) -> str:

@@ -15,10 +15,13 @@ _SHORT = {"prompting": "prompt", "few_shot": "few-shot", "rag": "RAG", "lora": "
 
 def render(advice: Advice, console: Console) -> None:
     """Print the advice: verdict, ranking, signals, caveats and plan."""
-    top = advice.ranking[0]
+    top = next(s for s in advice.ranking if s.strategy == advice.recommendation)
+    basis = "measured" if advice.measurement else f"confidence {advice.confidence:.0%}"
     verdict = Text.assemble(("Recommendation: ", "bold"), (top.title, "bold green"),
-                            f"   confidence {advice.confidence:.0%} ({advice.confidence_label})")
+                            f"   {basis} ({advice.confidence_label})")
     console.print(Panel(verdict, expand=False))
+    if advice.measurement:
+        render_measurement(advice.measurement, console)
     console.print(_ranking(advice))
     console.print(_signals(advice))
     if advice.caveats:
@@ -29,6 +32,26 @@ def render(advice: Advice, console: Console) -> None:
     if not advice.semantic:
         console.print(Text("Matched by wording and numbers only (semantic matching is off).",
                            style="dim"))
+
+
+def render_measurement(m, console: Console) -> None:
+    """The arms as a table: score, interval, costs; then the verdict and what would change it."""
+    table = Table(title=f"Measured on {m.held_out} held-out examples ({m.metric})",
+                  title_justify="left", show_edge=False)
+    for column in ("arm", "score", "95% interval", "build", "per query", "train ex."):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    for a in m.arms:
+        if a.status != "measured":
+            table.add_row(a.title, Text(f"{a.status}: {a.reason}", style="dim"), "", "", "", "")
+            continue
+        style = "bold green" if a.id == m.best else ""
+        table.add_row(Text(a.title, style=style), f"{a.score * 100:.1f}",
+                      f"{a.ci_low * 100:.1f}–{a.ci_high * 100:.1f}", f"{a.build_seconds:.0f} s",
+                      f"{a.seconds_per_query * 1000:.0f} ms", str(a.train_examples))
+    console.print(table)
+    console.print(Text.assemble(("Verdict: ", "bold"), m.verdict))
+    for line in m.would_change:
+        console.print(Text.assemble("  • ", line))
 
 
 def _ranking(advice: Advice) -> Table:

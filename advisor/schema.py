@@ -76,6 +76,53 @@ class Plan(_Model):
     cost: CostEstimate
 
 
+class ArmResult(_Model):
+    """One measured (or skipped) arm of measured advice."""
+
+    id: Literal["zero_shot", "few_shot", "rag", "lora", "rag_lora"]
+    strategy: StrategyId
+    title: str
+    status: Literal["measured", "skipped", "failed"]
+    reason: str | None = Field(None, description="Why an arm was skipped or failed.")
+    score: float | None = None
+    ci_low: float | None = Field(None, description="Bootstrap 95% interval, lower end.")
+    ci_high: float | None = None
+    build_seconds: float = Field(0.0, description="Index build or training time.")
+    seconds_per_query: float | None = None
+    train_examples: int = Field(0, description="Training examples the arm used.")
+    samples: list[dict] = Field(default_factory=list, description="A few answers, for people.")
+
+
+class LearningCurve(_Model):
+    fraction: float
+    score_fraction: float
+    score_full: float
+    gain: float
+    hint: str
+
+
+class Measurement(_Model):
+    """What ``graft advise --examples`` measured on the user's own data."""
+
+    data: str
+    metric: Literal["exact_match", "overlap"]
+    examples: int
+    train_examples: int
+    held_out: int
+    held_out_lines: list[int] = Field(description="Lines of the held-out examples: every arm is "
+                                      "scored on exactly these.")
+    budget_seconds: float
+    seconds: float
+    arms: list[ArmResult]
+    best: str | None = Field(None, description="The arm with the highest score.")
+    tied: list[str] = Field(default_factory=list, description="Arms whose difference to the "
+                            "best is within a paired bootstrap 95% interval.")
+    verdict: str = Field(description="Why the recommendation follows from the measurements.")
+    learning_curve: LearningCurve | None = None
+    would_change: list[str] = Field(default_factory=list,
+                                    description="What would change the verdict.")
+
+
 class Advice(_Model):
     schema_version: Literal["graftlm.advice/v1"] = SCHEMA_VERSION
     description: str
@@ -90,6 +137,8 @@ class Advice(_Model):
     caveats: list[Caveat]
     plan: Plan
     semantic: bool = Field(description="Whether meaning-based matching was used.")
+    measurement: Measurement | None = Field(
+        None, description="Measured arms on the user's data (graft advise --examples).")
 
 
 def json_schema() -> dict:

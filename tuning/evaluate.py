@@ -43,11 +43,16 @@ def score(predictions: Sequence[str], targets: Sequence[str], metric: str | None
           ) -> tuple[str, float]:
     """(metric name, mean score) of predictions against targets."""
     metric = metric or classify_target(targets)
-    if metric == "exact_match":
-        hits = [normalize(p) == normalize(t) for p, t in zip(predictions, targets)]
-    else:
-        hits = [token_f1(p, t) for p, t in zip(predictions, targets)]
+    hits = example_scores(predictions, targets, metric)
     return metric, (sum(hits) / len(hits) if hits else 0.0)
+
+
+def example_scores(predictions: Sequence[str], targets: Sequence[str], metric: str
+                   ) -> list[float]:
+    """Each prediction's score: 1.0 or 0.0 for exact match, token F1 otherwise."""
+    if metric == "exact_match":
+        return [float(normalize(p) == normalize(t)) for p, t in zip(predictions, targets)]
+    return [token_f1(p, t) for p, t in zip(predictions, targets)]
 
 
 def answer_budget(tokenizer, targets: Sequence[str]) -> int:

@@ -129,8 +129,15 @@ def eval_loss(model, encoded: Sequence[Encoded], pad_id: int, batch_size: int) -
 
 def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Sequence[Example],
           settings: TuningSettings, *, full: bool = False, checkpoint: Path | None = None,
-          resume: bool = False, progress: Progress | None = None) -> TrainResult:
-    """Train ``model`` (already wrapped by peft unless ``full``) and return the best weights."""
+          resume: bool = False, progress: Progress | None = None,
+          deadline: float | None = None) -> TrainResult:
+    """Train ``model`` (already wrapped by peft unless ``full``) and return the best weights.
+
+    Without ``eval_examples`` nothing is evaluated and the last weights are kept. With a
+    ``deadline`` (a ``time.monotonic()`` value) the run is shortened to end by then: the step
+    count is re-planned from the measured step time after a few steps, so the learning-rate
+    schedule still decays to zero.
+    """
     import torch
     from accelerate import Accelerator
 
@@ -148,20 +155,24 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     budget = answer_budget(tokenizer, targets)
 
     def evaluate(step: int) -> EvalPoint:
+        if not eval_examples:
+            return EvalPoint(step, math.nan, math.nan), "none"
         answers = generate_answers(model, tokenizer, eval_examples, max_new_tokens=budget)
         name, value = score(answers, targets)
         loss = eval_loss(model, enc_eval, pad_id, settings.batch_size)
         return EvalPoint(step, round(loss, 4), round(value, 4)), name
 
-    base_point, metric_name = _base_eval(model, evaluate, full)
+    base_point, metric_name = _base_eval(model, evaluate, full) if eval_examples else \
+        evaluate(0)
     steps_per_epoch = math.ceil(math.ceil(len(enc_train) / settings.batch_size) / world)
-    total = settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))
+    planned = [settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))]
+    total = planned[0]
     params = [p for p in model.parameters() if p.requires_grad]
     lr = settings.full_learning_rate if full else settings.learning_rate
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warmup = max(1, int(total * settings.warmup_ratio))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
+        (s + 1) / warmup, max(0.0, (planned[0] - s) / max(1, planned[0] - warmup))))
     runner, optimizer = accelerator.prepare(model, optimizer)
     state = {"step": 0, "best": base_point, "best_weights": _trainable_state(model),
              "history": [], "bad_evals": 0, "tokens": 0}
@@ -170,6 +181,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     started = time.perf_counter()
     model.train()
     stopped_early = False
+    steps_here = 0
     epoch = state["step"] // steps_per_epoch
     while state["step"] < total and not stopped_early:
         plan = batches(enc_train, settings.batch_size, settings.seed + epoch)
@@ -199,9 +211,16 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
             if world > 1:
                 tokens = accelerator.reduce(tokens, reduction="sum")
             state["tokens"] += int(tokens)
+            steps_here += 1
+            if deadline is not None and steps_here == 3:
+                per_step = (time.perf_counter() - started) / 3
+                room = int((deadline - time.monotonic()) / per_step)
+                total = planned[0] = max(state["step"] + 1, min(total, state["step"] + room))
             elapsed = time.perf_counter() - started
             progress({"step": state["step"], "total": total, "loss": float(seen),
                       "seconds": elapsed})
+            if not eval_examples:
+                continue
             if state["step"] % settings.eval_every == 0 or state["step"] == total:
                 point, _ = evaluate(state["step"])
                 state["history"].append(point)
@@ -221,7 +240,10 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
                     stopped_early = True
                     break
         epoch += 1
-    _restore(model, state["best_weights"])
+    if eval_examples:
+        _restore(model, state["best_weights"])
+    else:
+        state["best"] = EvalPoint(state["step"], math.nan, math.nan)
     return TrainResult(model, metric_name, base_point.metric, base_point.loss, state["best"],
                        state["history"], state["step"], round(time.perf_counter() - started, 1),
                        state["tokens"], stopped_early, main)
