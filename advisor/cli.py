@@ -192,3 +192,65 @@ def _description(argument: str | None, file: Path | None) -> str:
                          f"offset {exc.start}).") from None
     return validate_description(text, source="standard input")
 
+
+
+def eval_run(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Option(help="Labelled examples (JSONL).")],
+    model: Annotated[str, typer.Option(help="base, or an adapter's name.")] = "base",
+    index: Annotated[str | None, typer.Option(help="Retrieve sources from this index.")] = None,
+    input_field: Annotated[str | None, typer.Option(help="Field holding the input.")] = None,
+    target_field: Annotated[str | None, typer.Option(help="Field holding the answer.")] = None,
+    system: Annotated[str | None, typer.Option(help="System prompt for mapped fields.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N examples.")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the run (default: generated).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Score base or an adapter, with or without an index, on a labelled set; keep the run."""
+    import json
+
+    from advisor.harness import run_eval
+    from graftlm.cli import workspace_of
+    from tuning.data import FieldMap
+
+    settings, workspace = workspace_of(ctx)
+    fields = None
+    if input_field or target_field:
+        if not (input_field and target_field):
+            raise InputError("mapping fields needs both --input-field and --target-field.")
+        fields = FieldMap(target=target_field, input=input_field, system=system)
+    run = run_eval(data, model, settings, workspace, index=index, fields=fields, limit=limit,
+                   name=name)
+    if as_json:
+        typer.echo(json.dumps(run, indent=2))
+        return
+    typer.echo(f"{run['name']}: {run['metric']} {run['score'] * 100:.1f} (95% CI "
+               f"{run['ci_low'] * 100:.1f}–{run['ci_high'] * 100:.1f}) on {run['examples']} "
+               f"examples, {run['seconds_per_query'] * 1000:.0f} ms per query")
+
+
+def eval_compare(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(
+        help="Runs to compare (default: all); differences are against the first.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Evaluation runs side by side, with paired differences to the first on the same data."""
+    from advisor.harness import compare
+    from graftlm.cli import echo_rows, workspace_of
+
+    _, workspace = workspace_of(ctx)
+    rows = compare(workspace, names)
+
+    def line(r: dict) -> str:
+        diff = r.get("vs_first")
+        versus = (f"  Δ {diff['difference'] * 100:+.1f} ({diff['ci_low'] * 100:+.1f}…"
+                  f"{diff['ci_high'] * 100:+.1f})" if diff else "")
+        combo = r["model"] + (f"+{r['index']}" if r.get("index") else "")
+        return (f"{r['name']:<40} {combo:<28} {Path(r['data']).name:<20} {r['examples']:>5} "
+                f"{r['metric']:<11} {r['score'] * 100:5.1f} [{r['ci_low'] * 100:.1f}–"
+                f"{r['ci_high'] * 100:.1f}]{versus}")
+
+    echo_rows(rows, as_json, "no evaluation runs yet; make one with `graft eval run --data F`.",
+              line)

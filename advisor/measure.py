@@ -99,12 +99,13 @@ class Measurer:
 
     def __init__(self, settings: Settings, workspace: Workspace, *, budget_s: float = 900.0,
                  docs: Path | None = None, index: str | None = None, metric: str | None = None,
-                 fmt=None, fields=None, progress: Progress | None = None):
+                 fmt=None, fields=None, progress: Progress | None = None, embedder=None):
         self.settings, self.workspace = settings, workspace
         self.budget_s = budget_s
         self.docs, self.index_name = docs, index
         self.metric, self.fmt, self.fields = metric, fmt, fields
         self.progress = progress or (lambda _arm, _status: None)
+        self.embedder = embedder
         if docs is not None and not Path(docs).is_dir():
             raise InputError(f"--docs {docs} is not a folder of documents.")
 
@@ -177,8 +178,6 @@ class Measurer:
         """The held-out prompts with retrieved sources, or None (and the reason) without docs."""
         from graftlm.embedder import load_embedder
         from rag.index import build_index, load_index
-        from rag.retrieve import search
-        from serving.compose import fit, with_sources
 
         if self.docs is None and self.index_name is None:
             for arm_id in ("rag", "rag_lora"):
@@ -186,7 +185,7 @@ class Measurer:
                                        "measure retrieval")
             self.progress("rag", "skipped: no documents")
             return None
-        embedder = load_embedder(self.settings.models)
+        embedder = self.embedder or load_embedder(self.settings.models)
         started = time.perf_counter()
         scratch = None
         if self.index_name is None:
@@ -200,21 +199,11 @@ class Measurer:
         try:
             index = load_index(name, workspace=workspace, embedder=embedder)
             arms["rag"].build_seconds = time.perf_counter() - started
-            count = lambda text: len(self.tokenizer(text, add_special_tokens=False)  # noqa: E731
-                                     ["input_ids"])
-            prompts = []
-            for ex in held:
-                query = ex.prompt_messages()[-1]["content"]
-                block, _ = fit(search(index, query, k=RAG_K, rrf_k=self.settings.rag.rrf_k,
-                                      sparse_weight=self.settings.rag.sparse_weight),
-                               count, RAG_TOKENS)
-                messages = with_sources(ex.prompt_messages(), block)
-                prompts.append(replace(ex, messages=tuple((m["role"], m["content"])
-                                                          for m in messages) + ex.messages[-1:]))
+            self.progress("rag", "retrieving")
+            return retrieval_prompts(index, held, self.tokenizer, self.settings)
         finally:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
-        return prompts
 
     def _lora_arms(self, arms: dict, train, held, retrieval) -> LearningCurve | None:
         # What is left after the adapter's evaluations (one per LoRA arm, at the measured cost
@@ -269,7 +258,28 @@ class Measurer:
         started = time.perf_counter()
         result = run_training(model, tokenizer, train, [], tuning, progress=progress,
                               deadline=time.monotonic() + seconds)
-        return result.model, time.perf_counter() - started
+        # Merged, the adapter answers the same at the base model's speed.
+        return result.model.merge_and_unload(), time.perf_counter() - started
+
+
+def retrieval_prompts(index, examples, tokenizer, settings: Settings) -> list:
+    """``examples`` with numbered sources for their question added to the system message."""
+    from rag.retrieve import search
+    from serving.compose import fit, with_sources
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    prompts = []
+    for ex in examples:
+        query = ex.prompt_messages()[-1]["content"]
+        results = search(index, query, k=RAG_K, rrf_k=settings.rag.rrf_k,
+                         sparse_weight=settings.rag.sparse_weight)
+        block, _ = fit(results, count, RAG_TOKENS)
+        messages = with_sources(ex.prompt_messages(), block)
+        prompts.append(replace(ex, messages=tuple((m["role"], m["content"]) for m in messages)
+                               + ex.messages[-1:]))
+    return prompts
 
 
 def demonstrations(train, count: int, seed: int, *, label_like: bool) -> list:

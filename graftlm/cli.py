@@ -196,7 +196,7 @@ def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str) -> None:
 
 
 def _register_stages() -> None:
-    from advisor.cli import advise
+    from advisor.cli import advise, eval_compare, eval_run
     from rag.cli import eval_retrieval, index_app
     from serving.cli import query, serve
     from tuning.cli import adapters_app, eval_adapter, train
@@ -212,6 +212,9 @@ def _register_stages() -> None:
     eval_app = typer.Typer(no_args_is_help=True, help="Measure indexes and adapters.")
     eval_app.command("retrieval")(eval_retrieval)
     eval_app.command("adapter")(eval_adapter)
+    eval_app.command("run")(eval_run)
+    eval_app.command("compare")(eval_compare)
+    add_artifact_commands(eval_app, "evals", "evaluation run")
     app.add_typer(eval_app, name="eval")
 
 
