@@ -1,4 +1,5 @@
-# make demo — build .venv from nothing, then run the main job on the embedded default models.
+# make demo — build .venv from nothing, then run the whole loop on the embedded default models:
+#             advise, index, train, serve + query, and a measured advice run.
 # make test — build .venv from nothing, then run the whole test suite (fast and end-to-end tiers).
 PYTHON ?= python3
 VENV   := .venv
@@ -32,6 +33,7 @@ demo: $(STAMP)
 	$(BIN)/graft index query router-docs "How do I factory reset the router?" -k 3
 	$(BIN)/graft train examples/train/support_tickets.jsonl --name support-router --force --epochs 4 --lr 1e-3
 	$(BIN)/python examples/serve_and_query.py --adapter support-router --index router-docs
+	$(BIN)/graft advise "Route each support ticket about our routers to one of four queues; we have 60 labelled tickets and the product manuals." --examples examples/train/support_tickets.jsonl --docs examples/docs --budget 3m --report .cache/demo-report
 
 test: $(STAMP)
 	$(BIN)/pytest -m "e2e or not e2e"

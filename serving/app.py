@@ -120,7 +120,8 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
             messages, extra = await _augment(route, body, messages, params)
         prompt_tokens = _count_chat(messages)
         _fits(prompt_tokens, params.max_tokens)
-        engine_request = EngineRequest(route.adapter, params, messages=messages)
+        engine_request = EngineRequest(route.adapter, params, messages=messages,
+                                       stream=body.stream)
         extra["graft"] = {**runtime.lineage(route), **extra.pop("graft", {})}
         return await _answer(route, body, engine_request, extra, chat=True)
 
@@ -136,7 +137,7 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
             if messages[0]["role"] == "system":
                 prompt = f"{messages[0]['content']}\n\n{prompt}"
         _fits(len(tokenizer(prompt, add_special_tokens=False)["input_ids"]), params.max_tokens)
-        engine_request = EngineRequest(route.adapter, params, prompt=prompt)
+        engine_request = EngineRequest(route.adapter, params, prompt=prompt, stream=body.stream)
         extra["graft"] = {**runtime.lineage(route), **extra.pop("graft", {})}
         echo = prompt if body.echo else ""
         return await _answer(route, body, engine_request, extra, chat=False, echo=echo)

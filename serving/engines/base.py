@@ -22,6 +22,7 @@ class Request:
     params: Params
     messages: list[dict] | None = None
     prompt: str | None = None
+    stream: bool = True  # False: the client waits for the whole answer (one chunk will do)
 
 
 class Engine(Protocol):

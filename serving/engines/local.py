@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from serving.engines.base import Request, StopScanner
 from serving.protocol import Chunk
 
 BASE = "__base__"
+GATHER_SECONDS = 0.01
 
 
 @dataclass
@@ -137,9 +139,12 @@ class LocalEngine:
             if first is None:
                 return
             batch = [first]
+            # Requests sent together arrive a little apart: wait briefly for the rest, so they
+            # share a batch instead of queueing behind the first.
+            window = time.monotonic() + GATHER_SECONDS
             while len(batch) < self.max_batch:
                 try:
-                    job = self._jobs.get_nowait()
+                    job = self._jobs.get(timeout=max(0.0, window - time.monotonic()))
                 except queue.Empty:
                     break
                 if job is None:

@@ -112,6 +112,10 @@ class VllmEngine:
             # vLLM keeps a core for its front end by default; on a small machine the model
             # needs them all (8-way throughput rose with this in shared/VLLM_CPU.md).
             env.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{(os.cpu_count() or 1) - 1}")
+            # Idle OpenMP threads that spin keep those cores from the gateway: measured here,
+            # a query embedding took 0.5 s after a request instead of 0.02 s, and decoding was
+            # no slower with passive waiting.
+            env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         return env
 
     async def start(self) -> None:
@@ -194,8 +198,9 @@ class VllmEngine:
     async def generate(self, request: Request) -> AsyncIterator[Chunk]:
         p = request.params
         body = {"model": request.adapter or SERVED_BASE, "max_tokens": p.max_tokens,
-                "temperature": p.temperature, "top_p": p.top_p, "stream": True,
-                "stream_options": {"include_usage": True}}
+                "temperature": p.temperature, "top_p": p.top_p, "stream": request.stream}
+        if request.stream:
+            body["stream_options"] = {"include_usage": True}
         if p.stop:
             body["stop"] = p.stop
         if p.seed is not None:
@@ -204,6 +209,17 @@ class VllmEngine:
             route, body["messages"] = "/v1/chat/completions", request.messages
         else:
             route, body["prompt"] = "/v1/completions", request.prompt
+        if not request.stream:  # one JSON answer: far less work than parsing a stream
+            reply = await self._http().post(route, json=body)
+            if reply.status_code != 200:
+                raise BackendUnavailableError(
+                    f"vLLM answered {reply.status_code}: {reply.text[:500]}")
+            answer = reply.json()
+            choice, used = answer["choices"][0], answer["usage"]
+            text = choice["text"] if "text" in choice else choice["message"]["content"]
+            yield Chunk(text or "", choice.get("finish_reason") or "stop",
+                        used["prompt_tokens"], used["completion_tokens"])
+            return
         finish = None
         async with self._http().stream("POST", route, json=body) as reply:
             if reply.status_code != 200:

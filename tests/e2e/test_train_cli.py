@@ -2,12 +2,10 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import SHARED_HOME
+from tests.e2e.helpers import graft, home_with_model
 
 pytestmark = pytest.mark.e2e
 
@@ -17,20 +15,9 @@ ROWS = [("turn the lights on in the kitchen", "LIGHTS_ON"),
         ("kill the lights in the hall", "LIGHTS_OFF")]
 
 
-def graft(*args, home):
-    env = {**os.environ, "GRAFT_HOME": home, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "graftlm.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=900)
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    """A home that shares the prepared base model but keeps its adapters to itself."""
-    prepared = graft("models", "prepare", home=SHARED_HOME)
-    assert prepared.returncode == 0, prepared.stderr
-    home = tmp_path_factory.mktemp("train-home")
-    (home / "models").symlink_to(os.path.join(SHARED_HOME, "models"))
-    return str(home)
+    return str(home_with_model(tmp_path_factory, "train-home"))
 
 
 def test_check_reports_problems_with_line_numbers(tmp_path, home):

@@ -1,0 +1,24 @@
+"""What the end-to-end tests share: running the real `graft` command, and a workspace that
+reuses the one prepared base model."""
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import SHARED_HOME
+
+
+def graft(*args, home, **kwargs):
+    """Run `graft ARGS` in a fresh process against the workspace ``home``."""
+    env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "graftlm.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=900, **kwargs)
+
+
+def home_with_model(tmp_path_factory, name: str):
+    """A workspace that shares the prepared base model but keeps its artifacts to itself."""
+    prepared = graft("models", "prepare", home=SHARED_HOME)
+    assert prepared.returncode == 0, prepared.stderr
+    home = tmp_path_factory.mktemp(name)
+    (home / "models").symlink_to(os.path.join(SHARED_HOME, "models"))
+    return home
