@@ -80,6 +80,13 @@ def make_plan(strategy: str, hits: Sequence[Hit], examples: int | None, corpus_t
                                    train_tflops))
 
 
+def training_minutes(tokens: float, params: int, train_tflops: float, *,
+                     full: bool = False) -> float:
+    """Wall time to train on ``tokens``: about 6·N FLOPs a token for full fine-tuning, 4·N for
+    LoRA (no weight gradients for the frozen base), at ``train_tflops`` sustained."""
+    return tokens * (6 if full else 4) * params / (train_tflops * 1e12) / 60
+
+
 def estimate_cost(strategy: str, examples: int | None, corpus_tokens: float | None,
                   base_name: str, params: int | None, train_tflops: float) -> CostEstimate:
     """Order-of-magnitude training time and memory, and the prompt tokens added per request.
@@ -109,8 +116,7 @@ def estimate_cost(strategy: str, examples: int | None, corpus_tokens: float | No
         n = min(n, 100_000_000)
         tokens = n * TOKENS_PER_EXAMPLE * EPOCHS
         assumptions.append(f"{n:,} examples × ~{TOKENS_PER_EXAMPLE} tokens × {EPOCHS} epochs")
-    flops_per_token = (6 if strategy == "full_ft" else 4) * params
-    minutes = tokens * flops_per_token / (train_tflops * 1e12) / 60
+    minutes = training_minutes(tokens, params, train_tflops, full=strategy == "full_ft")
     memory = params * (16 if strategy == "full_ft" else 2) / 1e9 + 1.0
     assumptions.append(f"{train_tflops:g} TFLOP/s sustained (setting advisor.train_tflops)")
     return CostEstimate(base_model=base_name, base_parameters=params, train_examples=n,

@@ -27,9 +27,16 @@ import argparse
 import json
 import os
 import platform
+import re
+import signal
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -152,6 +159,36 @@ def bandwidth_gbs(size_mb: int = 1024, repeats: int = 5) -> float:
     return buf.nbytes / statistics.median(times) / 1e9
 
 
+@contextmanager
+def graft_serve(engine: str, *args: str):
+    """``graft serve`` in its own process, as users run it; yields its URL and, for vLLM, the
+    URL of the vLLM server it manages (read from the log line naming the vLLM log)."""
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log")
+    proc = subprocess.Popen([sys.executable, "-m", "graftlm.cli", "serve", "--engine", engine,
+                             "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if proc.poll() is not None:
+                sys.exit(f"graft serve exited: {Path(log.name).read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        found = re.search(r"vllm-(\d+)\.log", Path(log.name).read_text())
+        yield url, f"http://127.0.0.1:{found.group(1)}" if found else None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(120)
+        log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -163,8 +200,8 @@ def main() -> None:
 
     from graftlm.settings import load_settings
     from graftlm.workspace import Workspace
-    from serving.app import create_app, run_in_thread
-    from serving.runtime import Runtime
+    from graftlm.models import base_model_dir
+    from serving.engines.vllm import VllmEngine
 
     settings = load_settings().settings
     workspace = Workspace(settings.home)
@@ -176,10 +213,10 @@ def main() -> None:
         print(f"{key}: {json.dumps(value)}", flush=True)
 
     # -- 1, 3, 4, 5 and the vLLM part of 2: one vLLM server behind the gateway ----------------
-    runtime = Runtime(settings, workspace, adapters=[args.adapter], indexes=[args.index],
-                      engine="vllm")
-    with run_in_thread(create_app(runtime)) as gateway_url:
-        gateway, direct = Client(gateway_url), Client(runtime.engine.url)
+    base_path = base_model_dir(settings.models, workspace)
+    with graft_serve("vllm", "--adapter", args.adapter, "--index", args.index) as (
+            gateway_url, vllm_url):
+        gateway, direct = Client(gateway_url), Client(vllm_url)
         for c in (gateway, direct):
             load(c, "base", 2, 2, args.tokens)  # warm-up
         for streams in (1, 8):
@@ -215,8 +252,7 @@ def main() -> None:
         single_decode = 1 / statistics.median(decode)
 
     # -- 2: local engine and plain transformers -----------------------------------------------
-    local = Runtime(settings, workspace, engine="local")
-    with run_in_thread(create_app(local)) as local_url:
+    with graft_serve("local") as (local_url, _):
         client = Client(local_url)
         load(client, "base", 2, 1, args.tokens)
         runs = [{"one": load(client, "base", 1, 2, args.tokens),
@@ -225,7 +261,7 @@ def main() -> None:
                                                                for r in runs), 2),
                        "eight_tok_s": round(statistics.median(r["eight"]["tok_s"]
                                                               for r in runs), 2)}
-    plain = transformers_speed(runtime.base_path, args.tokens, args.rounds)
+    plain = transformers_speed(base_path, args.tokens, args.rounds)
     report("engines_tok_s", {
         "vllm": vllm_speed, "local": local_speed, "transformers": plain,
         "vllm_over_transformers_single": round(vllm_speed["single_tok_s"]
@@ -234,13 +270,14 @@ def main() -> None:
                                               / plain["eight_tok_s"], 3)})
 
     # -- 5: the memory-bandwidth bound of one decode stream -----------------------------------
-    weights = sum(f.stat().st_size for f in Path(str(runtime.base_path)).glob("*.safetensors"))
-    served_bytes = weights * (2 if runtime.engine._dtype() == "float32" else 1)  # file is bf16
+    dtype = VllmEngine(base_path, {}, settings.serving.vllm, log_dir=Path("."))._dtype()
+    weights = sum(f.stat().st_size for f in Path(str(base_path)).glob("*.safetensors"))
+    served_bytes = weights * (2 if dtype == "float32" else 1)  # the prepared file is bf16
     gbs = bandwidth_gbs()
     bound = gbs * 1e9 / served_bytes
     report("decode_vs_bandwidth", {
         "read_bandwidth_gbs": round(gbs, 2), "weights_mb": round(served_bytes / 1e6, 1),
-        "dtype": runtime.engine._dtype(), "bound_tok_s": round(bound, 1),
+        "dtype": dtype, "bound_tok_s": round(bound, 1),
         "vllm_single_decode_tok_s": round(single_decode, 1),
         "share_of_bound": round(single_decode / bound, 3)})
 

@@ -87,6 +87,7 @@ def train(
 def _check(data, settings, workspace, fmt, fields) -> None:
     from transformers import AutoTokenizer
 
+    from advisor.plan import training_minutes
     from graftlm.models import base_model_dir, base_model_parameters
     from tuning.adapter import check_data
 
@@ -98,7 +99,7 @@ def _check(data, settings, workspace, fmt, fields) -> None:
     mean = report.tokens / n if n else 0
     epoch_tokens = report.tokens * settings.tuning.epochs
     params = base_model_parameters(settings.models, workspace) or 134_515_008
-    minutes = epoch_tokens * 4 * params / (settings.advisor.train_tflops * 1e12) / 60
+    minutes = training_minutes(epoch_tokens, params, settings.advisor.train_tflops)
     typer.echo(f"{data}: format {report.format}; {n} examples, {report.tokens:,} tokens "
                f"(mean {mean:.0f}, max {report.max_tokens}); {len(report.truncated)} longer "
                f"than {settings.tuning.max_length} tokens (truncated); {len(report.duplicates)} "
