@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from graftlm.errors import ArtifactError, DataFormatError
+from graftlm.errors import ArtifactError, BackendUnavailableError, DataFormatError, InputError
 from graftlm.models import base_model_dir, file_sha256
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
@@ -29,8 +29,10 @@ KIND = "adapters"
 MAX_LISTED_PROBLEMS = 20
 
 
-def load_base(settings: Settings, workspace: Workspace, *, for_training: bool = True):
-    """The configured base model and tokenizer, in float32 on a CPU and bf16 on a GPU."""
+def load_base(settings: Settings, workspace: Workspace, *, for_training: bool = True,
+              qlora: bool = False):
+    """The configured base model and tokenizer, in float32 on a CPU and bf16 on a GPU; with
+    ``qlora``, its weights quantized to 4-bit NF4 (CUDA and bitsandbytes only)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -38,10 +40,36 @@ def load_base(settings: Settings, workspace: Workspace, *, for_training: bool = 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    if qlora:
+        model = _load_4bit(path, device)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
     if for_training:
         model.config.use_cache = False
     return model, tokenizer, path
+
+
+def _load_4bit(path, device: str):
+    """QLoRA's base: NF4 weights with double quantization, bf16 compute."""
+    import importlib.util
+
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    if device != "cuda":
+        raise BackendUnavailableError("--qlora trains on a 4-bit base, which needs a CUDA GPU; "
+                                      "on this machine train a plain LoRA adapter (drop --qlora).")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise BackendUnavailableError("--qlora needs bitsandbytes: pip install 'graftlm[gpu]' "
+                                      "(or pip install bitsandbytes).")
+    from peft import prepare_model_for_kbit_training
+
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                               bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(path, quantization_config=quant,
+                                                 device_map={"": 0})
+    return prepare_model_for_kbit_training(model)
 
 
 def check_data(path: Path, tokenizer, settings: Settings, *, fmt: Format | None = None,
@@ -64,13 +92,16 @@ def require_clean(report: DataReport) -> None:
 def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, *,
                   eval_file: Path | None = None, fmt: Format | None = None,
                   fields: FieldMap | None = None, full: bool = False, force: bool = False,
-                  resume: bool = False, progress: Callable[[dict], None] | None = None
-                  ) -> tuple[Path, dict]:
+                  resume: bool = False, progress: Callable[[dict], None] | None = None,
+                  qlora: bool = False) -> tuple[Path, dict]:
     """Validate ``data``, train, and publish adapter ``name``; returns (path, card)."""
     if workspace.exists(KIND, name) and not force:
         raise ArtifactError(f"an adapter named '{name}' already exists; pass --force to "
                             "replace it.")
-    model, tokenizer, base_path = load_base(settings, workspace)
+    if full and qlora:
+        raise InputError("--full and --qlora exclude each other: QLoRA trains an adapter on a "
+                         "frozen 4-bit base.")
+    model, tokenizer, base_path = load_base(settings, workspace, qlora=qlora)
     report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
     require_clean(report)
     if eval_file is not None:
@@ -97,6 +128,7 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
         return workspace.path(KIND, name), {}
     card = make_card(settings, base_path, data, report, result, full=full,
                      tokenizer=tokenizer, train_count=len(train_set), eval_count=len(held))
+    card["hyperparameters"]["qlora"] = qlora
     card["data"]["fields"] = asdict(fields) if fields else None
     with workspace.writer(KIND, name, replace=True) as staging:
         result.model.save_pretrained(staging)

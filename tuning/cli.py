@@ -42,6 +42,8 @@ def train(
     target_field: Annotated[str | None, typer.Option(help="Field holding the answer.")] = None,
     system: Annotated[str | None, typer.Option(help="System prompt for mapped fields.")] = None,
     full: Annotated[bool, typer.Option(help="Fine-tune all weights instead of LoRA.")] = False,
+    qlora: Annotated[bool, typer.Option(
+        help="LoRA on a 4-bit (NF4) base: less GPU memory. CUDA only.")] = False,
     force: Annotated[bool, typer.Option(help="Replace an adapter of that name.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
     epochs: Annotated[float | None, typer.Option(help="Passes over the data.")] = None,
@@ -74,7 +76,7 @@ def train(
     if not name:
         raise InputError("name the adapter: graft train DATA --name NAME (or use --check).")
     path, card = _train(data, name, settings, workspace, eval_file=eval_file, fmt=fmt,
-                        fields=fields, full=full, force=force, resume=resume)
+                        fields=fields, full=full, force=force, resume=resume, qlora=qlora)
     if not card:  # another process of an `accelerate launch` run; the main one reports
         return
     m = card["metrics"]
