@@ -346,13 +346,23 @@ def decide(measurement: Measurement, static: Advice, scores: dict[str, list[floa
                    f"{pct(best.ci_low)}–{pct(best.ci_high)}) and no other arm is within the "
                    "paired confidence interval.")
     elif choice.id == best.id:
+        idle = sorted({PARTS[c] for a in tied if a not in eligible for c in COMPONENTS[a.id]
+                       if not _helps(c, scores)})
+        why = (f"{' and '.join(idle)} showed no measured gain" if idle else
+               f"the description's signals also favour {best.title}")
         verdict = (f"{best.title} scored best ({pct(best.score)}); "
                    f"{', '.join(a.title for a in tied)} tie with it within the paired 95% "
-                   f"interval, and the description's signals also favour {best.title}.")
+                   f"interval, and {why}.")
     else:
+        if best in eligible:
+            why = f"the description favours it: {_reasons(static, choice.strategy)}"
+        else:
+            idle = [PARTS[c] for c in COMPONENTS[best.id] if not _helps(c, scores)]
+            why = (f"{' and '.join(idle)} showed no measured gain on these examples, so the "
+                   "simpler arm is recommended")
         verdict = (f"{best.title} scored highest ({pct(best.score)}) but {choice.title} "
                    f"({pct(choice.score)}) ties with it within the paired 95% interval, and "
-                   f"the description favours it: {_reasons(static, choice.strategy)}.")
+                   f"{why}.")
     change = []
     if measurement.learning_curve is not None:
         change.append(measurement.learning_curve.hint)
@@ -384,6 +394,7 @@ def decide(measurement: Measurement, static: Advice, scores: dict[str, list[floa
 ARM_ORDER = {arm_id: i for i, (arm_id, _, _) in enumerate(ARMS)}
 COMPONENTS = {"zero_shot": (), "few_shot": (), "rag": ("rag",), "lora": ("lora",),
               "rag_lora": ("rag", "lora")}
+PARTS = {"rag": "retrieval", "lora": "the adapter"}
 _GAINS = {"rag": (("rag", "zero_shot"), ("rag_lora", "lora")),
           "lora": (("lora", "zero_shot"), ("rag_lora", "rag"))}
 

@@ -58,6 +58,8 @@ def main_callback(
     debug: Annotated[bool, typer.Option(help="Show tracebacks of errors.")] = False,
 ) -> None:
     """Load the settings once for the whole command."""
+    if not debug:  # the library's per-load progress bars are noise in a command's output
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     overrides = {"home": home} if home is not None else {}
     ctx.obj = _Settings(config, overrides)
 

@@ -110,6 +110,7 @@ def test_a_tie_goes_to_the_static_favourite_only_if_its_parts_measurably_help():
     arms[1] = _arm("rag", "rag", 0.0)
     measurement, strategy = decide(_measurement(arms), static, scores, has_docs=True)
     assert strategy == "lora"
+    assert "retrieval showed no measured gain" in measurement.verdict
     assert any("Retrieval did not lift" in line for line in measurement.would_change)
 
 
