@@ -264,12 +264,9 @@ class Measurer:
 
 def retrieval_prompts(index, examples, tokenizer, settings: Settings) -> list:
     """``examples`` with numbered sources for their question added to the system message."""
-    from rag.retrieve import search
-    from serving.compose import fit, with_sources
+    from serving.compose import fit, search, token_counter, with_sources
 
-    def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
+    count = token_counter(tokenizer)
     prompts = []
     for ex in examples:
         query = ex.prompt_messages()[-1]["content"]

@@ -28,16 +28,14 @@ import json
 import os
 import platform
 import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+
+from serving.launch import graft_serve
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).parent
@@ -160,33 +158,14 @@ def bandwidth_gbs(size_mb: int = 1024, repeats: int = 5) -> float:
 
 
 @contextmanager
-def graft_serve(engine: str, *args: str):
+def served(engine: str, *args: str):
     """``graft serve`` in its own process, as users run it; yields its URL and, for vLLM, the
     URL of the vLLM server it manages (read from the log line naming the vLLM log)."""
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log")
-    proc = subprocess.Popen([sys.executable, "-m", "graftlm.cli", "serve", "--engine", engine,
-                             "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            if proc.poll() is not None:
-                sys.exit(f"graft serve exited: {Path(log.name).read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
-        found = re.search(r"vllm-(\d+)\.log", Path(log.name).read_text())
-        yield url, f"http://127.0.0.1:{found.group(1)}" if found else None
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(120)
-        log.close()
+    with tempfile.TemporaryDirectory() as scratch:
+        log = Path(scratch) / "serve.log"
+        with graft_serve("--engine", engine, *args, log=log) as (url, _):
+            found = re.search(r"vllm-(\d+)\.log", log.read_text())
+            yield url, f"http://127.0.0.1:{found.group(1)}" if found else None
 
 
 def main() -> None:
@@ -214,7 +193,7 @@ def main() -> None:
 
     # -- 1, 3, 4, 5 and the vLLM part of 2: one vLLM server behind the gateway ----------------
     base_path = base_model_dir(settings.models, workspace)
-    with graft_serve("vllm", "--adapter", args.adapter, "--index", args.index) as (
+    with served("vllm", "--adapter", args.adapter, "--index", args.index) as (
             gateway_url, vllm_url):
         gateway, direct = Client(gateway_url), Client(vllm_url)
         for c in (gateway, direct):
@@ -252,7 +231,7 @@ def main() -> None:
         single_decode = 1 / statistics.median(decode)
 
     # -- 2: local engine and plain transformers -----------------------------------------------
-    with graft_serve("local") as (local_url, _):
+    with served("local") as (local_url, _):
         client = Client(local_url)
         load(client, "base", 2, 1, args.tokens)
         runs = [{"one": load(client, "base", 1, 2, args.tokens),

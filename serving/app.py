@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from graftlm.errors import GraftError, InputError
 from serving import compose
 from serving.engines.base import Request as EngineRequest
+from serving.launch import free_port
 from serving.metrics import Metrics
 from serving.protocol import (ChatRequest, Chunk, CompletionRequest, Params, chat_chunk,
                               chat_response, completion_chunk, completion_response, error_body,
@@ -45,6 +45,7 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
     rag = runtime.settings.rag
     metrics = Metrics()
     tokenizer = _tokenizer(runtime)
+    count_tokens = compose.token_counter(tokenizer)
     max_len = serving.vllm.max_model_len
 
     @asynccontextmanager
@@ -136,7 +137,7 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
                                              params)
             if messages[0]["role"] == "system":
                 prompt = f"{messages[0]['content']}\n\n{prompt}"
-        _fits(len(tokenizer(prompt, add_special_tokens=False)["input_ids"]), params.max_tokens)
+        _fits(count_tokens(prompt), params.max_tokens)
         engine_request = EngineRequest(route.adapter, params, prompt=prompt, stream=body.stream)
         extra["graft"] = {**runtime.lineage(route), **extra.pop("graft", {})}
         echo = prompt if body.echo else ""
@@ -179,16 +180,14 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
         started = time.perf_counter()
         try:
             results = await asyncio.to_thread(
-                compose.search, runtime.indexes[route.index], compose.query_of(messages), k=k,
+                compose.search, runtime.indexes[route.index].index, compose.query_of(messages), k=k,
                 mode=mode, source_filter=options.sources if options else None,
                 rrf_k=rag.rrf_k, sparse_weight=rag.sparse_weight)
         except InputError as exc:
             raise ApiError(400, str(exc), param="messages") from exc
         retrieval_ms = (time.perf_counter() - started) * 1000
         room = max_len - params.max_tokens - _count_chat(messages) - 16
-        block, citations = compose.fit(
-            results, lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]),
-            min(serving.context_tokens, room))
+        block, citations = compose.fit(results, count_tokens, min(serving.context_tokens, room))
         return compose.with_sources(messages, block), {
             "citations": citations,
             "graft": {"retrieval": {"k": k, "mode": mode, "ms": round(retrieval_ms, 2)}}}
@@ -292,10 +291,7 @@ def run_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = N
     its base URL once it is up (its engine started), and stop it on exit."""
     import uvicorn
 
-    if port is None:
-        with socket.socket() as sock:
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
+    port = port or free_port(host)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            timeout_graceful_shutdown=10))
     thread = threading.Thread(target=server.run, name="graft-gateway", daemon=True)

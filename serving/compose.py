@@ -32,16 +32,22 @@ def query_of(messages: list[dict]) -> str:
     raise InputError("a retrieval model needs a user message to search for.")
 
 
-def search(sources: Sources, query: str, *, k: int, mode: str, source_filter: list[str] | None,
-           rrf_k: int, sparse_weight: float) -> list:
+def search(index, query: str, *, k: int, mode: str = "hybrid",
+           source_filter: list[str] | None = None, rrf_k: int, sparse_weight: float) -> list:
+    """The ``k`` best chunks for ``query``, optionally only from sources matching a filter."""
     from rag.retrieve import search as rag_search
 
     depth = max(k * 10, 50) if source_filter else k  # filtered after the search
-    results = rag_search(sources.index, query, k=depth, mode=mode, rrf_k=rrf_k,
+    results = rag_search(index, query, k=depth, mode=mode, rrf_k=rrf_k,
                          sparse_weight=sparse_weight)
     if source_filter:
         results = [r for r in results if any(s in r.chunk.source for s in source_filter)]
     return results[:k]
+
+
+def token_counter(tokenizer):
+    """Tokens of a text as the base model counts them (no special tokens)."""
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def fit(results: list, count_tokens, budget: int) -> tuple[str, list[dict]]:

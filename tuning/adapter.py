@@ -264,5 +264,5 @@ def _model_hash(path: Path) -> str | None:
     return file_sha256(weights[0]) if weights else None
 
 
-__all__ = ["KIND", "check_data", "evaluate_adapter", "fitting_adapter", "load_base", "merge_adapter",
-           "open_adapter", "require_clean", "train_adapter"]
+__all__ = ["KIND", "check_data", "evaluate_adapter", "fitting_adapter", "load_base",
+           "merge_adapter", "open_adapter", "require_clean", "train_adapter"]

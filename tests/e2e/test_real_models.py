@@ -1,14 +1,12 @@
 """End-to-end: the packaged SmolLM2-135M-Instruct and all-MiniLM-L6-v2, for real."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_HOME
+from tests.e2e.conftest import graft
 
 pytestmark = pytest.mark.e2e
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -20,12 +18,6 @@ def embedder():
     from graftlm.settings import ModelSettings
 
     return load_embedder(ModelSettings())
-
-
-def graft(*args, home=SHARED_HOME, input=None):
-    env = {**os.environ, "GRAFT_HOME": home, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "graftlm.cli", *args], capture_output=True,
-                          text=True, env=env, input=input, timeout=600)
 
 
 def test_prepare_converts_once_and_the_model_answers():

@@ -8,10 +8,7 @@ peft, and against the local engine.
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,8 +16,8 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.helpers import graft, home_with_model
-from tests.serving.conftest import free_port
+from serving.launch import graft_serve
+from tests.e2e.conftest import graft, home_with_model
 
 pytestmark = pytest.mark.e2e
 
@@ -47,26 +44,12 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def url(home):
-    port = free_port()
     env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    log = open(home / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "graftlm.cli", "serve", "--engine", "vllm",
-                             "--adapter", "tickets", "--index", "docs", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 900
-    while True:
-        assert proc.poll() is None, (home / "serve.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "graft serve did not become healthy"
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(1)
-    yield base
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(60) == 0, (home / "serve.log").read_text()[-3000:]
-    log.close()
+    log = home / "serve.log"
+    with graft_serve("--engine", "vllm", "--adapter", "tickets", "--index", "docs", log=log,
+                     env=env) as (base, process):
+        yield base
+    assert process.returncode == 0, log.read_text()[-3000:]
     # The managed vLLM server went with it.
     for vllm_log in (home / "logs").glob("vllm-*.log"):
         vllm_port = vllm_log.stem.split("-")[1]

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.e2e.helpers import graft, home_with_model
+from tests.e2e.conftest import graft, home_with_model
 
 pytestmark = pytest.mark.e2e
 

@@ -3,8 +3,6 @@ index built with the fake word embedder. Clients talk to it over HTTP like any O
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from tests.conftest import WordEmbedder, save_tiny_base
@@ -54,12 +52,6 @@ def stack(tmp_path_factory):
     build_index(docs, "handbook", workspace=workspace, settings=settings.rag,
                 embedder=WordEmbedder())
     return settings, workspace
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def gateway(stack, **serving):

@@ -1,5 +1,5 @@
 """What the end-to-end tests share: running the real `graft` command, and a workspace that
-reuses the one prepared base model."""
+reuses the one prepared base model (imported by the test modules, like tests/conftest.py)."""
 
 import os
 import subprocess
@@ -8,7 +8,7 @@ import sys
 from tests.conftest import SHARED_HOME
 
 
-def graft(*args, home, **kwargs):
+def graft(*args, home=SHARED_HOME, **kwargs):
     """Run `graft ARGS` in a fresh process against the workspace ``home``."""
     env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "graftlm.cli", *args], capture_output=True,
