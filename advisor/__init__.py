@@ -8,6 +8,7 @@ from graftlm.exports import lazy_exports
 
 _PUBLIC = {
     "Advisor": "advisor.advise",
+    "description_from": "advisor.advise",
     "read_description": "advisor.advise",
     "validate_description": "advisor.advise",
     "Advice": "advisor.schema",

@@ -6,7 +6,9 @@ advice costs one small embedding batch; :func:`read_description` validates user 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import IO
 
 from advisor.catalog import CATALOG, SIGNALS
 from advisor.plan import caveats_for, make_plan
@@ -15,6 +17,8 @@ from advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
 from advisor.scoring import STRATEGIES, TITLES, Facts, score_hits
 from advisor.signals import Embedder, Hit, SignalDetector, corpus_from
 from graftlm.errors import InputError
+from graftlm.settings import Settings
+from graftlm.workspace import Workspace
 
 MAX_DESCRIPTION_CHARS = 20_000
 
@@ -38,6 +42,22 @@ class Advisor:
         self.base_name = base_name
         self.base_parameters = base_parameters
         self.train_tflops = train_tflops
+
+    @classmethod
+    def from_settings(cls, settings: Settings, workspace: Workspace) -> Advisor:
+        """The advisor the settings describe: the embedder when ``advisor.semantic`` is on, and
+        the configured base model's name and size for the cost estimate."""
+        from graftlm.models import BASE_NAME, EMBEDDED, base_model_parameters
+
+        embedder = None
+        if settings.advisor.semantic:
+            from graftlm.embedder import load_embedder
+
+            embedder = load_embedder(settings.models)
+        base = BASE_NAME if settings.models.base == EMBEDDED else settings.models.base
+        return cls(embedder, threshold=settings.advisor.semantic_threshold, base_name=base,
+                   base_parameters=base_model_parameters(settings.models, workspace),
+                   train_tflops=settings.advisor.train_tflops)
 
     def advise(self, description: str, facts: Facts | None = None, *,
                recommend: str | None = None) -> Advice:
@@ -113,6 +133,34 @@ def read_description(path: Path) -> str:
         raise InputError(f"{path} is not UTF-8 text (invalid byte 0x{raw[exc.start]:02x} at offset "
                          f"{exc.start}); save it as UTF-8.") from None
     return validate_description(text, source=str(path))
+
+
+def description_from(argument: str | None, file: Path | None,
+                     stdin: IO | None = None) -> str:
+    """The description a command was given: the argument, a ``file``, or standard input (when
+    the argument is ``-`` or absent and stdin is not a terminal), validated."""
+    stdin = stdin or sys.stdin
+    if argument is not None and file is not None:
+        raise InputError("give the description either as an argument or with --file, not both.")
+    if file is not None:
+        return read_description(file)
+    if argument is not None and argument != "-":
+        return validate_description(argument)
+    if argument is None and stdin.isatty():
+        raise InputError('describe the task: graft advise "…", --file FILE, or pipe it on stdin.')
+    limit = 4 * MAX_DESCRIPTION_CHARS
+    raw = getattr(stdin, "buffer", stdin).read(limit + 1)
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if len(raw) > limit:
+        raise InputError(f"standard input is over {limit:,} bytes; a task description is "
+                         f"limited to {MAX_DESCRIPTION_CHARS:,} characters.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"standard input is not UTF-8 (invalid byte 0x{raw[exc.start]:02x} at "
+                         f"offset {exc.start}).") from None
+    return validate_description(text, source="standard input")
 
 
 def _examples_count(hits: list[Hit], facts: Facts, quantities) -> int | None:

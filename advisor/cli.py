@@ -6,10 +6,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import sys
-
 import typer
 
+from graftlm.commands import echo_rows, setting_help, settings_of, workspace_of
 from graftlm.errors import InputError
 
 
@@ -44,8 +43,8 @@ def advise(
         "--private/--no-private", help="Whether data must stay on your own machines.",
         show_default=False)] = None,
     semantic: Annotated[bool | None, typer.Option(
-        "--semantic/--lexical", help="Match by meaning with the embedder (default), or by "
-        "wording and numbers only.", show_default=False)] = None,
+        "--semantic/--lexical", help=setting_help("advisor.semantic"),
+        show_default=False)] = None,
     examples: Annotated[Path | None, typer.Option(
         "--examples", help="Labelled examples (JSONL): measure the arms on them instead of "
         "only reading the description.")] = None,
@@ -75,24 +74,11 @@ def advise(
     if schema:
         typer.echo(json.dumps(json_schema(), indent=2))
         return
-    from advisor import Advisor, Facts
-    from graftlm.cli import settings_of
-    from graftlm.models import BASE_NAME, base_model_parameters
-    from graftlm.workspace import Workspace
+    from advisor import Advisor, Facts, description_from
 
-    text = _description(description, file)
-    overrides = {"advisor.semantic": semantic}
-    settings = settings_of(ctx, **overrides).settings
-    embedder = None
-    if settings.advisor.semantic:
-        from graftlm.embedder import load_embedder
-
-        embedder = load_embedder(settings.models)
-    base = BASE_NAME if settings.models.base == "embedded" else settings.models.base
-    advisor = Advisor(embedder, threshold=settings.advisor.semantic_threshold, base_name=base,
-                      base_parameters=base_model_parameters(settings.models,
-                                                            Workspace(settings.home)),
-                      train_tflops=settings.advisor.train_tflops)
+    text = description_from(description, file)
+    settings, workspace = workspace_of(ctx, **{"advisor.semantic": semantic})
+    advisor = Advisor.from_settings(settings, workspace)
     facts = Facts(examples=examples_count, documents=has_docs,
                   docs_change=docs_change.value if docs_change else None, citations=citations,
                   latency_ms=latency_ms, private=private)
@@ -102,9 +88,12 @@ def advise(
                              "--examples FILE (the labelled data to measure on).")
         advice = advisor.advise(text, facts)
     else:
-        advice = _measured(advisor, text, facts, examples, settings, docs=docs, index=index,
-                           budget=parse_duration(budget), fields=(input_field, target_field,
-                                                                  system), quiet=as_json)
+        from tuning.data import FieldMap
+
+        fields = FieldMap.from_options(target_field, input_field, system=system)
+        advice = _measured(advisor, text, facts, examples, settings, workspace, docs=docs,
+                           index=index, budget=parse_duration(budget), fields=fields,
+                           quiet=as_json)
         if report is not None:
             from advisor.report import write_report
 
@@ -120,23 +109,15 @@ def advise(
     render(advice, Console())
 
 
-def _measured(advisor, text, facts, examples, settings, *, docs, index, budget, fields,
-              quiet: bool):
+def _measured(advisor, text, facts, examples, settings, workspace, *, docs, index, budget,
+              fields, quiet: bool):
     from dataclasses import replace
 
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
     from advisor.measure import ARMS, measured_advice
-    from graftlm.workspace import Workspace
-    from tuning.data import FieldMap
 
-    input_field, target_field, system = fields
-    field_map = None
-    if input_field or target_field:
-        if not (input_field and target_field):
-            raise InputError("mapping fields needs both --input-field and --target-field.")
-        field_map = FieldMap(target=target_field, input=input_field, system=system)
     if facts.documents is None:
         facts = replace(facts, documents=docs is not None or index is not None)
     console = Console(stderr=True)
@@ -148,9 +129,9 @@ def _measured(advisor, text, facts, examples, settings, *, docs, index, budget, 
         def progress(arm_id: str, status: str) -> None:
             bar.update(tasks[arm_id], status=status)
 
-        return measured_advice(advisor, text, facts, examples, settings,
-                               Workspace(settings.home), budget_s=budget, docs=docs,
-                               index=index, fields=field_map, progress=progress)
+        return measured_advice(advisor, text, facts, examples, settings, workspace,
+                               budget_s=budget, docs=docs, index=index, fields=fields,
+                               progress=progress)
 
 
 def parse_duration(text: str) -> float:
@@ -164,34 +145,6 @@ def parse_duration(text: str) -> float:
     if value <= 0:
         raise InputError("--budget must be more than zero.")
     return value
-
-
-def _description(argument: str | None, file: Path | None) -> str:
-    from advisor import read_description, validate_description
-    from advisor.advise import MAX_DESCRIPTION_CHARS
-
-    if argument is not None and file is not None:
-        raise InputError("give the description either as an argument or with --file, not both.")
-    if file is not None:
-        return read_description(file)
-    if argument is not None and argument != "-":
-        return validate_description(argument)
-    stream = getattr(sys.stdin, "buffer", sys.stdin)
-    if argument is None and sys.stdin.isatty():
-        raise InputError('describe the task: graft advise "…", --file FILE, or pipe it on stdin.')
-    raw = stream.read(4 * MAX_DESCRIPTION_CHARS + 1)
-    if isinstance(raw, str):
-        raw = raw.encode()
-    if len(raw) > 4 * MAX_DESCRIPTION_CHARS:
-        raise InputError(f"standard input is over {4 * MAX_DESCRIPTION_CHARS:,} bytes; a task "
-                         f"description is limited to {MAX_DESCRIPTION_CHARS:,} characters.")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"standard input is not UTF-8 (invalid byte 0x{raw[exc.start]:02x} at "
-                         f"offset {exc.start}).") from None
-    return validate_description(text, source="standard input")
-
 
 
 def eval_run(
@@ -211,15 +164,10 @@ def eval_run(
     import json
 
     from advisor.harness import run_eval
-    from graftlm.cli import workspace_of
     from tuning.data import FieldMap
 
     settings, workspace = workspace_of(ctx)
-    fields = None
-    if input_field or target_field:
-        if not (input_field and target_field):
-            raise InputError("mapping fields needs both --input-field and --target-field.")
-        fields = FieldMap(target=target_field, input=input_field, system=system)
+    fields = FieldMap.from_options(target_field, input_field, system=system)
     run = run_eval(data, model, settings, workspace, index=index, fields=fields, limit=limit,
                    name=name)
     if as_json:
@@ -238,7 +186,6 @@ def eval_compare(
 ) -> None:
     """Evaluation runs side by side, with paired differences to the first on the same data."""
     from advisor.harness import compare
-    from graftlm.cli import echo_rows, workspace_of
 
     _, workspace = workspace_of(ctx)
     rows = compare(workspace, names)

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from graftlm.commands import echo_rows, setting_help, workspace_of
+
 index_app = typer.Typer(no_args_is_help=True, help="Build, query and manage retrieval indexes.")
 
 
@@ -16,12 +18,6 @@ class Mode(str, Enum):
     hybrid = "hybrid"
     dense = "dense"
     sparse = "sparse"
-
-
-def _context(ctx: typer.Context, **overrides):
-    from graftlm.cli import workspace_of
-
-    return workspace_of(ctx, **overrides)
 
 
 def _embedder(settings):
@@ -36,7 +32,7 @@ def _build(ctx, folder, name, *, force, strict, update, overrides):
 
     from rag.index import build_index
 
-    settings, workspace = _context(ctx, **overrides)
+    settings, workspace = workspace_of(ctx, **overrides)
     embedder = _embedder(settings)
     err = Console(stderr=True)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -68,10 +64,12 @@ def build(
     name: Annotated[str, typer.Option(help="Name of the index in the workspace.")],
     force: Annotated[bool, typer.Option(help="Replace an existing index of that name.")] = False,
     strict: Annotated[bool, typer.Option(help="Fail on any unreadable file.")] = False,
-    text_field: Annotated[str | None, typer.Option(help="JSONL field holding the text.")] = None,
-    id_field: Annotated[str | None, typer.Option(help="JSONL field holding a document id.")] = None,
-    chunk_tokens: Annotated[int | None, typer.Option(help="Chunk size in tokens.")] = None,
-    chunk_overlap: Annotated[int | None, typer.Option(help="Overlap in tokens.")] = None,
+    text_field: Annotated[str | None, typer.Option(help=setting_help("rag.text_field"))] = None,
+    id_field: Annotated[str | None, typer.Option(help=setting_help("rag.id_field"))] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(help=setting_help("rag.chunk_tokens"))]
+    = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help=setting_help("rag.chunk_overlap"))]
+    = None,
 ) -> None:
     """Index a folder: text, Markdown, HTML, PDF and JSONL files."""
     _build(ctx, folder, name, force=force, strict=strict, update=False, overrides={
@@ -90,7 +88,7 @@ def update(
     """Re-embed only new or changed files; drop deleted ones."""
     from rag.index import KIND, source_folder
 
-    settings, workspace = _context(ctx)
+    settings, workspace = workspace_of(ctx)
     manifest = workspace.get(KIND, name).manifest
     chunking = manifest.get("chunking", {})
     overrides = {f"rag.{k}": v for k, v in chunking.items()}
@@ -103,15 +101,16 @@ def query(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The index to search.")],
     text: Annotated[str, typer.Argument(help="The question.")],
-    k: Annotated[int | None, typer.Option("-k", min=1, max=1000, help="Results.")] = None,
-    mode: Annotated[Mode | None, typer.Option(help="Search mode.")] = None,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=1000, help=setting_help("rag.k"))]
+    = None,
+    mode: Annotated[Mode | None, typer.Option(help=setting_help("rag.mode"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the best chunks for a question, with source, location and score."""
     from rag.index import load_index
     from rag.retrieve import search
 
-    settings, workspace = _context(ctx)
+    settings, workspace = workspace_of(ctx)
     index = load_index(name, workspace=workspace, embedder=_embedder(settings))
     results = search(index, text, k=k or settings.rag.k, mode=(mode or Mode(settings.rag.mode))
                      .value, rrf_k=settings.rag.rrf_k, sparse_weight=settings.rag.sparse_weight)
@@ -143,13 +142,11 @@ def list_(ctx: typer.Context,
     """List the indexes in the workspace."""
     from rag.index import KIND
 
-    _, workspace = _context(ctx)
+    _, workspace = workspace_of(ctx)
     rows = [{"name": a.name, "chunks": a.manifest.get("chunk_count"),
              "files": len(a.manifest.get("files", {})), "embedder": a.manifest.get("embedder"),
              "created": a.manifest.get("created"), "path": str(a.path)}
             for a in workspace.list(KIND)]
-    from graftlm.cli import echo_rows
-
     echo_rows(rows, as_json, "no indexes yet; build one with `graft index build DIR --name NAME`.",
               lambda r: f"{r['name']}\t{r['files']} files\t{r['chunks']} chunks\t"
                         f"{r['embedder']}\t{r['created']}")
@@ -171,7 +168,7 @@ def eval_retrieval(
     from rag.evaluate import evaluate, load_queries
     from rag.index import load_index
 
-    settings, workspace = _context(ctx)
+    settings, workspace = workspace_of(ctx)
     loaded = load_queries(queries, qrels=qrels, query_field=query_field, gold_field=gold_field)
     index = load_index(name, workspace=workspace, embedder=_embedder(settings))
     result = evaluate(index, loaded, k=k, rrf_k=settings.rag.rrf_k,

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from graftlm.commands import setting_help, settings_of, workspace_of
+
 
 class EngineChoice(str, Enum):
     auto = "auto"
@@ -27,17 +29,15 @@ def serve(
     index: Annotated[list[str] | None, typer.Option(
         "--index", help="Index for retrieval models (repeat for several).")] = None,
     engine: Annotated[EngineChoice | None, typer.Option(
-        help="vllm, local, or auto (vLLM when installed).")] = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-    api_key: Annotated[str | None, typer.Option(
-        help="Require this key as `Authorization: Bearer <key>`.")] = None,
+        help=setting_help("serving.engine"))] = None,
+    host: Annotated[str | None, typer.Option(help=setting_help("serving.host"))] = None,
+    port: Annotated[int | None, typer.Option(help=setting_help("serving.port"))] = None,
+    api_key: Annotated[str | None, typer.Option(help=setting_help("serving.api_key"))] = None,
 ) -> None:
     """Serve the base model, adapters and indexes behind one OpenAI-compatible endpoint."""
     # Before torch loads: OpenMP threads that spin while idle take the cores the engine needs
     # (measured: a query embedding took 0.5 s beside a vLLM server, 0.02 s with this).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from graftlm.cli import workspace_of
     from serving.runtime import Runtime
 
     settings, workspace = workspace_of(
@@ -107,13 +107,13 @@ def query(
     api_key: Annotated[str | None, typer.Option(help="The server's API key.")] = None,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 256,
     temperature: Annotated[float, typer.Option(help="0 answers greedily.")] = 0.0,
-    k: Annotated[int | None, typer.Option(help="Sources to retrieve.")] = None,
-    mode: Annotated[str | None, typer.Option(help="hybrid, dense or sparse.")] = None,
+    k: Annotated[int | None, typer.Option(help=setting_help("serving.retrieval_k"))] = None,
+    mode: Annotated[str | None, typer.Option(help=setting_help("serving.retrieval_mode"))]
+    = None,
 ) -> None:
     """Ask the endpoint a question with the OpenAI client; print the answer and its sources."""
     import openai
 
-    from graftlm.cli import settings_of
     from graftlm.errors import BackendUnavailableError, GraftError
 
     s = settings_of(ctx).settings.serving

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from graftlm.commands import echo_rows, setting_help, workspace_of
+
 adapters_app = typer.Typer(no_args_is_help=True, help="List, inspect and remove adapters.")
 
 
@@ -18,12 +20,6 @@ class DataFormat(str, Enum):
     alpaca = "alpaca"
     prompt_completion = "prompt_completion"
     fields = "fields"
-
-
-def _context(ctx: typer.Context, **overrides):
-    from graftlm.cli import workspace_of
-
-    return workspace_of(ctx, **overrides)
 
 
 def train(
@@ -46,29 +42,27 @@ def train(
         help="LoRA on a 4-bit (NF4) base: less GPU memory. CUDA only.")] = False,
     force: Annotated[bool, typer.Option(help="Replace an adapter of that name.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
-    epochs: Annotated[float | None, typer.Option(help="Passes over the data.")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
-    rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
-    learning_rate: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")]
+    epochs: Annotated[float | None, typer.Option(help=setting_help("tuning.epochs"))] = None,
+    max_steps: Annotated[int | None, typer.Option(help=setting_help("tuning.max_steps"))]
     = None,
-    batch_size: Annotated[int | None, typer.Option(help="Examples per step.")] = None,
-    max_length: Annotated[int | None, typer.Option(help="Tokens per example.")] = None,
+    rank: Annotated[int | None, typer.Option(help=setting_help("tuning.rank"))] = None,
+    learning_rate: Annotated[float | None, typer.Option(
+        "--lr", help=setting_help("tuning.learning_rate") + " With --full it sets "
+        "tuning.full_learning_rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help=setting_help("tuning.batch_size"))]
+    = None,
+    max_length: Annotated[int | None, typer.Option(help=setting_help("tuning.max_length"))]
+    = None,
 ) -> None:
     """Train a LoRA skill adapter (or, with --full, all weights) on the base model."""
     from graftlm.errors import InputError
     from tuning.data import FieldMap
 
+    fields = FieldMap.from_options(target_field, input_field, template, system)
     overrides = {"tuning.epochs": epochs, "tuning.max_steps": max_steps, "tuning.rank": rank,
                  "tuning.batch_size": batch_size, "tuning.max_length": max_length,
                  ("tuning.full_learning_rate" if full else "tuning.learning_rate"): learning_rate}
-    settings, workspace = _context(ctx, **overrides)
-    fields = None
-    if target_field or input_field or template:
-        if not target_field or not (input_field or template):
-            raise InputError("mapping fields needs --target-field and one of --input-field or "
-                             "--template.")
-        fields = FieldMap(target=target_field, input=input_field, template=template,
-                          system=system)
+    settings, workspace = workspace_of(ctx, **overrides)
     fmt = data_format.value if data_format else None
     if check:
         _check(data, settings, workspace, fmt, fields)
@@ -89,9 +83,9 @@ def train(
 def _check(data, settings, workspace, fmt, fields) -> None:
     from transformers import AutoTokenizer
 
-    from advisor.plan import training_minutes
-    from graftlm.models import base_model_dir, base_model_parameters
+    from graftlm.models import base_model_dir
     from tuning.adapter import check_data
+    from tuning.estimate import training_minutes
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
     report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
@@ -99,9 +93,8 @@ def _check(data, settings, workspace, fmt, fields) -> None:
         typer.echo(f"{data}:{problem.line}: {problem.message}", err=True)
     n = len(report.examples)
     mean = report.tokens / n if n else 0
-    epoch_tokens = report.tokens * settings.tuning.epochs
-    params = base_model_parameters(settings.models, workspace) or 134_515_008
-    minutes = training_minutes(epoch_tokens, params, settings.advisor.train_tflops)
+    minutes = training_minutes(report.tokens * settings.tuning.epochs,
+                               _parameters(settings, workspace), settings.advisor.train_tflops)
     typer.echo(f"{data}: format {report.format}; {n} examples, {report.tokens:,} tokens "
                f"(mean {mean:.0f}, max {report.max_tokens}); {len(report.truncated)} longer "
                f"than {settings.tuning.max_length} tokens (truncated); {len(report.duplicates)} "
@@ -110,6 +103,14 @@ def _check(data, settings, workspace, fmt, fields) -> None:
                "epochs.")
     if report.problems:
         raise typer.Exit(1)
+
+
+def _parameters(settings, workspace) -> int:
+    """The base model's size for the estimate; one the size of the embedded model when the
+    configured model's size cannot be read without loading it."""
+    from graftlm.models import EMBEDDED_PARAMETERS, base_model_parameters
+
+    return base_model_parameters(settings.models, workspace) or EMBEDDED_PARAMETERS
 
 
 def _train(data, name, settings, workspace, **kwargs):
@@ -144,7 +145,7 @@ def list_(ctx: typer.Context,
     """List the adapters in the workspace with their metrics."""
     from tuning.adapter import KIND
 
-    _, workspace = _context(ctx)
+    _, workspace = workspace_of(ctx)
     rows = [{"name": a.name, "type": a.manifest.get("type"),
              "base": a.manifest.get("base_model", {}).get("name"),
              "metric": a.manifest.get("metrics", {}).get("name"),
@@ -152,8 +153,6 @@ def list_(ctx: typer.Context,
              "adapter_score": a.manifest.get("metrics", {}).get("adapter"),
              "created": a.manifest.get("created"), "path": str(a.path)}
             for a in workspace.list(KIND)]
-    from graftlm.cli import echo_rows
-
     echo_rows(rows, as_json, "no adapters yet; train one with `graft train DATA --name NAME`.",
               lambda r: f"{r['name']}\t{r['type']}\t{r['metric']} {r['base_score']} → "
                         f"{r['adapter_score']}\t{r['created']}")
@@ -169,7 +168,7 @@ def merge(
     """Fold an adapter into the base weights: a plain model any engine loads."""
     from tuning.adapter import merge_adapter
 
-    settings, workspace = _context(ctx)
+    settings, workspace = workspace_of(ctx)
     typer.echo(f"merged '{name}' into {merge_adapter(name, out, settings, workspace, force=force)}")
 
 
@@ -185,8 +184,8 @@ def eval_adapter(
     from tuning.adapter import evaluate_adapter
     from tuning.data import FieldMap
 
-    settings, workspace = _context(ctx)
-    fields = FieldMap(target=target_field, input=input_field) if target_field else None
+    settings, workspace = workspace_of(ctx)
+    fields = FieldMap.from_options(target_field, input_field)
     result = evaluate_adapter(name, data, settings, workspace, fields=fields)
     if as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))

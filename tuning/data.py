@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from graftlm import jsonl
-from graftlm.errors import DataFormatError
+from graftlm.errors import DataFormatError, InputError
 
 Format = Literal["chat", "alpaca", "prompt_completion", "fields"]
 ROLES = ("system", "user", "assistant")
@@ -40,6 +40,19 @@ class FieldMap:
     input: str | None = None
     template: str | None = None
     system: str | None = None
+
+    def __post_init__(self):
+        if not self.target or not (self.input or self.template):
+            raise InputError("mapping fields needs a target field (--target-field) and an input:"
+                             " --input-field, or --template over fields.")
+
+    @classmethod
+    def from_options(cls, target: str | None = None, input: str | None = None,
+                     template: str | None = None, system: str | None = None) -> FieldMap | None:
+        """The mapping that command-line flags describe; ``None`` when no field flag is given."""
+        if not (target or input or template):
+            return None
+        return cls(target=target or "", input=input, template=template, system=system)
 
     def prompt(self, record: dict) -> str:
         if self.template is not None:

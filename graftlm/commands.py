@@ -1,0 +1,95 @@
+"""What every ``graft`` command shares: the settings of the invocation, the workspace, flag help
+written once on the settings, and the artifact listing and ``show`` / ``rm`` commands.
+
+This is the leaf of the CLI tree: it imports only the core's settings and workspace, so the
+stage CLIs (``advisor.cli``, ``rag.cli``, ``tuning.cli``, ``serving.cli``) import it and the root
+(:mod:`graftlm.cli`) composes them, with no import running back up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from graftlm.settings import LoadedSettings, Settings, load_settings
+from graftlm.workspace import Workspace
+
+
+class SettingsLoader:
+    """The settings of one invocation, loaded on first use so that a bad setting fails only the
+    command that needs it. The root callback puts one on the click context."""
+
+    def __init__(self, config: Path | None = None, overrides: dict | None = None):
+        self.config, self.overrides = config, dict(overrides or {})
+        self._loaded: LoadedSettings | None = None
+
+    def load(self, **more) -> LoadedSettings:
+        if self._loaded is None or more:
+            self._loaded = load_settings(self.config, {**self.overrides, **more})
+            if not self._loaded.settings.models.allow_hub:
+                # Nothing may try the hub unless a setting asks for it.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        return self._loaded
+
+
+def settings_of(ctx: typer.Context, **overrides) -> LoadedSettings:
+    """The settings of this invocation, with command-specific flag overrides (dotted names;
+    ``None`` means the flag was not given) applied."""
+    loader = ctx.find_root().obj
+    if not isinstance(loader, SettingsLoader):  # a command invoked without the root callback
+        loader = ctx.find_root().obj = SettingsLoader()
+    return loader.load(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def workspace_of(ctx: typer.Context, **overrides) -> tuple[Settings, Workspace]:
+    """``(settings, workspace)`` of this invocation, for commands that touch artifacts."""
+    settings = settings_of(ctx, **overrides).settings
+    return settings, Workspace(settings.home)
+
+
+def setting_help(dotted: str) -> str:
+    """The description written once on a settings field (``"tuning.rank"``), as flag help."""
+    section, _, name = dotted.rpartition(".")
+    model: type = Settings
+    for part in filter(None, section.split(".")):
+        model = model.model_fields[part].annotation
+    return model.model_fields[name].description or ""
+
+
+def echo_rows(rows: list[dict], as_json: bool, empty: str, line: Callable[[dict], str]) -> None:
+    """Print an artifact listing: JSON, or one line per row, or a hint when there is none."""
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo(empty)
+    for row in rows:
+        typer.echo(line(row))
+
+
+_NameArg = Annotated[str, typer.Argument(help="Its name in the workspace.")]
+
+
+def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str) -> None:
+    """``show`` (print the manifest) and ``rm`` for one kind of workspace artifact."""
+
+    @sub_app.command("show")
+    def show(ctx: typer.Context, name: _NameArg) -> None:
+        _, workspace = workspace_of(ctx)
+        typer.echo(json.dumps(workspace.get(kind, name).manifest, indent=2))
+
+    article = "an" if noun[0] in "aeiou" else "a"
+    show.__doc__ = f"Print {article} {noun}'s manifest."
+
+    @sub_app.command("rm")
+    def rm(ctx: typer.Context, name: _NameArg) -> None:
+        _, workspace = workspace_of(ctx)
+        typer.echo(f"removed {workspace.remove(kind, name)}")
+
+    rm.__doc__ = f"Delete the {noun}."
