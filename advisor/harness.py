@@ -16,7 +16,7 @@ from pathlib import Path
 
 from advisor.measure import bootstrap_ci, paired_difference_ci, retrieval_prompts
 from graftlm.errors import InputError
-from graftlm.models import file_sha256
+from graftlm.lineage import file_sha256
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
 

@@ -14,7 +14,6 @@ Heavy libraries are imported inside the functions that need them.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, BackendUnavailableError, ConfigError
+from graftlm.lineage import file_sha256
 from graftlm.settings import ModelSettings
 from graftlm.workspace import Workspace, write_manifest
 
@@ -205,14 +205,6 @@ def _local_or_hub(value: str, settings: ModelSettings, field: str) -> str:
 
 def _prepared_name(settings: ModelSettings) -> str:
     return f"{BASE_NAME}-{settings.dtype}"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dir_size(path: Path) -> int:

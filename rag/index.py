@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from graftlm.errors import ArtifactError, ConfigError, DocumentLoadError, InputError
-from graftlm.models import file_sha256
+from graftlm.lineage import file_sha256
 from graftlm.settings import RagSettings
 from graftlm.workspace import Artifact, Workspace, write_manifest
 from rag.chunking import Chunk, chunk_all, make_splitter

@@ -8,13 +8,13 @@ first request.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, ConfigError, InputError
 from graftlm.settings import Settings
-from graftlm.workspace import Artifact, Workspace
+from graftlm.lineage import version_of
+from graftlm.workspace import Workspace
 from serving.compose import Sources
 
 BASE = "base"
@@ -27,13 +27,6 @@ class Route:
     model: str
     adapter: str | None
     index: str | None
-
-
-def version_of(artifact: Artifact) -> dict:
-    """Name, creation time and a short hash of the manifest: which build answered."""
-    raw = (artifact.path / "manifest.json").read_bytes()
-    return {"name": artifact.name, "created": artifact.manifest.get("created"),
-            "sha256": hashlib.sha256(raw).hexdigest()[:12]}
 
 
 class Runtime:

@@ -19,7 +19,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, BackendUnavailableError, DataFormatError, InputError
-from graftlm.models import base_model_dir, file_sha256
+from graftlm.lineage import file_sha256, model_hash
+from graftlm.models import base_model_dir
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
 from tuning.data import DataReport, FieldMap, Format, check
@@ -147,7 +148,7 @@ def make_card(settings: Settings, base_path, data: Path, report: DataReport, res
     return {
         "type": "full" if full else "lora",
         "base_model": {"path": str(base_path), "name": Path(str(base_path)).name,
-                       "sha256": _model_hash(Path(str(base_path)))},
+                       "sha256": model_hash(base_path)},
         "data": {"path": str(Path(data).resolve()), "sha256": file_sha256(Path(data)),
                  "format": report.format, "examples": len(report.examples),
                  "train": train_count, "eval": eval_count, "duplicates": len(report.duplicates),
@@ -181,7 +182,7 @@ def fitting_adapter(name: str, base_path, workspace: Workspace):
     fine-tune (which is a model of its own, not an adapter)."""
     artifact = workspace.get(KIND, name)
     card = artifact.manifest
-    expected, actual = card.get("base_model", {}).get("sha256"), _model_hash(Path(str(base_path)))
+    expected, actual = card.get("base_model", {}).get("sha256"), model_hash(base_path)
     if expected and actual and expected != actual:
         raise ArtifactError(
             f"adapter '{name}' was trained on a base model with hash {expected[:12]}…, but the "
@@ -249,19 +250,6 @@ def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Works
                             for ex, t, b, a in list(zip(examples, targets, base_answers,
                                                         tuned_answers))[:5]]})
     return out
-
-
-def _model_hash(path: Path) -> str | None:
-    """The prepared model's source hash when recorded, else the weights' own hash."""
-    manifest = path / "manifest.json"
-    if manifest.is_file():
-        import json
-
-        recorded = json.loads(manifest.read_text()).get("source_sha256")
-        if recorded:
-            return recorded
-    weights = sorted(path.glob("*.safetensors")) if path.is_dir() else []
-    return file_sha256(weights[0]) if weights else None
 
 
 __all__ = ["KIND", "check_data", "evaluate_adapter", "fitting_adapter", "load_base",
