@@ -58,6 +58,14 @@ class ArtifactNotFoundError(ArtifactError, FileNotFoundError):
     """A named artifact does not exist; the message lists the ones that do."""
 
 
+class IndexNotFoundError(ArtifactNotFoundError):
+    """No index of that name in the workspace; the message lists the indexes there are."""
+
+
+class AdapterNotFoundError(ArtifactNotFoundError):
+    """No adapter of that name in the workspace; the message lists the adapters there are."""
+
+
 class TrainingError(GraftError, RuntimeError):
     """Training cannot go on: the loss diverged, or a checkpoint does not fit the run."""
 

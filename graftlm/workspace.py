@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graftlm.errors import ArtifactError, ArtifactNotFoundError, InputError
+from graftlm.errors import (AdapterNotFoundError, ArtifactError, ArtifactNotFoundError,
+                            IndexNotFoundError, InputError)
 
 MANIFEST = "manifest.json"
 _SINGULAR = {"indexes": "index", "adapters": "adapter", "models": "model"}
+_NOT_FOUND = {"indexes": IndexNotFoundError, "adapters": AdapterNotFoundError}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -55,7 +57,8 @@ class Workspace:
         if not (path / MANIFEST).is_file():
             known = ", ".join(a.name for a in self.list(kind)) or "none yet"
             noun = _SINGULAR.get(kind, kind)
-            raise ArtifactNotFoundError(f"no {noun} named '{name}' in {self.home / kind}; "
+            missing = _NOT_FOUND.get(kind, ArtifactNotFoundError)
+            raise missing(f"no {noun} named '{name}' in {self.home / kind}; "
                                         f"available: {known}.")
         return Artifact(kind, name, path, read_manifest(path))
 

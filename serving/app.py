@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
-from graftlm.errors import GraftError, InputError
+from graftlm.errors import ArtifactNotFoundError, GraftError, InputError
 from serving import compose
 from serving.engines.base import Request as EngineRequest
 from serving.launch import free_port
@@ -101,8 +101,10 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
         body = await _read(request, _AdapterBody, serving.max_body_bytes)
         try:
             version = await runtime.add_adapter(body.name)
+        except ArtifactNotFoundError as exc:
+            raise ApiError(404, str(exc), code="model_not_found", param="name") from exc
         except GraftError as exc:
-            raise ApiError(404 if "no adapter named" in str(exc) else 400, str(exc)) from exc
+            raise ApiError(400, str(exc)) from exc
         return {"object": "adapter", "id": body.name, "version": version,
                 "models": runtime.models()}
 

@@ -49,6 +49,19 @@ def test_missing_artifact_lists_what_exists(tmp_path):
         ws.get("indexes", "beta")
 
 
+def test_missing_artifact_errors_are_typed_by_kind(tmp_path):
+    from graftlm.errors import AdapterNotFoundError, IndexNotFoundError
+
+    ws = Workspace(tmp_path)
+    with pytest.raises(IndexNotFoundError, match="no index named 'beta'"):
+        ws.get("indexes", "beta")
+    with pytest.raises(AdapterNotFoundError, match="no adapter named 'beta'"):
+        ws.get("adapters", "beta")
+    with pytest.raises(ArtifactNotFoundError) as other:
+        ws.get("evals", "beta")
+    assert type(other.value) is ArtifactNotFoundError
+
+
 def test_write_without_manifest_is_refused(tmp_path):
     ws = Workspace(tmp_path)
     with pytest.raises(ArtifactError, match="without a manifest"):
