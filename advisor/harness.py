@@ -28,12 +28,13 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
              name: str | None = None) -> dict:
     """Score ``model`` ('base' or an adapter), with ``index`` if given, on every example of
     ``data`` (or the first ``limit``); save and return the run."""
-    from tuning.adapter import check_data, load_base, open_adapter, require_clean
+    from graftlm.loader import load_base
+    from tuning.adapter import check_data, open_adapter, require_clean
     from tuning.data import classify_target
     from tuning.evaluate import answer_budget, example_scores, generate_answers
 
     if model == "base":
-        net, tokenizer, _ = load_base(settings, workspace, for_training=False)
+        net, tokenizer, _ = load_base(settings.models, workspace)
         adapter_version = None
     else:
         net, tokenizer, card = open_adapter(model, settings, workspace)

@@ -111,14 +111,15 @@ class Measurer:
 
     def run(self, data: Path) -> tuple[Measurement, dict[str, list[float]]]:
         """Measure every arm that can run; returns the measurement and per-example scores."""
-        from tuning.adapter import check_data, load_base, require_clean
+        from graftlm.loader import load_base
+        from tuning.adapter import check_data, require_clean
         from tuning.data import classify_target
         from tuning.evaluate import answer_budget
         from tuning.train import split
 
         started = time.monotonic()
         self.deadline = started + self.budget_s
-        model, tokenizer, _ = load_base(self.settings, self.workspace, for_training=False)
+        model, tokenizer, _ = load_base(self.settings.models, self.workspace)
         report = check_data(Path(data), tokenizer, self.settings, fmt=self.fmt,
                             fields=self.fields)
         require_clean(report)
@@ -239,10 +240,10 @@ class Measurer:
     def _train(self, train, seconds: float, arm_id: str):
         from peft import LoraConfig, get_peft_model
 
-        from tuning.adapter import load_base
+        from graftlm.loader import load_base
         from tuning.train import train as run_training
 
-        model, tokenizer, _ = load_base(self.settings, self.workspace)
+        model, tokenizer, _ = load_base(self.settings.models, self.workspace, for_training=True)
         t = self.settings.tuning
         model = get_peft_model(model, LoraConfig(
             r=t.rank, lora_alpha=t.alpha, lora_dropout=t.dropout, target_modules="all-linear",

@@ -45,7 +45,8 @@ def main() -> None:
 
     from graftlm.settings import load_settings
     from graftlm.workspace import Workspace
-    from tuning.adapter import load_base, train_adapter
+    from graftlm.loader import load_base
+    from tuning.adapter import train_adapter
     from tuning.data import Example, FieldMap
     from tuning.evaluate import generate_answers, score
 
@@ -80,7 +81,7 @@ def main() -> None:
 
     from peft import PeftModel
 
-    base, tokenizer, _ = load_base(settings, workspace, for_training=False)
+    base, tokenizer, _ = load_base(settings.models, workspace)
     examples = [Example((("system", system), ("user", r["text"]), ("assistant", r["target"])), i)
                 for i, r in enumerate(dev)]
     targets = [r["target"] for r in dev]

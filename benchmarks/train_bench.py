@@ -78,7 +78,7 @@ def main() -> None:
 
     from graftlm.settings import TuningSettings, load_settings
     from graftlm.workspace import Workspace
-    from tuning.adapter import load_base
+    from graftlm.loader import load_base
     from tuning.data import encode
     from tuning.train import eval_loss, train
 
@@ -87,7 +87,7 @@ def main() -> None:
     data = examples(args.steps * 8 + 64)
     train_set, held = data[:-64], data[-64:]
 
-    model, tokenizer, _ = load_base(settings, workspace)
+    model, tokenizer, _ = load_base(settings.models, workspace, for_training=True)
     pad = tokenizer.pad_token_id
     enc_held = [encode(ex, tokenizer, 256) for ex in held]
     tuning = TuningSettings(max_steps=args.steps, eval_every=10**9, batch_size=8, eval_max=8)
@@ -104,7 +104,7 @@ def main() -> None:
             "peak_rss_mib": round(ours_mem.peak / 2**20), "eval_loss": round(ours_loss, 4)}
     print("graftlm:", json.dumps(ours), flush=True)
 
-    model, tokenizer, _ = load_base(settings, workspace)
+    model, tokenizer, _ = load_base(settings.models, workspace, for_training=True)
     torch.manual_seed(0)
     peft_model = lora(model)
     encoded = [encode(ex, tokenizer, 256) for ex in train_set]

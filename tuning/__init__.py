@@ -12,6 +12,6 @@ _PUBLIC = {
     "encode": "tuning.data",
     "train": "tuning.train",
     "train_adapter": "tuning.adapter",
-    "load_base": "tuning.adapter",
+    "load_base": "graftlm.loader",
 }
 __all__, __getattr__ = lazy_exports("tuning", _PUBLIC)

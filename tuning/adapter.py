@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from graftlm.errors import ArtifactError, BackendUnavailableError, DataFormatError, InputError
+from graftlm.errors import ArtifactError, DataFormatError, InputError
 from graftlm.lineage import file_sha256, model_hash
-from graftlm.models import base_model_dir
+from graftlm.loader import load_base
+from graftlm.padding import pad_id
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
 from tuning.data import DataReport, FieldMap, Format, check
@@ -28,49 +29,6 @@ from tuning.train import TrainResult, split, train
 
 KIND = "adapters"
 MAX_LISTED_PROBLEMS = 20
-
-
-def load_base(settings: Settings, workspace: Workspace, *, for_training: bool = True,
-              qlora: bool = False):
-    """The configured base model and tokenizer, in float32 on a CPU and bf16 on a GPU; with
-    ``qlora``, its weights quantized to 4-bit NF4 (CUDA and bitsandbytes only)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = base_model_dir(settings.models, workspace)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if qlora:
-        model = _load_4bit(path, device)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
-    if for_training:
-        model.config.use_cache = False
-    return model, tokenizer, path
-
-
-def _load_4bit(path, device: str):
-    """QLoRA's base: NF4 weights with double quantization, bf16 compute."""
-    import importlib.util
-
-    import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-
-    if device != "cuda":
-        raise BackendUnavailableError("--qlora trains on a 4-bit base, which needs a CUDA GPU; "
-                                      "on this machine train a plain LoRA adapter (drop --qlora).")
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise BackendUnavailableError("--qlora needs bitsandbytes: pip install 'graftlm[gpu]' "
-                                      "(or pip install bitsandbytes).")
-    from peft import prepare_model_for_kbit_training
-
-    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                               bnb_4bit_use_double_quant=True,
-                               bnb_4bit_compute_dtype=torch.bfloat16)
-    model = AutoModelForCausalLM.from_pretrained(path, quantization_config=quant,
-                                                 device_map={"": 0})
-    return prepare_model_for_kbit_training(model)
 
 
 def check_data(path: Path, tokenizer, settings: Settings, *, fmt: Format | None = None,
@@ -102,7 +60,12 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
     if full and qlora:
         raise InputError("--full and --qlora exclude each other: QLoRA trains an adapter on a "
                          "frozen 4-bit base.")
-    model, tokenizer, base_path = load_base(settings, workspace, qlora=qlora)
+    model, tokenizer, base_path = load_base(settings.models, workspace, for_training=True,
+                                            four_bit=qlora)
+    if qlora:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model)
     report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
     require_clean(report)
     if eval_file is not None:
@@ -172,7 +135,7 @@ def open_adapter(name: str, settings: Settings, workspace: Workspace):
     """The base model with adapter ``name`` on top, refusing one trained for another base."""
     from peft import PeftModel
 
-    model, tokenizer, base_path = load_base(settings, workspace, for_training=False)
+    model, tokenizer, base_path = load_base(settings.models, workspace)
     artifact = fitting_adapter(name, base_path, workspace)
     return PeftModel.from_pretrained(model, artifact.path), tokenizer, artifact.manifest
 
@@ -234,8 +197,7 @@ def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Works
     from tuning.data import encode
 
     encoded = [encode(ex, tokenizer, settings.tuning.max_length) for ex in examples]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else \
-        tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
     out = {"adapter": name, "data": str(data), "examples": len(examples)}
     with model.disable_adapter():
         base_answers = generate_answers(model, tokenizer, examples, max_new_tokens=budget)
@@ -252,5 +214,5 @@ def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Works
     return out
 
 
-__all__ = ["KIND", "check_data", "evaluate_adapter", "fitting_adapter", "load_base",
+__all__ = ["KIND", "check_data", "evaluate_adapter", "fitting_adapter",
            "merge_adapter", "open_adapter", "require_clean", "train_adapter"]

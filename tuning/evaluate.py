@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from graftlm.padding import left_pad, pad_id
 from tuning.data import Example, classify_target, normalize, prompt_ids, token_f1
 
 
@@ -17,18 +18,14 @@ def generate_answers(model, tokenizer, examples: Sequence[Example], *, max_new_t
     import torch
 
     device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
     answers: list[str] = []
     was_training = model.training
     model.eval()
     for start in range(0, len(examples), batch_size):
-        prompts = [prompt_ids(ex, tokenizer) for ex in examples[start:start + batch_size]]
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, p in enumerate(prompts):
-            ids[i, width - len(p):] = torch.tensor(p)
-            mask[i, width - len(p):] = 1
+        ids, mask = left_pad([prompt_ids(ex, tokenizer)
+                              for ex in examples[start:start + batch_size]], pad)
+        width = ids.shape[1]
         with torch.inference_mode():
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
                                  max_new_tokens=max_new_tokens, do_sample=False,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graftlm.errors import TrainingError
+from graftlm.padding import pad_id
 from graftlm.settings import TuningSettings
 from tuning.data import IGNORE, Encoded, Example, encode
 from tuning.evaluate import answer_budget, generate_answers, score
@@ -94,12 +95,12 @@ def batches(encoded: Sequence[Encoded], batch_size: int, seed: int) -> list[list
     return out
 
 
-def collate(items: Sequence[Encoded], pad_id: int):
+def collate(items: Sequence[Encoded], pad: int):
     """Right-pad to the longest item; padding is masked out of attention and labels."""
     import torch
 
     width = max(len(e.input_ids) for e in items)
-    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    ids = torch.full((len(items), width), pad, dtype=torch.long)
     labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(items), width), dtype=torch.long)
     for i, e in enumerate(items):
@@ -110,7 +111,7 @@ def collate(items: Sequence[Encoded], pad_id: int):
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def eval_loss(model, encoded: Sequence[Encoded], pad_id: int, batch_size: int) -> float:
+def eval_loss(model, encoded: Sequence[Encoded], pad: int, batch_size: int) -> float:
     import torch
 
     was_training = model.training
@@ -118,7 +119,7 @@ def eval_loss(model, encoded: Sequence[Encoded], pad_id: int, batch_size: int) -
     total, tokens = 0.0, 0
     with torch.inference_mode():
         for start in range(0, len(encoded), batch_size):
-            batch = collate(encoded[start:start + batch_size], pad_id)
+            batch = collate(encoded[start:start + batch_size], pad)
             batch = {k: v.to(model.device) for k, v in batch.items()}
             n = int((batch["labels"][:, 1:] != IGNORE).sum())
             total += float(model(**batch).loss) * n
@@ -147,8 +148,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     if not main or progress is None:
         progress = lambda _event: None  # noqa: E731
     torch.manual_seed(settings.seed)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else \
-        tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
     enc_train = [encode(ex, tokenizer, settings.max_length) for ex in train_examples]
     enc_eval = [encode(ex, tokenizer, settings.max_length) for ex in eval_examples]
     targets = [ex.target for ex in eval_examples]
@@ -159,7 +159,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
             return EvalPoint(step, math.nan, math.nan), "none"
         answers = generate_answers(model, tokenizer, eval_examples, max_new_tokens=budget)
         name, value = score(answers, targets)
-        loss = eval_loss(model, enc_eval, pad_id, settings.batch_size)
+        loss = eval_loss(model, enc_eval, pad, settings.batch_size)
         return EvalPoint(step, round(loss, 4), round(value, 4)), name
 
     base_point, metric_name = _base_eval(model, evaluate, full) if eval_examples else \
@@ -191,7 +191,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
             # Every process takes its own batch of this step; the last step wraps around so
             # that all processes run the same number of forward and backward passes.
             batch_ids = plan[(local * world + rank) % len(plan)]
-            batch = collate([enc_train[i] for i in batch_ids], pad_id)
+            batch = collate([enc_train[i] for i in batch_ids], pad)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             loss = runner(**batch).loss
             seen = loss.detach()

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graftlm.errors import ArtifactError
+from graftlm.loader import load_pretrained
+from graftlm.padding import left_pad
 from serving.engines.base import Request, StopScanner
 from serving.protocol import Chunk
 
@@ -66,16 +68,7 @@ class LocalEngine:
         self._thread.start()
 
     def _load(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if device == "cuda" else torch.float32  # no bf16 math on this CPU
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-        model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(device)
-        self.model = model.eval()
+        self.model, self.tokenizer = load_pretrained(self.model_path, device=self.device)
         self.eos = _eos_ids(self.model, self.tokenizer)
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \
             else min(self.eos)
@@ -163,12 +156,7 @@ class LocalEngine:
         import torch
 
         model, device = self.model, self.model.device
-        width = max(len(j.ids) for j in batch)
-        ids = torch.full((len(batch), width), self.pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, job in enumerate(batch):
-            ids[row, width - len(job.ids):] = torch.tensor(job.ids)
-            mask[row, width - len(job.ids):] = 1
+        ids, mask = left_pad([j.ids for j in batch], self.pad)
         ids, mask = ids.to(device), mask.to(device)
         extra = {}
         if self.adapters:

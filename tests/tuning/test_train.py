@@ -47,7 +47,7 @@ def test_length_grouped_batches_cover_everything_once():
 
 def test_collate_pads_and_masks():
     batch = collate([Encoded([5, 6, 7], [IGNORE, 6, 7], False), Encoded([8], [8], False)],
-                    pad_id=0)
+                    pad=0)
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [[IGNORE, 6, 7], [8, IGNORE, IGNORE]]
