@@ -238,16 +238,13 @@ class Measurer:
         return learning_curve(CURVE_FRACTION, part, full)
 
     def _train(self, train, seconds: float, arm_id: str):
-        from peft import LoraConfig, get_peft_model
-
         from graftlm.loader import load_base
+        from tuning.lora import with_lora
         from tuning.train import train as run_training
 
         model, tokenizer, _ = load_base(self.settings.models, self.workspace, for_training=True)
         t = self.settings.tuning
-        model = get_peft_model(model, LoraConfig(
-            r=t.rank, lora_alpha=t.alpha, lora_dropout=t.dropout, target_modules="all-linear",
-            task_type="CAUSAL_LM"))
+        model = with_lora(model, t)
         tuning = t.model_copy(update={"learning_rate": self.settings.advisor
                                       .measure_learning_rate, "epochs": 20.0})
 
@@ -265,7 +262,7 @@ class Measurer:
 
 def retrieval_prompts(index, examples, tokenizer, settings: Settings) -> list:
     """``examples`` with numbered sources for their question added to the system message."""
-    from serving.compose import fit, search, token_counter, with_sources
+    from rag.prompt import fit, search, token_counter, with_sources
 
     count = token_counter(tokenizer)
     prompts = []

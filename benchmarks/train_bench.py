@@ -61,10 +61,11 @@ def examples(n: int):
 
 
 def lora(model):
-    from peft import LoraConfig, get_peft_model
+    """The same LoRA for both sides: graftlm's recipe at the default settings (r 16, alpha 32)."""
+    from graftlm.settings import TuningSettings
+    from tuning.lora import with_lora
 
-    return get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
-                                            target_modules="all-linear", task_type="CAUSAL_LM"))
+    return with_lora(model, TuningSettings())
 
 
 def main() -> None:

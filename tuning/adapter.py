@@ -25,6 +25,7 @@ from graftlm.padding import pad_id
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
 from tuning.data import DataReport, FieldMap, Format, check
+from tuning.lora import with_lora
 from tuning.train import TrainResult, split, train
 
 KIND = "adapters"
@@ -79,12 +80,7 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
         raise DataFormatError("leaves no examples to train on after the held-out split",
                               path=data)
     if not full:
-        from peft import LoraConfig, get_peft_model
-
-        t = settings.tuning
-        model = get_peft_model(model, LoraConfig(
-            r=t.rank, lora_alpha=t.alpha, lora_dropout=t.dropout, target_modules="all-linear",
-            task_type="CAUSAL_LM"))
+        model = with_lora(model, settings.tuning)
     runs = workspace.home / "runs" / name
     result = train(model, tokenizer, train_set, held, settings.tuning, full=full,
                    checkpoint=runs, resume=resume, progress=progress)
