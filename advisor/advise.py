@@ -15,7 +15,8 @@ from advisor.plan import caveats_for, make_plan
 from advisor.quantities import corpus_tokens
 from advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
 from advisor.scoring import STRATEGIES, TITLES, Facts, score_hits
-from advisor.signals import Embedder, Hit, SignalDetector, corpus_from
+from advisor.signals import Hit, SignalDetector, corpus_from
+from graftlm.embedder import Embedder
 from graftlm.errors import InputError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace

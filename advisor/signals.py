@@ -19,11 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
 from advisor.quantities import Quantity, corpus_tokens, find_quantities
+from graftlm.embedder import Embedder
 
 Method = Literal["wording", "meaning", "number", "flag"]
 
@@ -94,12 +95,6 @@ class Hit:
     negated_from: str | None = None
     similarity: float | None = None
     prototype: str | None = None
-
-
-class Embedder(Protocol):
-    """What the advisor needs of a sentence embedder: unit-length vectors."""
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

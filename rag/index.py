@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
+from graftlm.embedder import Embedder
 from graftlm.errors import ArtifactError, ConfigError, DocumentLoadError, InputError
 from graftlm.lineage import file_sha256
 from graftlm.settings import RagSettings
@@ -29,17 +29,6 @@ from rag.loaders import discover, load
 KIND = "indexes"
 FORMAT_VERSION = 1
 RECALL_SAMPLE = 200
-
-
-class ChunkEmbedder(Protocol):
-    """What indexing needs of an embedder: unit vectors and a token count."""
-
-    name: str
-    dim: int
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def count_tokens(self, text: str) -> int: ...
 
 
 @dataclass
@@ -63,7 +52,7 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 def build_index(folder: Path, name: str, *, workspace: Workspace, settings: RagSettings,
-                embedder: ChunkEmbedder, force: bool = False, strict: bool = False,
+                embedder: Embedder, force: bool = False, strict: bool = False,
                 update: bool = False, progress: Progress | None = None) -> BuildReport:
     """Build (or, with ``update``, refresh) the index ``name`` over ``folder``.
 
@@ -157,7 +146,7 @@ def build_index(folder: Path, name: str, *, workspace: Workspace, settings: RagS
     return report
 
 
-def embed_chunks(embedder: ChunkEmbedder, chunks: Sequence[Chunk], batch_size: int,
+def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk], batch_size: int,
                  progress: Progress) -> np.ndarray:
     """Embed chunk texts in batches, reporting progress."""
     out = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
@@ -171,7 +160,7 @@ def embed_chunks(embedder: ChunkEmbedder, chunks: Sequence[Chunk], batch_size: i
 
 
 def _previous(workspace: Workspace, name: str, settings: RagSettings,
-              embedder: ChunkEmbedder) -> dict[str, tuple[str, list[Chunk], np.ndarray]]:
+              embedder: Embedder) -> dict[str, tuple[str, list[Chunk], np.ndarray]]:
     """Per source file of the existing index: its hash, chunks and vectors (for reuse)."""
     artifact = workspace.get(KIND, name)
     manifest = artifact.manifest
@@ -242,7 +231,7 @@ def _sparse_index(chunks: Sequence[Chunk]):
 class Index:
     """A loaded index: chunks, dense and sparse structures, and its manifest."""
 
-    def __init__(self, artifact: Artifact, embedder: ChunkEmbedder):
+    def __init__(self, artifact: Artifact, embedder: Embedder):
         import bm25s
         import faiss
 
@@ -257,7 +246,7 @@ class Index:
         self.sparse = bm25s.BM25.load(str(artifact.path / "sparse"))
 
 
-def load_index(name: str, *, workspace: Workspace, embedder: ChunkEmbedder) -> Index:
+def load_index(name: str, *, workspace: Workspace, embedder: Embedder) -> Index:
     """Load index ``name``; refuse one built with another embedder than ``embedder``."""
     artifact = workspace.get(KIND, name)
     manifest = artifact.manifest
