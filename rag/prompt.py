@@ -1,5 +1,8 @@
 """Retrieval-augmented prompts: search an index, number the sources, fit them in a budget.
 
+This is the one place a conversation meets retrieved text: the gateway, measured advice and
+``graft eval run --index`` all build their prompts here.
+
 The sources go into the system message (after any system text the client sent, which adapters
 trained with a system prompt expect to see first), numbered ``[1]``, ``[2]`` … in rank order,
 each with where it comes from, as many as fit in the token budget; the same numbers are the
@@ -8,20 +11,11 @@ each with where it comes from, as many as fit in the token budget; the same numb
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from graftlm.errors import InputError
+from rag.retrieve import search as rag_search
 
 INSTRUCTION = ("Answer using the numbered sources below and cite the ones you use like [1]. If "
                "the sources do not contain the answer, say that you do not know.")
-
-
-@dataclass
-class Sources:
-    """A loaded index and the version that answers."""
-
-    index: object
-    version: dict
 
 
 def query_of(messages: list[dict]) -> str:
@@ -35,8 +29,6 @@ def query_of(messages: list[dict]) -> str:
 def search(index, query: str, *, k: int, mode: str = "hybrid",
            source_filter: list[str] | None = None, rrf_k: int, sparse_weight: float) -> list:
     """The ``k`` best chunks for ``query``, optionally only from sources matching a filter."""
-    from rag.retrieve import search as rag_search
-
     depth = max(k * 10, 50) if source_filter else k  # filtered after the search
     results = rag_search(index, query, k=depth, mode=mode, rrf_k=rrf_k,
                          sparse_weight=sparse_weight)

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from graftlm.errors import ArtifactNotFoundError, GraftError, InputError
-from serving import compose
+from rag.prompt import fit, query_of, search, token_counter, with_sources
 from serving.engines.base import Request as EngineRequest
 from serving.launch import free_port
 from serving.metrics import Metrics
@@ -45,7 +45,7 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
     rag = runtime.settings.rag
     metrics = Metrics()
     tokenizer = _tokenizer(runtime)
-    count_tokens = compose.token_counter(tokenizer)
+    count_tokens = token_counter(tokenizer)
     max_len = serving.vllm.max_model_len
 
     @asynccontextmanager
@@ -182,15 +182,15 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
         started = time.perf_counter()
         try:
             results = await asyncio.to_thread(
-                compose.search, runtime.indexes[route.index].index, compose.query_of(messages), k=k,
+                search, runtime.indexes[route.index].index, query_of(messages), k=k,
                 mode=mode, source_filter=options.sources if options else None,
                 rrf_k=rag.rrf_k, sparse_weight=rag.sparse_weight)
         except InputError as exc:
             raise ApiError(400, str(exc), param="messages") from exc
         retrieval_ms = (time.perf_counter() - started) * 1000
         room = max_len - params.max_tokens - _count_chat(messages) - 16
-        block, citations = compose.fit(results, count_tokens, min(serving.context_tokens, room))
-        return compose.with_sources(messages, block), {
+        block, citations = fit(results, count_tokens, min(serving.context_tokens, room))
+        return with_sources(messages, block), {
             "citations": citations,
             "graft": {"retrieval": {"k": k, "mode": mode, "ms": round(retrieval_ms, 2)}}}
 

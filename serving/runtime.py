@@ -15,9 +15,16 @@ from graftlm.errors import ArtifactError, ConfigError, InputError
 from graftlm.settings import Settings
 from graftlm.lineage import version_of
 from graftlm.workspace import Workspace
-from serving.compose import Sources
 
 BASE = "base"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """A loaded index and the version of it that answers."""
+
+    index: object
+    version: dict
 
 
 @dataclass(frozen=True)

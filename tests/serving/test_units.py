@@ -2,7 +2,7 @@
 
 import pytest
 
-from serving.compose import INSTRUCTION, fit, with_sources
+from rag.prompt import INSTRUCTION, fit, with_sources
 from serving.engines.base import StopScanner
 
 
