@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from graftlm.commands import echo_rows, setting_help, settings_of, workspace_of
+from graftlm.commands import echo_rows, setting_help, workspace_of
 from graftlm.errors import InputError
 
 
@@ -116,7 +116,8 @@ def _measured(advisor, text, facts, examples, settings, workspace, *, docs, inde
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-    from advisor.measure import ARMS, measured_advice
+    from advisor.arms import ARMS
+    from advisor.measure import measured_advice
 
     if facts.documents is None:
         facts = replace(facts, documents=docs is not None or index is not None)
@@ -163,7 +164,7 @@ def eval_run(
     """Score base or an adapter, with or without an index, on a labelled set; keep the run."""
     import json
 
-    from advisor.harness import run_eval
+    from advisor.evals import run_eval
     from tuning.data import FieldMap
 
     settings, workspace = workspace_of(ctx)
@@ -185,7 +186,7 @@ def eval_compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Evaluation runs side by side, with paired differences to the first on the same data."""
-    from advisor.harness import compare
+    from advisor.evals import compare
 
     _, workspace = workspace_of(ctx)
     rows = compare(workspace, names)

@@ -18,27 +18,21 @@ says, e.g. documents that change weekly) decides.
 
 from __future__ import annotations
 
-import math
-import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from advisor.schema import Advice, ArmResult, LearningCurve, Measurement
+from advisor.arms import ARMS, ArmRun
+from advisor.schema import Advice, LearningCurve, Measurement
+from advisor.shots import demonstrations, with_shots
+from advisor.verdict import decide, learning_curve
 from graftlm.errors import InputError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace
 
-ARMS = (("zero_shot", "prompting", "Zero-shot prompting"),
-        ("few_shot", "few_shot", "Few-shot prompting"),
-        ("rag", "rag", "RAG"),
-        ("lora", "lora", "LoRA adapter"),
-        ("rag_lora", "hybrid", "RAG + LoRA"))
 MIN_EXAMPLES = 10
 MIN_TRAIN_SECONDS = 30.0
 CURVE_FRACTION = 0.5
@@ -46,52 +40,6 @@ RAG_K = 3
 RAG_TOKENS = 512
 
 Progress = Callable[[str, str], None]  # (arm id, status text)
-
-
-def bootstrap_ci(values: Sequence[float], *, resamples: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values``."""
-    data = np.asarray(values, dtype=np.float64)
-    if data.size == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
-
-
-def paired_difference_ci(a: Sequence[float], b: Sequence[float], **kwargs) -> tuple[float, float]:
-    """Bootstrap interval of mean(a - b) over the same examples (a paired comparison)."""
-    if len(a) != len(b):
-        raise ValueError("paired scores need the same examples")
-    return bootstrap_ci([x - y for x, y in zip(a, b)], **kwargs)
-
-
-@dataclass
-class _Arm:
-    id: str
-    strategy: str
-    title: str
-    status: str = "skipped"
-    reason: str | None = None
-    scores: list[float] = field(default_factory=list)
-    build_seconds: float = 0.0
-    seconds_per_query: float | None = None
-    train_examples: int = 0
-    samples: list[dict] = field(default_factory=list)
-
-    def result(self) -> ArmResult:
-        score = low = high = None
-        if self.status == "measured":
-            score = sum(self.scores) / len(self.scores)
-            low, high = bootstrap_ci(self.scores)
-        return ArmResult(id=self.id, strategy=self.strategy, title=self.title,
-                         status=self.status, reason=self.reason,
-                         score=_round(score), ci_low=_round(low), ci_high=_round(high),
-                         build_seconds=round(self.build_seconds, 1),
-                         seconds_per_query=_round(self.seconds_per_query),
-                         train_examples=self.train_examples, samples=self.samples)
 
 
 class Measurer:
@@ -133,7 +81,7 @@ class Measurer:
         metric = self.metric or classify_target(targets)
         self.tokenizer, self.targets, self.metric = tokenizer, targets, metric
         self.budget_tokens = answer_budget(tokenizer, targets)
-        arms = {arm_id: _Arm(arm_id, strategy, title) for arm_id, strategy, title in ARMS}
+        arms = {arm_id: ArmRun(arm_id, strategy, title) for arm_id, strategy, title in ARMS}
 
         self._measure(arms["zero_shot"], model, held)
         shots = demonstrations(train, self.settings.advisor.measure_shots,
@@ -155,7 +103,7 @@ class Measurer:
 
     # -- arms ------------------------------------------------------------------------------
 
-    def _measure(self, arm: _Arm, model, prompts, *, build: float = 0.0,
+    def _measure(self, arm: ArmRun, model, prompts, *, build: float = 0.0,
                  train_examples: int = 0) -> None:
         from tuning.evaluate import example_scores, generate_answers
 
@@ -231,7 +179,7 @@ class Measurer:
         del model
         half = train[:max(1, int(len(train) * CURVE_FRACTION))]
         model, _ = self._train(half, per_run, "lora")
-        curve_arm = _Arm("lora", "lora", "LoRA on half the data")
+        curve_arm = ArmRun("lora", "lora", "LoRA on half the data")
         self._measure(curve_arm, model, held, train_examples=len(half))
         full = sum(arms["lora"].scores) / len(held)
         part = sum(curve_arm.scores) / len(held)
@@ -275,140 +223,6 @@ def retrieval_prompts(index, examples, tokenizer, settings: Settings) -> list:
         prompts.append(replace(ex, messages=tuple((m["role"], m["content"]) for m in messages)
                                + ex.messages[-1:]))
     return prompts
-
-
-def demonstrations(train, count: int, seed: int, *, label_like: bool) -> list:
-    """Few-shot demonstrations: for labels, one per label (most common first), then more."""
-    rng = random.Random(seed)
-    pool = list(train)
-    rng.shuffle(pool)
-    if not label_like:
-        return pool[:min(count, 3)]  # long answers: a few, to keep prompts within reason
-    by_label: dict[str, list] = {}
-    for ex in pool:
-        by_label.setdefault(ex.target, []).append(ex)
-    order = sorted(by_label, key=lambda label: -len(by_label[label]))
-    picked = []
-    while len(picked) < count and any(by_label.values()):
-        for label in order:
-            if by_label[label] and len(picked) < count:
-                picked.append(by_label[label].pop())
-    rng.shuffle(picked)
-    return picked
-
-
-def with_shots(example, shots):
-    """``example`` with the demonstrations as earlier turns, after its system message."""
-    head = [m for m in example.messages[:1] if m[0] == "system"]
-    turns = [turn for shot in shots for turn in shot.messages if turn[0] != "system"]
-    return replace(example, messages=tuple(head + turns) + example.messages[len(head):])
-
-
-def learning_curve(fraction: float, part: float, full: float) -> LearningCurve:
-    gain = full - part
-    if gain > 0.05:
-        hint = (f"LoRA gained {gain * 100:.0f} points from {fraction:.0%} to all of the train "
-                "split: more labelled examples are likely to help further.")
-    elif gain < -0.05:
-        hint = ("LoRA did worse with all the data than with half: the run is noisy at this "
-                "size; more held-out examples would tell.")
-    else:
-        hint = ("LoRA scored about the same on half the data: more examples of the same kind "
-                "are unlikely to help much; consider a bigger base model or better targets.")
-    return LearningCurve(fraction=fraction, score_fraction=round(part, 4),
-                         score_full=round(full, 4), gain=round(gain, 4), hint=hint)
-
-
-def decide(measurement: Measurement, static: Advice, scores: dict[str, list[float]],
-           has_docs: bool) -> tuple[Measurement, str]:
-    """Recommend from the measurements; the static advice breaks ties. Returns the measurement
-    with best, tied, verdict and what would change it filled in, and the chosen strategy."""
-    measured = [a for a in measurement.arms if a.status == "measured"]
-    if not measured:
-        return (measurement.model_copy(update={"verdict": "no arm could be measured."}),
-                static.recommendation)
-    best = max(measured, key=lambda a: (a.score, -ARM_ORDER[a.id]))
-    tied = [a for a in measured if a.id != best.id
-            and paired_difference_ci(scores[best.id], scores[a.id])[0] <= 0]
-    rank = {s.strategy: s.rank for s in static.ranking}
-    # Among tied arms the description decides, but only for arms whose every component (the
-    # retrieval, the adapter) showed a measured gain somewhere; otherwise the simpler arm wins.
-    eligible = [a for a in [best, *tied] if all(_helps(c, scores) for c in COMPONENTS[a.id])]
-    choice = min(eligible or [best], key=lambda a: rank[a.strategy])
-    pct = lambda x: f"{x * 100:.1f}"  # noqa: E731
-    if choice.id == best.id and not tied:
-        verdict = (f"{best.title} scored best ({measurement.metric} {pct(best.score)}, 95% CI "
-                   f"{pct(best.ci_low)}–{pct(best.ci_high)}) and no other arm is within the "
-                   "paired confidence interval.")
-    elif choice.id == best.id:
-        idle = sorted({PARTS[c] for a in tied if a not in eligible for c in COMPONENTS[a.id]
-                       if not _helps(c, scores)})
-        why = (f"{' and '.join(idle)} showed no measured gain" if idle else
-               f"the description's signals also favour {best.title}")
-        verdict = (f"{best.title} scored best ({pct(best.score)}); "
-                   f"{', '.join(a.title for a in tied)} tie with it within the paired 95% "
-                   f"interval, and {why}.")
-    else:
-        if best in eligible:
-            why = f"the description favours it: {_reasons(static, choice.strategy)}"
-        else:
-            idle = [PARTS[c] for c in COMPONENTS[best.id] if not _helps(c, scores)]
-            why = (f"{' and '.join(idle)} showed no measured gain on these examples, so the "
-                   "simpler arm is recommended")
-        verdict = (f"{best.title} scored highest ({pct(best.score)}) but {choice.title} "
-                   f"({pct(choice.score)}) ties with it within the paired 95% interval, and "
-                   f"{why}.")
-    change = []
-    if measurement.learning_curve is not None:
-        change.append(measurement.learning_curve.hint)
-    if tied:
-        change.append(f"The scores of {len(tied) + 1} arms overlap on {measurement.held_out} "
-                      "held-out examples: more labelled examples would separate them.")
-    if not has_docs:
-        change.append("No documents were given, so retrieval was not measured; if the task "
-                      "needs facts from documents, pass --docs.")
-    rag = next((a for a in measured if a.id == "rag"), None)
-    zero = next((a for a in measured if a.id == "zero_shot"), None)
-    if rag and zero and rag.score <= zero.score + 0.02:
-        change.append("Retrieval did not lift the base model: check that the documents hold "
-                      "the answers (graft eval retrieval) before relying on RAG.")
-    if best.score < 0.5:
-        change.append(f"The best arm scores {pct(best.score)}: a bigger base model "
-                      "(models.base) would likely raise every arm.")
-    skipped = [a.title for a in measurement.arms if a.status == "skipped" and a.reason]
-    if static.recommendation == "full_ft":
-        change.append("The description points to full fine-tuning, which is not measured "
-                      "here (it needs far more data and compute than the budget).")
-    if skipped:
-        change.append(f"Not measured: {', '.join(skipped)}.")
-    return measurement.model_copy(update={
-        "best": best.id, "tied": [a.id for a in tied], "verdict": verdict,
-        "would_change": change}), choice.strategy
-
-
-ARM_ORDER = {arm_id: i for i, (arm_id, _, _) in enumerate(ARMS)}
-COMPONENTS = {"zero_shot": (), "few_shot": (), "rag": ("rag",), "lora": ("lora",),
-              "rag_lora": ("rag", "lora")}
-PARTS = {"rag": "retrieval", "lora": "the adapter"}
-_GAINS = {"rag": (("rag", "zero_shot"), ("rag_lora", "lora")),
-          "lora": (("lora", "zero_shot"), ("rag_lora", "rag"))}
-
-
-def _helps(component: str, scores: dict[str, list[float]]) -> bool:
-    """Whether adding ``component`` to some measured arm raised its score significantly."""
-    return any(with_it in scores and without in scores
-               and paired_difference_ci(scores[with_it], scores[without])[0] > 0
-               for with_it, without in _GAINS[component])
-
-
-def _reasons(static: Advice, strategy: str) -> str:
-    moved = [s.title for s in static.signals if s.effects.get(strategy, 0) > 0]
-    return ", ".join(moved[:3]) if moved else "it ranks higher in the static advice"
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) \
-        else round(value, 4)
 
 
 def measured_advice(advisor, description: str, facts, data: Path, settings: Settings,

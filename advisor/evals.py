@@ -1,4 +1,4 @@
-"""The evaluation harness: score any combination of base model, adapter and index on a labelled
+"""``graft eval run`` and ``graft eval compare``: score any combination of base model, adapter and index on a labelled
 set, keep the result in the workspace, and compare runs side by side.
 
 It uses the measured-advice machinery — the same prompts with sources, greedy decoding, metrics
@@ -14,7 +14,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from advisor.measure import bootstrap_ci, paired_difference_ci, retrieval_prompts
+from advisor.measure import retrieval_prompts
+from advisor.stats import bootstrap_ci, paired_difference_ci
 from graftlm.errors import InputError
 from graftlm.lineage import file_sha256
 from graftlm.settings import Settings

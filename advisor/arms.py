@@ -1,0 +1,46 @@
+"""The arms of measured advice: which strategies are measured, and what one arm's run records.
+
+Each arm stands for a strategy of the static advice (``rag_lora`` for ``hybrid``); an
+:class:`ArmRun` collects its per-example scores, costs and a few samples, and becomes the
+:class:`~advisor.schema.ArmResult` of the advice's ``measurement`` block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from advisor.schema import ArmResult
+from advisor.stats import bootstrap_ci, rounded
+
+ARMS = (("zero_shot", "prompting", "Zero-shot prompting"),
+        ("few_shot", "few_shot", "Few-shot prompting"),
+        ("rag", "rag", "RAG"),
+        ("lora", "lora", "LoRA adapter"),
+        ("rag_lora", "hybrid", "RAG + LoRA"))
+ARM_ORDER = {arm_id: i for i, (arm_id, _, _) in enumerate(ARMS)}
+
+
+@dataclass
+class ArmRun:
+    id: str
+    strategy: str
+    title: str
+    status: str = "skipped"
+    reason: str | None = None
+    scores: list[float] = field(default_factory=list)
+    build_seconds: float = 0.0
+    seconds_per_query: float | None = None
+    train_examples: int = 0
+    samples: list[dict] = field(default_factory=list)
+
+    def result(self) -> ArmResult:
+        score = low = high = None
+        if self.status == "measured":
+            score = sum(self.scores) / len(self.scores)
+            low, high = bootstrap_ci(self.scores)
+        return ArmResult(id=self.id, strategy=self.strategy, title=self.title,
+                         status=self.status, reason=self.reason,
+                         score=rounded(score), ci_low=rounded(low), ci_high=rounded(high),
+                         build_seconds=round(self.build_seconds, 1),
+                         seconds_per_query=rounded(self.seconds_per_query),
+                         train_examples=self.train_examples, samples=self.samples)
