@@ -50,6 +50,13 @@ _CLAUSE_BREAK = re.compile(
 )
 
 
+def effects(p: float = 0.0, f: float = 0.0, r: float = 0.0, l: float = 0.0,  # noqa: E741
+            t: float = 0.0, h: float = 0.0) -> dict[str, float]:
+    """A signal's effect on each strategy at full strength: prompting, few-shot, RAG, LoRA,
+    full fine-tuning, hybrid."""
+    return {"prompting": p, "few_shot": f, "rag": r, "lora": l, "full_ft": t, "hybrid": h}
+
+
 @dataclass(frozen=True)
 class SignalSpec:
     """One row of the signal table: how to recognise it and how it moves each strategy.

@@ -1,0 +1,177 @@
+"""The knowledge rows of the signal table (``FRAMEWORK.md``): facts the model lacks or that change.
+
+Knowledge gaps point to retrieval: knowledge that changes, private documents, answers that must
+be grounded in or cite sources, question answering over a collection. The skill, data,
+constraint and scope rows are in :mod:`advisor.catalog`, which assembles the whole table.
+"""
+
+from __future__ import annotations
+
+from advisor.signals import SignalSpec, effects as _fx
+
+_FREQ = (r"(?:hourly|daily|nightly|weekly|fortnightly|monthly|quarterly|annually|yearly|constantly|"
+         r"frequently|regularly|all the time|often|every (?:\w+ ){0,2}(?:hour|day|week|fortnight|"
+         r"month|quarter|year|sprint|release|season|semester|term|monday|tuesday|wednesday|"
+         r"thursday|friday)s?|each (?:hour|day|week|month|quarter|year|sprint|release|season)|"
+         r"(?:once|twice|\w+ times) (?:a|per) (?:day|week|month|quarter)|a lot|all year)")
+_CHANGE = (r"(?:updat\w*|chang\w*|refresh\w*|revis\w*|reissu\w*|republish\w*|rewritt\w*|shift\w*|"
+           r"rotat\w*|mov\w*|evolv\w*|land\w*|ship\w*|releas\w*|publish\w*|add\w*|expir\w*|"
+           r"come out|arriv\w*|new|fluctuat\w*)")
+_DOCS = (r"(?:docs|documents?|documentation|wiki|handbook|manuals?|polic(?:y|ies)(?: wording)?|"
+         r"knowledge ?base|kb|contracts?|catalog(?:ue)?|faqs?|playbooks?|runbooks?|sops|"
+         r"spec(?:ification)? sheets?|specs|formulary|ordinances?|regulations?|statutes?|case law|"
+         r"database|archive|intranet|confluence|sharepoint|price (?:sheet|list)s?|patch notes|"
+         r"syllabi|syllabus|release notes|tariff schedule|product (?:pages|data|sheets)|"
+         r"standards?|procedures manual|guidance|filings|records|papers|articles|reports|"
+         r"notes|tickets|incident writeups|feed)")
+
+KNOWLEDGE: tuple[SignalSpec, ...] = (
+    # --- knowledge -----------------------------------------------------------------------------
+    SignalSpec(
+        "fresh_knowledge", "knowledge that changes", "knowledge",
+        _fx(p=-1, f=-0.5, r=3, l=-1.5, t=-2, h=1.5),
+        patterns=(
+            rf"\b{_CHANGE}\b[^.;]{{0,40}}?\b{_FREQ}",
+            rf"\b{_FREQ}\b[^.;]{{0,25}}?\b{_CHANGE}\b",
+            rf"\b{_CHANGE}\s+(?:\w+\s+){{0,2}}?(?:every|each|with (?:each|every)) \w+",
+            r"\b(?:valid|true|correct|in force|available) (?:today|right now|as of today|at the "
+            r"moment)\b|\b(?:out of date|outdated|stale) (?:within|after|in) ",
+            r"\b(?:today'?s|this (?:week|month|season|semester|quarter|year|term)'?s?|latest|"
+            r"up[- ]to[- ]the[- ]minute|up[- ]to[- ]date|real[- ]time|breaking news|"
+            r"current(?:ly)? (?:\w+ )?(?:prices?|rates?|stock|inventory|regulations?|rules|polic"
+            r"(?:y|ies)|schedules?|versions?|balance|status|figures|data|deadlines?|tariffs?|terms|"
+            r"catalog(?:ue)?|menu|offers?|promotions?|availability|patch|events|law|guidance|"
+            r"portfolio|stock status|lineup|roster|fees|timetables?)|"
+            r"live (?:data|prices|catalog(?:ue)?|inventory|stock|feeds?|rates|figures|scores|"
+            r"availability))\b",
+            r"\b(?:stock|prices?|rates|inventory|availability) (?:levels? )?(?:shifts?|moves?|"
+            r"changes?|fluctuates?)\b",
+            r"\b(?:never|not) (?:be )?(?:out of date|stale)\b",
+        ),
+        prototypes=(
+            "the information changes every week",
+            "prices and stock levels are updated daily",
+            "answers must reflect the latest version of the documents",
+            "new products and rules are added all the time",
+            "the figures are refreshed every hour",
+            "the content is revised every release",
+        ),
+        negated_as="static_knowledge", slot="freshness",
+    ),
+    SignalSpec(
+        "static_knowledge", "knowledge that does not change", "knowledge",
+        _fx(r=-0.8, l=0.4, h=-0.5),
+        patterns=(
+            r"\b(?:never|rarely|seldom|hardly ever|doesn'?t|does not|don'?t|do not|won'?t|"
+            r"will not)\s+(?:\w+\s+){0,2}(?:change|changes|get updated|updated?|revised?)\b",
+            r"\b(?:has|have) (?:been|stayed|remained) (?:stable|unchanged|the same|fixed)\b",
+            r"\b(?:stable|static|frozen|unchanging|unchanged|settled)\b[^.;]{0,20}\b(?:for years|"
+            r"since|content|corpus|schema|rules)\b",
+        ),
+        negatable=False, slot="freshness",
+    ),
+    SignalSpec(
+        "private_documents", "proprietary or domain documents", "knowledge",
+        _fx(p=-1.5, f=-1, r=3, l=-1, t=-1.5, h=1.5),
+        patterns=(
+            rf"\b(?:our|internal|in-house|company'?s?|corporate|proprietary|private|the firm'?s|"
+            rf"the hospital'?s|the bank'?s|the county'?s?|the city'?s?|the state'?s?|"
+            rf"the agency'?s?|our own)\b[^.;]{{0,25}}?\b{_DOCS}\b",
+            r"\b(?:handbook|wiki|knowledge ?base|formulary|ordinances?|statutes?|case law|"
+            r"runbooks?|playbooks?|patch notes|price (?:sheet|list)|spec(?:ification)? sheets?|"
+            r"product manuals?|documentation|tariff schedule|syllabi|release notes|"
+            r"policy wording|contracts we hold|regulation paragraph)\b",
+            r"\b(?:sheets|documents|docs|files|records|reports|manuals|pdfs|binders?|archives?|"
+            r"notes|permits|filings|aids|collections?) (?:that )?we (?:keep|hold|maintain|store|"
+            r"own|publish|have on file)\b",
+            r"\bwe (?:hold|keep|maintain|store|have) (?:\w+ ){0,3}(?:digiti[sz]ed|scanned|"
+            r"archived|internal|historical) \w+",
+            r"\b(?:years|decades) of (?:\w+ ){0,3}(?:reports|permits|records|filings|documents|"
+            r"manuals|minutes|papers|archives)\b",
+            r"\b(?:answers?|replies|draws?|responds?|pulls?) (?:\w+ ){0,3}(?:from|using|based on|"
+            r"grounded in) (?:our|the|their|its) (?:\w+ ){0,3}" + _DOCS + r"\b",
+        ),
+        prototypes=(
+            "answer questions using our internal documentation",
+            "staff ask about the employee handbook",
+            "look things up in the company knowledge base",
+            "the assistant must know what is in our product manuals",
+            "search across the contracts we hold",
+            "the bot answers from our policy documents",
+        ),
+        negated_as="no_knowledge_needed", slot="documents",
+    ),
+    SignalSpec(
+        "grounding", "must cite or be grounded in sources", "knowledge",
+        _fx(p=-1, f=-0.5, r=2.5, l=-1, t=-1.5, h=1.5),
+        patterns=(
+            r"\b(?:cites?|citing|citations?|(?<!open[- ])(?<!open )sources?(?! code)|"
+            r"reference (?:the|each|every|its)|with references|referencing|provenance|traceab\w+|auditab\w+|audit trail|"
+            r"verifiab\w+|attribut\w+)\b",
+            r"\b(?:quote|quotes|quoting|show|shows|showing|point to|points to|pinned to|"
+            r"link to|name|names|see) (?:\w+ ){0,3}(?:section|clause|paragraph|page|passage|"
+            r"heading|article|guideline|rule|text|ordinance|document|case law|regulation)s?\b",
+            r"\b(?:grounded in|based only on|come from|comes from|taken from) (?:the |our |those "
+            r"|these |its )?(?:\w+ ){0,3}(?:documents?|reports?|sheets?|sources?|records|texts?|"
+            r"manuals?|policy|policies|regulations?|files)\b",
+            r"\b(?:pointed|point|points|link|links|linked) to (?:the )?(?:right |exact |relevant )?"
+            r"(?:\w+ ){0,2}(?:collection|box|document|record|file|section|page|source|entry)\b",
+            r"\bwith the (?:\w+ ){0,2}(?:number|id|reference|page|link) (?:it|they|of the)?",
+            r"\bwhere (?:it|they|the answer) (?:got|gets|found|came from)",
+            r"\b(?:backs?|backed|supports?|supported|justif\w+) (?:\w+ ){0,2}(?:each|every|the) "
+            r"(?:answer|claim|statement|response)",
+            r"\b(?:which|what) (?:\w+ ){0,3}(?:it|they|the answer) (?:relied|relies|is based|came|"
+            r"comes) ",
+            r"\b(?:no|never|don'?t|must not|mustn'?t|cannot) (?:\w+ ){0,2}(?:hallucinat\w+|make "
+            r"(?:things|stuff|facts) up|invent\w*|fabricat\w+)",
+        ),
+        prototypes=(
+            "every answer must say which document it came from",
+            "show the passage that supports each answer",
+            "answers must be traceable to the source text",
+            "include a reference to the section used",
+        ),
+        negated_as="no_citations", slot="citations",
+    ),
+    SignalSpec(
+        "no_citations", "sources not needed", "knowledge",
+        _fx(r=-0.7, h=-0.5),
+        negatable=False, slot="citations",
+    ),
+    SignalSpec(
+        "question_answering", "answering questions from a body of knowledge", "knowledge",
+        _fx(p=-0.5, r=1.5, l=-0.3, h=0.5),
+        patterns=(
+            r"\b(?:ask(?:s|ing)? (?:\w+ ){0,3}(?:about|things like|questions)|questions? about|"
+            r"look(?:s|ing)? up|query (?:across|over)|search(?:es|ing)? (?:across|through|over)|"
+            r"digs? through|help ?bot|chat ?bot|q&a bot|helpline|help desk bot|"
+            r"answers? (?:\w+ ){0,2}questions)\b",
+        ),
+        prototypes=(
+            "employees ask questions about benefits",
+            "a chatbot that answers customer questions",
+            "look up information in a large collection",
+        ),
+        negated_as=None,
+    ),
+    SignalSpec(
+        "no_knowledge_needed", "no outside knowledge needed", "knowledge",
+        _fx(p=1, f=0.3, r=-2.5, l=0.3, h=-2),
+        patterns=(
+            r"\b(?:no|without|doesn'?t need|does not need|don'?t need|won'?t need) (?:any )?"
+            r"(?:\w+ )?(?:lookup|look-up|retrieval|knowledge|lore|background|context|documents|"
+            r"docs|facts)(?: (?:lookup|look-up|needed|required))?\b",
+            r"\b(?:doesn'?t|does not|don'?t|do not|never) (?:need to )?(?:know|reference|references"
+            r"|look up|mention)s? (?:anything|any|outside|world|external)\b",
+            r"\beverything (?:\w+ ){0,3}(?:is|are) (?:already )?in the (?:\w+ ){0,2}(?:input|text|"
+            r"instructions|prompt|email|message|document|transcript|notes?|request)\b",
+            r"\b(?:shouldn'?t|should not|must not|mustn'?t|never) add (?:any )?(?:new )?"
+            r"(?:facts|information|content)\b",
+            r"\bgiven the (?:\w+ ){0,4}(?:answer|text|facts|data|input)\b",
+            r"\bnothing (?:else )?to look up\b|\b(?:facts|information|content) (?:all )?(?:come|"
+            r"comes) from the (?:\w+ ){0,2}(?:itself|input|note|text|email|message|request)\b",
+            r"\bnothing (?:\w+ ){0,2}(?:specific|particular|proprietary) to (?:us|our)",
+        ),
+        negatable=False, slot="documents",
+    ),
+)
