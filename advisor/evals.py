@@ -30,9 +30,10 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
     """Score ``model`` ('base' or an adapter), with ``index`` if given, on every example of
     ``data`` (or the first ``limit``); save and return the run."""
     from graftlm.loader import load_base
-    from tuning.adapter import check_data, open_adapter, require_clean
-    from tuning.data import classify_target
-    from tuning.evaluate import answer_budget, example_scores, generate_answers
+    from tuning.adapter import open_adapter
+    from tuning.data import check_data, require_clean
+    from tuning.evaluate import answer_budget, generate_answers
+    from tuning.metrics import classify_target, example_scores
 
     if model == "base":
         net, tokenizer, _ = load_base(settings.models, workspace)

@@ -60,9 +60,9 @@ class Measurer:
     def run(self, data: Path) -> tuple[Measurement, dict[str, list[float]]]:
         """Measure every arm that can run; returns the measurement and per-example scores."""
         from graftlm.loader import load_base
-        from tuning.adapter import check_data, require_clean
-        from tuning.data import classify_target
+        from tuning.data import check_data, require_clean
         from tuning.evaluate import answer_budget
+        from tuning.metrics import classify_target
         from tuning.train import split
 
         started = time.monotonic()
@@ -105,7 +105,8 @@ class Measurer:
 
     def _measure(self, arm: ArmRun, model, prompts, *, build: float = 0.0,
                  train_examples: int = 0) -> None:
-        from tuning.evaluate import example_scores, generate_answers
+        from tuning.evaluate import generate_answers
+        from tuning.metrics import example_scores
 
         self.progress(arm.id, f"answering {len(prompts)} held-out examples")
         started = time.perf_counter()

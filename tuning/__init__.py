@@ -11,7 +11,7 @@ _PUBLIC = {
     "read_examples": "tuning.data",
     "encode": "tuning.data",
     "train": "tuning.train",
-    "train_adapter": "tuning.adapter",
+    "train_adapter": "tuning.pipeline",
     "load_base": "graftlm.loader",
 }
 __all__, __getattr__ = lazy_exports("tuning", _PUBLIC)

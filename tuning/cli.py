@@ -84,7 +84,7 @@ def _check(data, settings, workspace, fmt, fields) -> None:
     from transformers import AutoTokenizer
 
     from graftlm.models import base_model_dir
-    from tuning.adapter import check_data
+    from tuning.data import check_data
     from tuning.estimate import training_minutes
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
@@ -117,7 +117,7 @@ def _train(data, name, settings, workspace, **kwargs):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from tuning.adapter import train_adapter
+    from tuning.pipeline import train_adapter
 
     err = Console(stderr=True)
     with Progress("[progress.description]{task.description}", BarColumn(),
@@ -166,7 +166,7 @@ def merge(
     force: Annotated[bool, typer.Option(help="Replace a non-empty OUT.")] = False,
 ) -> None:
     """Fold an adapter into the base weights: a plain model any engine loads."""
-    from tuning.adapter import merge_adapter
+    from tuning.merge import merge_adapter
 
     settings, workspace = workspace_of(ctx)
     typer.echo(f"merged '{name}' into {merge_adapter(name, out, settings, workspace, force=force)}")
@@ -181,7 +181,7 @@ def eval_adapter(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Base model and adapter side by side on the same examples."""
-    from tuning.adapter import evaluate_adapter
+    from tuning.eval_adapter import evaluate_adapter
     from tuning.data import FieldMap
 
     settings, workspace = workspace_of(ctx)

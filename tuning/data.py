@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,12 @@ from typing import Literal
 
 from graftlm import jsonl
 from graftlm.errors import DataFormatError, InputError
+from graftlm.settings import Settings
 
 Format = Literal["chat", "alpaca", "prompt_completion", "fields"]
 ROLES = ("system", "user", "assistant")
 IGNORE = -100
+MAX_LISTED_PROBLEMS = 20
 
 
 @dataclass(frozen=True)
@@ -274,32 +275,18 @@ def check(path: Path, tokenizer, *, max_length: int, fmt: Format | None = None,
     return report
 
 
-def classify_target(targets: Sequence[str]) -> Literal["exact_match", "overlap"]:
-    """Short answers (labels) are scored by exact match, longer ones by token overlap."""
-    if not targets:
-        return "exact_match"
-    words = sorted(len(t.split()) for t in targets)
-    return "exact_match" if words[len(words) // 2] <= 4 else "overlap"
+def check_data(path: Path, tokenizer, settings: Settings, *, fmt: Format | None = None,
+               fields: FieldMap | None = None) -> DataReport:
+    return check(path, tokenizer, max_length=settings.tuning.max_length, fmt=fmt, fields=fields)
 
 
-def normalize(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip().lower())
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    """SQuAD-style token overlap F1, the metric for free-text answers."""
-    pred, ref = normalize(prediction).split(), normalize(reference).split()
-    if not pred or not ref:
-        return float(pred == ref)
-    overlap = 0
-    ref_counts: dict[str, int] = {}
-    for tok in ref:
-        ref_counts[tok] = ref_counts.get(tok, 0) + 1
-    for tok in pred:
-        if ref_counts.get(tok, 0) > 0:
-            overlap += 1
-            ref_counts[tok] -= 1
-    if overlap == 0:
-        return 0.0
-    precision, recall = overlap / len(pred), overlap / len(ref)
-    return 2 * precision * recall / (precision + recall)
+def require_clean(report: DataReport) -> None:
+    """Bad files never start a training run: raise with every problem and its line."""
+    if report.ok:
+        return
+    shown = "\n".join(f"  {p}" for p in report.problems[:MAX_LISTED_PROBLEMS])
+    more = len(report.problems) - MAX_LISTED_PROBLEMS
+    tail = f"\n  … and {more} more" if more > 0 else ""
+    raise DataFormatError(f"{len(report.problems)} problem(s); fix them and run again "
+                          f"(`graft train --check {report.path}` lists them all):\n{shown}{tail}",
+                          path=report.path)

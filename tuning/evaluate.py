@@ -1,7 +1,7 @@
 """Generation-based evaluation: what the model *answers*, not only its loss.
 
-Short targets (labels) are scored by exact match after normalising case and spaces; longer ones
-by token-overlap F1. Generation is greedy and batched with left padding.
+Generation is greedy and batched with left padding; the answers are scored by
+:mod:`tuning.metrics`. :func:`evaluate_adapter` sets an adapter beside its base model.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from graftlm.padding import left_pad, pad_id
-from tuning.data import Example, classify_target, normalize, prompt_ids, token_f1
+from tuning.data import Example, prompt_ids
 
 
 def generate_answers(model, tokenizer, examples: Sequence[Example], *, max_new_tokens: int,
@@ -34,22 +34,6 @@ def generate_answers(model, tokenizer, examples: Sequence[Example], *, max_new_t
             answers.append(tokenizer.decode(row, skip_special_tokens=True).strip())
     model.train(was_training)
     return answers
-
-
-def score(predictions: Sequence[str], targets: Sequence[str], metric: str | None = None
-          ) -> tuple[str, float]:
-    """(metric name, mean score) of predictions against targets."""
-    metric = metric or classify_target(targets)
-    hits = example_scores(predictions, targets, metric)
-    return metric, (sum(hits) / len(hits) if hits else 0.0)
-
-
-def example_scores(predictions: Sequence[str], targets: Sequence[str], metric: str
-                   ) -> list[float]:
-    """Each prediction's score: 1.0 or 0.0 for exact match, token F1 otherwise."""
-    if metric == "exact_match":
-        return [float(normalize(p) == normalize(t)) for p, t in zip(predictions, targets)]
-    return [token_f1(p, t) for p, t in zip(predictions, targets)]
 
 
 def answer_budget(tokenizer, targets: Sequence[str]) -> int:

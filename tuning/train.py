@@ -28,7 +28,8 @@ from graftlm.errors import TrainingError
 from graftlm.padding import pad_id
 from graftlm.settings import TuningSettings
 from tuning.data import IGNORE, Encoded, Example, encode
-from tuning.evaluate import answer_budget, generate_answers, score
+from tuning.evaluate import answer_budget, generate_answers
+from tuning.metrics import score
 
 
 @dataclass

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from graftlm.errors import DataFormatError
-from tuning.data import (IGNORE, Example, FieldMap, check, classify_target, encode, read_examples,
-                         token_f1)
+from tuning.data import (IGNORE, DataReport, Example, FieldMap, Problem, check, encode,
+                         read_examples, require_clean)
 
 
 def write(tmp_path, rows, name="d.jsonl"):
@@ -93,9 +93,12 @@ def test_check_reports_statistics(tmp_path, tiny_tokenizer):
     assert report.tokens > 0 and report.max_tokens == 40
 
 
-def test_metric_choice_and_f1():
-    assert classify_target(["PlayMusic", "GetWeather"]) == "exact_match"
-    assert classify_target(["a much longer answer with many words"] * 3) == "overlap"
-    assert token_f1("the cat sat", "the cat sat") == 1.0
-    assert token_f1("cat", "the cat sat") == pytest.approx(0.5)
-    assert token_f1("dog", "the cat") == 0.0
+def test_problems_stop_a_run_before_it_starts(tmp_path):
+    report = DataReport(tmp_path / "d.jsonl", "chat",
+                        problems=[Problem(n, "malformed JSON") for n in range(1, 26)])
+    with pytest.raises(DataFormatError) as err:
+        require_clean(report)
+    text = str(err.value)
+    assert "25 problem(s)" in text and "line 20: malformed JSON" in text
+    assert "line 21" not in text and "… and 5 more" in text
+    require_clean(DataReport(tmp_path / "d.jsonl", "chat"))  # a clean report passes

@@ -1,0 +1,47 @@
+"""``graft eval adapter``: an adapter and its base model side by side on the same examples.
+
+Both answer every example greedily (the adapter switched off for the base) and are scored by
+the same metric, with their eval loss beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graftlm.padding import pad_id
+from graftlm.settings import Settings
+from graftlm.workspace import Workspace
+from tuning.adapter import open_adapter
+from tuning.data import FieldMap, Format, check_data, encode, require_clean
+from tuning.evaluate import answer_budget, generate_answers
+from tuning.metrics import score
+from tuning.train import eval_loss
+
+
+def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Workspace, *,
+                     fmt: Format | None = None, fields: FieldMap | None = None) -> dict:
+    """Base model and adapter side by side on the same examples: metric and eval loss."""
+    model, tokenizer, card = open_adapter(name, settings, workspace)
+    if fields is None and card.get("data", {}).get("fields"):
+        fields = FieldMap(**card["data"]["fields"])
+    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
+    require_clean(report)
+    examples = report.examples
+    targets = [ex.target for ex in examples]
+    budget = answer_budget(tokenizer, targets)
+    encoded = [encode(ex, tokenizer, settings.tuning.max_length) for ex in examples]
+    pad = pad_id(tokenizer)
+    out = {"adapter": name, "data": str(data), "examples": len(examples)}
+    with model.disable_adapter():
+        base_answers = generate_answers(model, tokenizer, examples, max_new_tokens=budget)
+        base_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
+    tuned_answers = generate_answers(model, tokenizer, examples, max_new_tokens=budget)
+    tuned_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
+    metric, base_score = score(base_answers, targets)
+    _, tuned_score = score(tuned_answers, targets, metric)
+    out.update({"metric": metric, "base": round(base_score, 4), "adapter": round(tuned_score, 4),
+                "base_loss": round(base_loss, 4), "adapter_loss": round(tuned_loss, 4),
+                "samples": [{"line": ex.line, "target": t, "base": b, "adapter": a}
+                            for ex, t, b, a in list(zip(examples, targets, base_answers,
+                                                        tuned_answers))[:5]]})
+    return out

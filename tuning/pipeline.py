@@ -1,0 +1,73 @@
+"""``graft train`` end to end: validate the data, split it, train, and publish the adapter.
+
+A run checkpoints under ``runs/<name>/`` and publishes ``adapters/<name>/`` (the PEFT files, or a
+whole model for ``--full``, and the card) only when it finishes, atomically, so an interrupted
+run leaves no half-written adapter under the final name and a previous one intact.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from graftlm.errors import ArtifactError, DataFormatError, InputError
+from graftlm.loader import load_base
+from graftlm.settings import Settings
+from graftlm.workspace import Workspace, write_manifest
+from tuning.adapter import KIND
+from tuning.card import make_card
+from tuning.data import FieldMap, Format, check_data, require_clean
+from tuning.lora import with_lora
+from tuning.train import split, train
+
+
+def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, *,
+                  eval_file: Path | None = None, fmt: Format | None = None,
+                  fields: FieldMap | None = None, full: bool = False, force: bool = False,
+                  resume: bool = False, progress: Callable[[dict], None] | None = None,
+                  qlora: bool = False) -> tuple[Path, dict]:
+    """Validate ``data``, train, and publish adapter ``name``; returns (path, card)."""
+    if workspace.exists(KIND, name) and not force:
+        raise ArtifactError(f"an adapter named '{name}' already exists; pass --force to "
+                            "replace it.")
+    if full and qlora:
+        raise InputError("--full and --qlora exclude each other: QLoRA trains an adapter on a "
+                         "frozen 4-bit base.")
+    model, tokenizer, base_path = load_base(settings.models, workspace, for_training=True,
+                                            four_bit=qlora)
+    if qlora:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model)
+    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
+    require_clean(report)
+    if eval_file is not None:
+        held_report = check_data(eval_file, tokenizer, settings, fmt=fmt, fields=fields)
+        require_clean(held_report)
+        train_set, held = report.examples, held_report.examples[:settings.tuning.eval_max]
+    else:
+        train_set, held = split(report.examples, settings.tuning.eval_fraction,
+                                settings.tuning.eval_max, settings.tuning.seed)
+    if not train_set:
+        raise DataFormatError("leaves no examples to train on after the held-out split",
+                              path=data)
+    if not full:
+        model = with_lora(model, settings.tuning)
+    runs = workspace.home / "runs" / name
+    result = train(model, tokenizer, train_set, held, settings.tuning, full=full,
+                   checkpoint=runs, resume=resume, progress=progress)
+    if not result.main_process:  # under `accelerate launch`, the main process publishes
+        return workspace.path(KIND, name), {}
+    card = make_card(settings, base_path, data, report, result, full=full,
+                     tokenizer=tokenizer, train_count=len(train_set), eval_count=len(held))
+    card["hyperparameters"]["qlora"] = qlora
+    card["data"]["fields"] = asdict(fields) if fields else None
+    with workspace.writer(KIND, name, replace=True) as staging:
+        result.model.save_pretrained(staging)
+        if full:
+            tokenizer.save_pretrained(staging)
+        write_manifest(staging, "adapter", {"name": name, **card})
+    shutil.rmtree(runs, ignore_errors=True)
+    return workspace.path(KIND, name), card
