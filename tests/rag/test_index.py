@@ -11,28 +11,9 @@ import pytest
 from graftlm.errors import ArtifactError, ConfigError, DocumentLoadError
 from graftlm.settings import RagSettings
 from graftlm.workspace import Workspace
-from rag.index import build_index, load_index
-from rag.langchain import GraftRetriever
-from rag.retrieve import rrf, search
-
-SETTINGS = RagSettings(chunk_tokens=40, chunk_overlap=5)
-
-
-@pytest.fixture
-def docs(tmp_path):
-    root = tmp_path / "docs"
-    (root / "sub").mkdir(parents=True)
-    (root / "reset.md").write_text("# Reset\n\nHold the reset button for fifteen seconds to "
-                                   "restore factory settings.\n\n# Power\n\nUnplug the power "
-                                   "cable and wait ten seconds.")
-    (root / "sub" / "warranty.txt").write_text("The warranty lasts two years from purchase.")
-    (root / "faq.html").write_text("<h1>FAQ</h1><p>Guest networks expire after a day.</p>")
-    return root
-
-
-def build(docs, ws, embedder, **kw):
-    return build_index(docs, "kb", workspace=ws, settings=kw.pop("settings", SETTINGS),
-                       embedder=embedder, **kw)
+from rag.index import load_index
+from rag.retrieve import search
+from tests.rag.conftest import build
 
 
 def test_build_writes_a_self_describing_index(docs, tmp_path, word_embedder):
@@ -45,25 +26,6 @@ def test_build_writes_a_self_describing_index(docs, tmp_path, word_embedder):
     assert set(manifest["files"]) == {"reset.md", "sub/warranty.txt", "faq.html"}
     assert len(manifest["files"]["reset.md"]["sha256"]) == 64
     assert manifest["chunk_count"] == report.chunks and manifest["format_version"] == 1
-
-
-def test_search_modes_find_the_right_chunk(docs, tmp_path, word_embedder):
-    ws = Workspace(tmp_path / "home")
-    build(docs, ws, word_embedder)
-    index = load_index("kb", workspace=ws, embedder=word_embedder)
-    for mode in ("hybrid", "dense", "sparse"):
-        (top, *_) = search(index, "how long does the warranty last", k=2, mode=mode)
-        assert top.chunk.source == "sub/warranty.txt", mode
-    hybrid = search(index, "reset button factory settings", k=3)
-    assert hybrid[0].chunk.heading == "Reset"
-    assert hybrid[0].dense_rank is not None and hybrid[0].sparse_rank is not None
-
-
-def test_rrf_rewards_agreement():
-    fused = [i for i, _ in rrf([[1, 2, 3], [3, 2, 9]], k=10)]
-    assert set(fused[:2]) == {2, 3} and fused[-1] == 9
-    weighted = rrf([[1, 2], [2, 1]], k=10, weights=(1.0, 0.5))
-    assert weighted[0][0] == 1
 
 
 def test_update_reembeds_only_changed_files(docs, tmp_path, word_embedder):
@@ -131,17 +93,6 @@ def test_approximate_index_reports_recall(docs, tmp_path, word_embedder):
                                                                  exact_max_chunks=1))
     assert report.dense == "hnsw" and 0.5 <= report.recall_at_10 <= 1.0
     assert load_index("kb", workspace=ws, embedder=word_embedder).dense.ntotal == report.chunks
-
-
-def test_langchain_retriever_returns_documents_with_metadata(docs, tmp_path, word_embedder):
-    ws = Workspace(tmp_path / "home")
-    build(docs, ws, word_embedder)
-    retriever = GraftRetriever(index=load_index("kb", workspace=ws, embedder=word_embedder), k=2)
-    docs_out = retriever.invoke("warranty two years")
-    assert len(docs_out) == 2
-    top = docs_out[0]
-    assert top.metadata["source"] == "sub/warranty.txt" and top.metadata["lines"] == [1, 1]
-    assert top.id == top.metadata["chunk_id"] and "score" in top.metadata
 
 
 KILLABLE = """
