@@ -1,9 +1,11 @@
 """OpenAI's request and response shapes, as far as graftlm serves them, plus citations.
 
-Requests are validated by pydantic (a bad field becomes a 400 with the field named); responses
-are plain dicts built here so that both engines and both routes produce the same shapes. Fields
-OpenAI defines but graftlm does not act on (``user``, ``logit_bias`` …) are accepted and ignored,
-as OpenAI clients send some of them by default.
+Requests are validated by pydantic: :func:`parse` turns a raw body into a request model, and a bad
+field into an :class:`ApiError` (a 400 with the field named; a body over the limit, a 413).
+Responses are plain dicts built here so that both engines and both routes produce the same
+shapes. Fields OpenAI defines but graftlm does not act on (``user``, ``logit_bias`` …) are
+accepted and ignored, as OpenAI clients send some of them by default. Nothing here knows about
+FastAPI or the engines.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+RequestModel = TypeVar("RequestModel", bound=BaseModel)
 
 
 class Retrieval(BaseModel):
@@ -97,6 +101,12 @@ class CompletionRequest(_Sampling):
         return value
 
 
+class AdapterRequest(BaseModel):
+    """``POST /v1/adapters``: the workspace adapter to serve from now on."""
+
+    name: str
+
+
 @dataclass
 class Params:
     """What an engine needs to generate: resolved limits and sampling."""
@@ -118,6 +128,38 @@ class Chunk:
     completion_tokens: int = 0
 
 
+class ApiError(Exception):
+    """An error the client gets as an OpenAI error body with this HTTP status."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error",
+                 code: str | None = None, param: str | None = None):
+        super().__init__(message)
+        self.status, self.body = status, error_body(message, kind, code, param)
+
+
+def parse(model: type[RequestModel], raw: bytes, limit: int) -> RequestModel:
+    """A request body as ``model``.
+
+    Raises:
+        ApiError: 413 if ``raw`` is over ``limit`` bytes; 400 naming the first bad field if it
+            does not validate (malformed JSON included).
+    """
+    if len(raw) > limit:
+        raise too_large(len(raw), limit)
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "body"
+        raise ApiError(400, f"{where}: {problem['msg']}", param=where) from exc
+
+
+def too_large(size: int, limit: int) -> ApiError:
+    """The 413 for a body of ``size`` bytes; the middleware raises it from the header alone."""
+    return ApiError(413, f"the request body has {size:,} bytes, above this server's limit of "
+                    f"{limit:,} (serving.max_body_bytes).", code="request_too_large")
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
@@ -125,6 +167,13 @@ def new_id(prefix: str) -> str:
 def usage(prompt_tokens: int, completion_tokens: int) -> dict:
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}
+
+
+def model_list(models: list[str]) -> dict:
+    """``GET /v1/models``: every model name the gateway answers to."""
+    created = int(time.time())
+    return {"object": "list", "data": [
+        {"id": m, "object": "model", "created": created, "owned_by": "graftlm"} for m in models]}
 
 
 def chat_response(rid: str, model: str, text: str, finish: str, used: dict, extra: dict) -> dict:

@@ -1,233 +1,172 @@
-"""The gateway through real clients (openai, LangChain's ChatOpenAI, plain HTTP), local engine."""
+"""The gateway's translation units without a server: names, parameters, messages, the context.
 
-import json
-from concurrent.futures import ThreadPoolExecutor
+The runtime is real (the tiny base model, adapter 'terse', index 'handbook' from conftest); where
+a test needs answers, a fake engine stands in for the local one.
+"""
 
-import httpx
-import openai
+import asyncio
+
 import pytest
 
-from tests.serving.conftest import gateway
+from serving.protocol import ApiError, ChatRequest, Chunk, CompletionRequest
+from serving.runtime import Route
+from tests.conftest import WordEmbedder
 
 ASK = [{"role": "user", "content": "what is the wifi password"}]
 
 
-def test_models_lists_base_adapters_and_retrieval_combinations(client):
-    ids = sorted(m.id for m in client.models.list().data)
-    assert ids == ["base", "base+handbook", "terse", "terse+handbook"]
-
-
-def test_plain_chat_answers_in_openai_shape(client):
-    reply = client.chat.completions.create(model="base", messages=ASK, max_tokens=6,
-                                           temperature=0)
-    assert reply.object == "chat.completion" and reply.model == "base"
-    assert reply.choices[0].finish_reason in {"stop", "length"}
-    assert reply.usage.prompt_tokens > 0
-    assert 1 <= reply.usage.completion_tokens <= 6
-    lineage = reply.model_extra["graft"]
-    assert lineage["engine"] == "local" and lineage["adapter"] is None
-    assert lineage["index"] is None and "citations" not in reply.model_extra
-
-
-def test_greedy_answers_are_repeatable_and_streaming_gives_the_same_text(client):
-    ask = dict(model="terse", messages=ASK, max_tokens=8, temperature=0)
-    whole = client.chat.completions.create(**ask).choices[0].message.content
-    assert whole == client.chat.completions.create(**ask).choices[0].message.content
-    chunks = list(client.chat.completions.create(**ask, stream=True,
-                                                 stream_options={"include_usage": True}))
-    assert chunks[0].choices[0].delta.role == "assistant"
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == whole
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
-    assert finishes[-1] in {"stop", "length"} and not any(finishes[:-1])
-    assert chunks[-1].usage.completion_tokens >= 1 and not chunks[-1].choices
-
-
-def test_the_adapter_changes_the_answer(client):
-    prompts = ["play some jazz music", "weather in paris", "book a table for two"]
-
-    def answer(model, text):
-        return client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": text}], max_tokens=6,
-            temperature=0).choices[0].message.content
-
-    base = [answer("base", p) for p in prompts]
-    tuned = [answer("terse", p) for p in prompts]
-    assert base != tuned
-    reply = client.chat.completions.create(model="terse", messages=ASK, max_tokens=2)
-    assert reply.model_extra["graft"]["adapter"]["name"] == "terse"
-    assert len(reply.model_extra["graft"]["adapter"]["sha256"]) == 12
-
-
-def test_retrieval_models_cite_their_sources(client):
-    reply = client.chat.completions.create(model="base+handbook", messages=ASK, max_tokens=4,
-                                           temperature=0)
-    citations = reply.model_extra["citations"]
-    assert citations and citations[0]["source"] == "wifi.md"
-    assert {"index", "source", "location", "chunk_id", "score", "text"} <= set(citations[0])
-    assert [c["index"] for c in citations] == list(range(1, len(citations) + 1))
-    assert reply.model_extra["graft"]["index"]["name"] == "handbook"
-    # The sources were put in the prompt: it is longer than the question alone.
-    plain = client.chat.completions.create(model="base", messages=ASK, max_tokens=1)
-    assert reply.usage.prompt_tokens > plain.usage.prompt_tokens + 10
-
-
-def test_retrieval_options_travel_in_extra_body(client):
-    reply = client.chat.completions.create(
-        model="terse+handbook", messages=ASK, max_tokens=2,
-        extra_body={"retrieval": {"k": 1, "mode": "dense", "sources": ["warranty"]}})
-    assert [c["source"] for c in reply.model_extra["citations"]] == ["warranty.md"]
-    assert reply.model_extra["graft"]["retrieval"] == {
-        "k": 1, "mode": "dense", "ms": reply.model_extra["graft"]["retrieval"]["ms"]}
-    sparse = client.chat.completions.create(
-        model="base+handbook", messages=ASK, max_tokens=2,
-        extra_body={"retrieval": {"mode": "sparse"}})
-    assert sparse.model_extra["citations"][0]["source"] == "wifi.md"
-    with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="base+handbook", messages=ASK,
-                                       extra_body={"retrieval": {"mode": "fuzzy"}})
-
-
-def test_the_source_budget_keeps_whole_sources_only(client):
-    reply = client.chat.completions.create(model="base+handbook", messages=ASK, max_tokens=2,
-                                           extra_body={"retrieval": {"k": 3}})
-    # context_tokens is 60 in these settings: not all three sources fit.
-    assert 1 <= len(reply.model_extra["citations"]) < 3
-
-
-def test_streamed_retrieval_carries_citations_on_the_first_chunk(client):
-    stream = client.chat.completions.create(model="base+handbook", messages=ASK, max_tokens=3,
-                                            stream=True)
-    first = next(iter(stream))
-    assert first.model_extra["citations"][0]["source"] == "wifi.md"
-
-
-def test_completions_route(client):
-    reply = client.completions.create(model="terse", prompt="play some", max_tokens=4,
-                                      temperature=0)
-    assert reply.object == "text_completion" and reply.usage.completion_tokens >= 1
-    streamed = "".join(c.choices[0].text for c in client.completions.create(
-        model="terse", prompt="play some", max_tokens=4, temperature=0, stream=True))
-    assert streamed == reply.choices[0].text
-
-
-def test_stop_sequences_cut_the_answer(client):
-    ask = dict(model="terse", messages=[{"role": "user", "content": "weather in paris"}],
-               max_tokens=12, temperature=0)
-    whole = client.chat.completions.create(**ask).choices[0].message.content
-    stop = " " + whole.split()[2]  # this seeded model answers with a dozen words
-    cut = client.chat.completions.create(**ask, stop=[stop, "never said"])
-    assert cut.choices[0].message.content == whole[:whole.index(stop)]
-    assert cut.choices[0].finish_reason == "stop"
-    streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
-        **ask, stop=stop, stream=True) if c.choices)
-    assert streamed == whole[:whole.index(stop)]
-
-
-def test_unknown_model_is_a_404_listing_the_models(client):
-    with pytest.raises(openai.NotFoundError) as caught:
-        client.chat.completions.create(model="nope", messages=ASK)
-    error = caught.value.body
-    assert error["code"] == "model_not_found" and "terse+handbook" in error["message"]
-    with pytest.raises(openai.NotFoundError):
-        client.chat.completions.create(model="base+nowhere", messages=ASK)
-
-
-@pytest.mark.parametrize("change, param", [
-    ({"temperature": 5}, "temperature"),
-    ({"max_tokens": 65}, "max_tokens"),
-    ({"messages": []}, "messages"),
-    ({"n": 2}, "n"),
-])
-def test_bad_parameters_are_a_400_naming_them(client, change, param):
-    ask = {"model": "base", "messages": ASK, **change}
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(**ask)
-    assert caught.value.body["param"] == param
-    assert caught.value.body["type"] == "invalid_request_error"
-
-
-def test_a_prompt_over_the_context_length_is_refused(client):
-    long = [{"role": "user", "content": "jazz " * 200}]
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="base", messages=long, max_tokens=4)
-    assert caught.value.body["code"] == "context_length_exceeded"
-
-
-def test_an_oversized_body_is_a_413(url):
-    reply = httpx.post(f"{url}/v1/chat/completions", json={
-        "model": "base", "messages": [{"role": "user", "content": "x" * 30_000}]})
-    assert reply.status_code == 413
-    assert "serving.max_body_bytes" in reply.json()["error"]["message"]
-
-
-def test_malformed_json_is_a_400(url):
-    reply = httpx.post(f"{url}/v1/chat/completions", content=b"{not json",
-                       headers={"content-type": "application/json"})
-    assert reply.status_code == 400 and reply.json()["error"]["message"]
-
-
-def test_sixty_four_concurrent_requests_all_succeed(client):
-    def ask(i):
-        model = ["base", "terse", "base+handbook", "terse+handbook"][i % 4]
-        return client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": f"weather in paris {i}"}],
-            max_tokens=4, temperature=0)
-
-    with ThreadPoolExecutor(64) as pool:
-        replies = list(pool.map(ask, range(64)))
-    assert len(replies) == 64
-    assert all(r.choices[0].finish_reason in {"stop", "length"} for r in replies)
-
-
-def test_langchain_chat_openai_plain_and_streamed(url):
-    from langchain_openai import ChatOpenAI
-
-    chat = ChatOpenAI(model="terse+handbook", base_url=f"{url}/v1", api_key="unused",
-                      max_tokens=5, temperature=0, max_retries=0)
-    whole = chat.invoke("what is the wifi password")
-    assert isinstance(whole.content, str)
-    streamed = "".join(piece.content for piece in chat.stream("what is the wifi password"))
-    assert streamed == whole.content
-
-
-def test_health_and_metrics(url, client):
-    assert httpx.get(f"{url}/health").json() == {"status": "ok", "engine": "local"}
-    client.chat.completions.create(model="terse", messages=ASK, max_tokens=2)
-    metrics = httpx.get(f"{url}/metrics").text
-    assert 'graft_requests_total{model="terse",status="ok"}' in metrics
-    assert 'graft_tokens_total{kind="completion",model="terse"}' in metrics
-    assert "graft_request_seconds_bucket" in metrics
-
-
-def test_an_api_key_is_required_when_set(stack):
-    with gateway(stack, api_key="s3cret") as url:
-        anonymous = openai.OpenAI(base_url=f"{url}/v1", api_key="wrong", max_retries=0)
-        with pytest.raises(openai.AuthenticationError):
-            anonymous.models.list()
-        keyed = openai.OpenAI(base_url=f"{url}/v1", api_key="s3cret", max_retries=0)
-        assert keyed.models.list().data
-        assert httpx.get(f"{url}/health").status_code == 200  # probes need no key
-
-
-def test_adapters_are_added_at_run_time(stack, url, client):
-    from tests.serving.conftest import make_adapter
+def make_gateway(stack):
+    from serving.gateway import Gateway
+    from serving.runtime import Runtime
 
     settings, workspace = stack
-    make_adapter(settings.models.base, workspace, "late")
-    reply = httpx.post(f"{url}/v1/adapters", json={"name": "late"})
-    assert reply.status_code == 200, reply.text
-    assert "late+handbook" in reply.json()["models"]
-    answer = client.chat.completions.create(model="late", messages=ASK, max_tokens=2)
-    assert answer.model_extra["graft"]["adapter"]["name"] == "late"
-    missing = httpx.post(f"{url}/v1/adapters", json={"name": "ghost"})
-    assert missing.status_code == 404 and "available" in missing.json()["error"]["message"]
+    return Gateway(Runtime(settings, workspace, adapters=["terse"], indexes=["handbook"],
+                           engine="local", embedder=WordEmbedder()))
 
 
-def test_streams_end_with_done(url):
-    with httpx.stream("POST", f"{url}/v1/chat/completions", json={
-            "model": "base", "messages": ASK, "max_tokens": 3, "stream": True}) as reply:
-        lines = [line for line in reply.iter_lines() if line]
-    assert lines[-1] == "data: [DONE]"
-    assert all(json.loads(line[6:])["object"] == "chat.completion.chunk"
-               for line in lines[:-1])
+@pytest.fixture(scope="module")
+def gateway(stack):
+    return make_gateway(stack)
+
+
+def chat(**fields) -> ChatRequest:
+    return ChatRequest.model_validate({"model": "base", "messages": ASK, **fields})
+
+
+def refusal(call, *args) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        result = call(*args)
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
+    return caught.value
+
+
+class FakeEngine:
+    """Answers every request with two chunks and keeps what it was asked."""
+
+    name = "fake"
+
+    def __init__(self):
+        self.requests = []
+
+    async def generate(self, request):
+        self.requests.append(request)
+        yield Chunk("hi")
+        yield Chunk(" there", "stop", 5, 2)
+
+
+def test_route_resolves_model_names(gateway):
+    assert gateway.route("terse+handbook") == Route("terse+handbook", "terse", "handbook")
+    assert gateway.route("base") == Route("base", None, None)
+
+
+@pytest.mark.parametrize("model", ["nope", "base+nowhere"])
+def test_an_unknown_model_is_a_404_listing_the_models(gateway, model):
+    error = refusal(gateway.route, model)
+    assert error.status == 404
+    assert error.body["error"] == {
+        "message": f"The model '{model}' does not exist; available: base, terse, "
+                   "base+handbook, terse+handbook.",
+        "type": "invalid_request_error", "param": "model", "code": "model_not_found"}
+
+
+def test_params_prefer_max_completion_tokens_and_default_from_the_settings(gateway):
+    assert gateway.params(chat(max_tokens=3, max_completion_tokens=5)).max_tokens == 5
+    assert gateway.params(chat(max_tokens=3)).max_tokens == 3
+    params = gateway.params(chat(temperature=0.5, top_p=0.9, stop="x", seed=7))
+    assert params.max_tokens == 8  # serving.default_max_tokens in conftest
+    assert (params.temperature, params.top_p, params.stop, params.seed) == (0.5, 0.9, ["x"], 7)
+
+
+def test_params_over_the_limit_are_a_400_naming_the_setting(gateway):
+    assert gateway.params(chat(max_tokens=64)).max_tokens == 64
+    error = refusal(gateway.params, chat(max_completion_tokens=65))
+    assert error.status == 400 and error.body["error"]["param"] == "max_tokens"
+    assert error.body["error"]["message"] == ("max_tokens is 65, above this server's limit of "
+                                              "64 (serving.max_tokens_limit).")
+
+
+def test_the_context_check_allows_exactly_the_context_length(gateway):
+    gateway.check_context(120, 8)  # 128 in all: vllm.max_model_len in conftest
+    error = refusal(gateway.check_context, 121, 8)
+    assert error.status == 400 and error.body["error"]["code"] == "context_length_exceeded"
+    assert "121 tokens and max_tokens is 8: 129 in all" in error.body["error"]["message"]
+
+
+def test_messages_read_developer_as_system_and_join_text_parts():
+    from serving.gateway import chat_messages
+
+    body = chat(messages=[{"role": "developer", "content": "Be brief."},
+                          {"role": "user", "content": [{"type": "text", "text": "play "},
+                                                       {"type": "text", "text": "jazz"}]},
+                          {"role": "assistant", "content": None}])
+    assert chat_messages(body) == [{"role": "system", "content": "Be brief."},
+                                   {"role": "user", "content": "play jazz"},
+                                   {"role": "assistant", "content": ""}]
+
+
+def test_messages_with_images_are_a_400():
+    from serving.gateway import chat_messages
+
+    body = chat(messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}])
+    error = refusal(chat_messages, body)
+    assert error.status == 400 and error.body["error"]["param"] == "messages"
+    assert "'image_url' are not supported" in error.body["error"]["message"]
+
+
+def test_prompt_tokens_count_the_chat_template_too(gateway):
+    short = gateway.prompt_tokens([{"role": "user", "content": "play some jazz"}])
+    longer = gateway.prompt_tokens([{"role": "user", "content": "play some jazz music"}])
+    assert longer == short + 1  # the test tokenizer has a token a word
+    assert short > gateway.count_tokens("play some jazz")  # role markers, generation prompt
+
+
+def test_augment_puts_the_sources_in_a_system_message(gateway):
+    body = chat(model="base+handbook")
+    params = gateway.params(body)
+    messages, extra = asyncio.run(gateway.augment(gateway.route(body.model), body, ASK, params))
+    assert messages[0]["role"] == "system" and "[1] wifi.md" in messages[0]["content"]
+    assert messages[1:] == ASK
+    assert extra["citations"][0]["source"] == "wifi.md"
+    retrieval = extra["graft"]["retrieval"]
+    assert (retrieval["k"], retrieval["mode"]) == (2, "hybrid")  # conftest's serving settings
+
+
+def test_augment_without_a_user_message_is_a_400(gateway):
+    body = chat(model="base+handbook", messages=[{"role": "system", "content": "hi"}])
+    error = refusal(gateway.augment, gateway.route(body.model), body,
+                    [{"role": "system", "content": "hi"}], gateway.params(body))
+    assert error.status == 400 and error.body["error"]["param"] == "messages"
+    assert "needs a user message" in error.body["error"]["message"]
+
+
+def test_chat_sends_the_engine_the_augmented_messages_and_adds_lineage(stack):
+    gateway = make_gateway(stack)
+    gateway.runtime.engine = fake = FakeEngine()
+    answer = asyncio.run(gateway.chat(chat(model="terse+handbook", max_tokens=4)))
+    asked = fake.requests[0]
+    assert asked.adapter == "terse" and asked.params.max_tokens == 4 and not asked.stream
+    assert asked.messages[0]["role"] == "system" and asked.messages[1:] == ASK
+    assert answer["choices"][0]["message"]["content"] == "hi there"
+    lineage = answer["graft"]
+    assert lineage["engine"] == "fake" and lineage["adapter"]["name"] == "terse"
+    assert lineage["index"]["name"] == "handbook" and lineage["retrieval"]["k"] == 2
+    assert answer["citations"][0]["source"] == "wifi.md"
+
+
+def test_completions_with_retrieval_put_the_sources_before_the_prompt(stack):
+    gateway = make_gateway(stack)
+    gateway.runtime.engine = fake = FakeEngine()
+    body = CompletionRequest(model="base+handbook", prompt="what is the wifi password",
+                             echo=True, max_tokens=2)
+    answer = asyncio.run(gateway.complete(body))
+    prompt = fake.requests[0].prompt
+    assert prompt.endswith("\n\nwhat is the wifi password") and "[1] wifi.md" in prompt
+    assert answer["choices"][0]["text"] == prompt + "hi there"
+
+
+def test_adding_an_unknown_adapter_is_a_404(gateway):
+    error = refusal(gateway.add_adapter, "ghost")
+    assert error.status == 404
+    assert error.body["error"]["code"] == "model_not_found"
+    assert error.body["error"]["param"] == "name"

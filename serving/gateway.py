@@ -1,0 +1,196 @@
+"""Translating OpenAI requests into engine requests: the gateway's serving logic.
+
+A :class:`Gateway` owns what every request needs — the runtime (engine, adapters, indexes), the
+base model's tokenizer, the metrics and the serving settings — and turns a validated request
+body into an engine request: it resolves the model name, maps the messages, resolves the
+sampling parameters within the server's limits, puts retrieved sources into the prompt for
+retrieval models, and checks that the prompt and the answer fit the context. Shaping what the
+engine answers is :mod:`serving.responses`; HTTP (routes, auth, body size) is
+:mod:`serving.routes` and :mod:`serving.app`. Every refusal is an :class:`ApiError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from graftlm.errors import ArtifactNotFoundError, GraftError, InputError
+from rag.prompt import fit, query_of, search, token_counter, with_sources
+from serving.engines.base import Request as EngineRequest
+from serving.metrics import Metrics
+from serving.protocol import ApiError, ChatRequest, CompletionRequest, Params
+from serving.responses import Reply, events, whole
+from serving.runtime import Route, Runtime
+
+# Room kept beside the sources, the messages and the answer for what `fit` does not count: the
+# chat template's tokens around the system message that carries the sources.
+SOURCE_MARGIN = 16
+
+Body = ChatRequest | CompletionRequest
+Answer = dict | AsyncIterator[str]  # a whole response, or the events of a streamed one
+
+
+def chat_messages(body: ChatRequest) -> list[dict]:
+    """The messages as the engine takes them: role and text, ``developer`` read as ``system``.
+
+    Chat templates know no ``developer`` role; OpenAI's newer clients send it where older ones
+    sent ``system``.
+
+    Raises:
+        ApiError: 400 if a message has content parts other than text.
+    """
+    try:
+        return [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+                for m in body.messages]
+    except ValueError as exc:
+        raise ApiError(400, str(exc), param="messages") from exc
+
+
+class Gateway:
+    """The runtime behind the routes, with the tokenizer and metrics every request shares."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.serving = runtime.settings.serving
+        self.rag = runtime.settings.rag
+        self.metrics = Metrics()
+        self.tokenizer = _tokenizer(runtime)
+        self.count_tokens = token_counter(self.tokenizer)
+        self.max_len = self.serving.vllm.max_model_len
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def chat(self, body: ChatRequest) -> Answer:
+        """Answer ``POST /v1/chat/completions``."""
+        route = self.route(body.model)
+        messages = chat_messages(body)
+        params = self.params(body)
+        extra = {}
+        if route.index:
+            messages, extra = await self.augment(route, body, messages, params)
+        self.check_context(self.prompt_tokens(messages), params.max_tokens)
+        request = EngineRequest(route.adapter, params, messages=messages, stream=body.stream)
+        return await self._answer(route, body, request, extra, chat=True)
+
+    async def complete(self, body: CompletionRequest) -> Answer:
+        """Answer ``POST /v1/completions``; a retrieval model's sources go before the prompt."""
+        route = self.route(body.model)
+        params = self.params(body)
+        prompt, extra = body.prompt, {}
+        if route.index:
+            messages, extra = await self.augment(route, body, [{"role": "user",
+                                                                "content": prompt}], params)
+            if messages[0]["role"] == "system":
+                prompt = f"{messages[0]['content']}\n\n{prompt}"
+        self.check_context(self.count_tokens(prompt), params.max_tokens)
+        request = EngineRequest(route.adapter, params, prompt=prompt, stream=body.stream)
+        return await self._answer(route, body, request, extra, chat=False,
+                                  echo=prompt if body.echo else "")
+
+    async def add_adapter(self, name: str) -> dict:
+        """Answer ``POST /v1/adapters``: serve one more workspace adapter.
+
+        Raises:
+            ApiError: 404 if the workspace has no such adapter; 400 if it cannot be served.
+        """
+        try:
+            version = await self.runtime.add_adapter(name)
+        except ArtifactNotFoundError as exc:
+            raise ApiError(404, str(exc), code="model_not_found", param="name") from exc
+        except GraftError as exc:
+            raise ApiError(400, str(exc)) from exc
+        return {"object": "adapter", "id": name, "version": version,
+                "models": self.runtime.models()}
+
+    # -- translation -------------------------------------------------------------------------
+
+    def route(self, model: str) -> Route:
+        """What answers ``model``.
+
+        Raises:
+            ApiError: 404 listing the models there are.
+        """
+        route = self.runtime.resolve(model)
+        if route is None:
+            raise ApiError(404, f"The model '{model}' does not exist; available: "
+                           f"{', '.join(self.runtime.models())}.", code="model_not_found",
+                           param="model")
+        return route
+
+    def params(self, body: Body) -> Params:
+        """The sampling parameters; ``max_completion_tokens`` wins over ``max_tokens``.
+
+        Raises:
+            ApiError: 400 if the answer asked for is longer than ``serving.max_tokens_limit``.
+        """
+        wanted = body.max_completion_tokens or body.max_tokens or self.serving.default_max_tokens
+        if wanted > self.serving.max_tokens_limit:
+            raise ApiError(400, f"max_tokens is {wanted}, above this server's limit of "
+                           f"{self.serving.max_tokens_limit} (serving.max_tokens_limit).",
+                           param="max_tokens")
+        return Params(wanted, body.temperature, body.top_p, body.stops(), body.seed)
+
+    def prompt_tokens(self, messages: list[dict]) -> int:
+        """Tokens of the chat prompt the engine will see, generation prompt included."""
+        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                 tokenize=True, return_dict=True)
+        return len(ids["input_ids"])
+
+    def check_context(self, prompt_tokens: int, max_tokens: int) -> None:
+        """Refuse a request whose prompt and answer together exceed the context length.
+
+        Raises:
+            ApiError: 400 with code ``context_length_exceeded``.
+        """
+        if prompt_tokens + max_tokens > self.max_len:
+            raise ApiError(400, f"the prompt has {prompt_tokens} tokens and max_tokens is "
+                           f"{max_tokens}: {prompt_tokens + max_tokens} in all, above the "
+                           f"context length of {self.max_len}. Shorten the messages or lower "
+                           "max_tokens.", code="context_length_exceeded", param="messages")
+
+    async def augment(self, route: Route, body: Body, messages: list[dict],
+                      params: Params) -> tuple[list[dict], dict]:
+        """The messages with the route's index's sources in them, and the response's extras.
+
+        The sources get what is left of the context after the messages and the answer, at most
+        ``serving.context_tokens``; the extras are the ``citations`` and how the search went.
+
+        Raises:
+            ApiError: 400 if there is nothing to search for or the search options are bad.
+        """
+        options = body.retrieval
+        k = options.k if options and options.k else self.serving.retrieval_k
+        mode = options.mode if options and options.mode else self.serving.retrieval_mode
+        started = time.perf_counter()
+        try:
+            # The search embeds the query: off the event loop, so other requests keep streaming.
+            results = await asyncio.to_thread(
+                search, self.runtime.indexes[route.index].index, query_of(messages), k=k,
+                mode=mode, source_filter=options.sources if options else None,
+                rrf_k=self.rag.rrf_k, sparse_weight=self.rag.sparse_weight)
+        except InputError as exc:
+            raise ApiError(400, str(exc), param="messages") from exc
+        retrieval_ms = (time.perf_counter() - started) * 1000
+        room = self.max_len - params.max_tokens - self.prompt_tokens(messages) - SOURCE_MARGIN
+        block, citations = fit(results, self.count_tokens, min(self.serving.context_tokens, room))
+        return with_sources(messages, block), {
+            "citations": citations,
+            "graft": {"retrieval": {"k": k, "mode": mode, "ms": round(retrieval_ms, 2)}}}
+
+    # -- answers -----------------------------------------------------------------------------
+
+    async def _answer(self, route: Route, body: Body, request: EngineRequest, extra: dict, *,
+                      chat: bool, echo: str = "") -> Answer:
+        extra["graft"] = {**self.runtime.lineage(route), **extra.pop("graft", {})}
+        reply = Reply(route.model, chat, extra, echo, body.wants_usage_chunk())
+        chunks = self.runtime.engine.generate(request)
+        if body.stream:
+            return events(reply, chunks, self.metrics)
+        return await whole(reply, chunks, self.metrics)
+
+
+def _tokenizer(runtime: Runtime):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(runtime.base_path)

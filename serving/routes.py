@@ -1,0 +1,65 @@
+"""The gateway's HTTP routes: read the body, call the :class:`~serving.gateway.Gateway`, reply.
+
+Each handler is a few lines: the serving logic is the gateway's, the shapes are
+:mod:`serving.protocol`'s. The gateway is a dependency read from ``app.state.gateway``, so a test
+can swap it with ``app.dependency_overrides[gateway_of]``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+
+from serving.gateway import Answer, Gateway
+from serving.protocol import (AdapterRequest, ChatRequest, CompletionRequest, model_list,
+                              parse)
+
+router = APIRouter()
+
+
+def gateway_of(request: Request) -> Gateway:
+    """The gateway of the app serving ``request``."""
+    return request.app.state.gateway
+
+
+Served = Annotated[Gateway, Depends(gateway_of)]
+
+
+@router.get("/health")
+async def health(gateway: Served):
+    return {"status": "ok", "engine": gateway.runtime.engine.name}
+
+
+@router.get("/metrics")
+async def prometheus(gateway: Served):
+    body, content_type = gateway.metrics.render()
+    return Response(body, media_type=content_type)
+
+
+@router.get("/v1/models")
+async def models(gateway: Served):
+    return model_list(gateway.runtime.models())
+
+
+@router.post("/v1/adapters")
+async def add_adapter(request: Request, gateway: Served):
+    body = parse(AdapterRequest, await request.body(), gateway.serving.max_body_bytes)
+    return await gateway.add_adapter(body.name)
+
+
+@router.post("/v1/chat/completions")
+async def chat(request: Request, gateway: Served):
+    body = parse(ChatRequest, await request.body(), gateway.serving.max_body_bytes)
+    return _reply(await gateway.chat(body), body.stream)
+
+
+@router.post("/v1/completions")
+async def complete(request: Request, gateway: Served):
+    body = parse(CompletionRequest, await request.body(), gateway.serving.max_body_bytes)
+    return _reply(await gateway.complete(body), body.stream)
+
+
+def _reply(answer: Answer, stream: bool):
+    return StreamingResponse(answer, media_type="text/event-stream") if stream else answer

@@ -1,0 +1,64 @@
+"""Request bodies into request models (and their refusals), and the shapes built from them."""
+
+import json
+
+import pytest
+
+from serving.protocol import (AdapterRequest, ApiError, ChatRequest, CompletionRequest,
+                              model_list, parse)
+
+LIMIT = 1_000
+
+
+def body(**fields) -> bytes:
+    return json.dumps({"model": "base", **fields}).encode()
+
+
+def test_a_valid_body_parses_into_its_model():
+    chat = parse(ChatRequest, body(messages=[{"role": "user", "content": "hi"}], stop="x"),
+                 LIMIT)
+    assert chat.messages[0].text() == "hi" and chat.stops() == ["x"]
+    assert parse(AdapterRequest, b'{"name": "terse"}', LIMIT).name == "terse"
+
+
+def test_a_body_over_the_limit_is_a_413_naming_the_setting():
+    with pytest.raises(ApiError) as caught:
+        parse(ChatRequest, b" " * (LIMIT + 1), LIMIT)
+    assert caught.value.status == 413
+    error = caught.value.body["error"]
+    assert error["code"] == "request_too_large"
+    assert "1,001 bytes" in error["message"] and "serving.max_body_bytes" in error["message"]
+
+
+def test_malformed_json_is_a_400_about_the_body():
+    with pytest.raises(ApiError) as caught:
+        parse(ChatRequest, b"{not json", LIMIT)
+    assert caught.value.status == 400
+    assert caught.value.body["error"]["param"] == "body"
+    assert caught.value.body["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("fields, param", [
+    ({"messages": [{"role": "user", "content": "hi"}], "temperature": 5}, "temperature"),
+    ({"messages": [{"role": "user", "content": "hi"}], "stop": list("abcde")}, "stop"),
+    ({"messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role"),
+])
+def test_a_bad_field_is_a_400_naming_it(fields, param):
+    with pytest.raises(ApiError) as caught:
+        parse(ChatRequest, body(**fields), LIMIT)
+    assert caught.value.status == 400 and caught.value.body["error"]["param"] == param
+    assert caught.value.body["error"]["message"].startswith(f"{param}: ")
+
+
+def test_completions_take_one_prompt():
+    assert parse(CompletionRequest, body(prompt=["only"]), LIMIT).prompt == "only"
+    with pytest.raises(ApiError) as caught:
+        parse(CompletionRequest, body(prompt=["one", "two"]), LIMIT)
+    assert "one prompt per request" in caught.value.body["error"]["message"]
+
+
+def test_model_list_names_every_model():
+    listed = model_list(["base", "base+docs"])
+    assert listed["object"] == "list"
+    assert [m["id"] for m in listed["data"]] == ["base", "base+docs"]
+    assert all(m["owned_by"] == "graftlm" for m in listed["data"])
