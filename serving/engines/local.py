@@ -21,7 +21,8 @@ from pathlib import Path
 from graftlm.errors import ArtifactError
 from graftlm.loader import load_pretrained
 from graftlm.padding import left_pad
-from serving.engines.base import Request, StopScanner
+from serving.engines.base import Request
+from serving.engines.stops import StopScanner
 from serving.protocol import Chunk
 
 BASE = "__base__"

@@ -3,7 +3,7 @@
 import pytest
 
 from rag.prompt import INSTRUCTION, fit, with_sources
-from serving.engines.base import StopScanner
+from serving.engines.stops import StopScanner
 
 
 def feed_all(scanner, text, step=1):
