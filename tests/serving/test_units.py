@@ -109,3 +109,15 @@ def test_runtime_resolves_model_names(stack):
     assert runtime.resolve("terse+handbook") == Route("terse+handbook", "terse", "handbook")
     assert runtime.resolve("base") == Route("base", None, None)
     assert runtime.resolve("terse+nope") is None and runtime.resolve("nope") is None
+
+
+def test_runtime_passes_the_report_to_the_vllm_engine(stack):
+    from serving.runtime import Runtime
+
+    settings, workspace = stack
+    lines = []
+    runtime = Runtime(settings, workspace, engine="vllm", report=lines.append)
+    runtime.engine.report("vLLM log: here")
+    assert lines == ["vLLM log: here"]
+    quiet = Runtime(settings, workspace, engine="vllm").engine
+    quiet.report("nobody hears this")  # the default: the engine says nothing, and no error

@@ -1,0 +1,33 @@
+"""The vLLM engine's start-up, with a stand-in child process instead of a vLLM server."""
+
+import asyncio
+import sys
+
+import pytest
+
+from graftlm.errors import BackendUnavailableError
+from graftlm.settings import VllmSettings
+from serving.engines import vllm
+from serving.engines.vllm import VllmEngine
+
+
+def engine_running(tmp_path, monkeypatch, code: str, **settings) -> tuple[VllmEngine, list]:
+    """An engine whose 'server' is ``python -c code``; and the lines it reports."""
+    monkeypatch.setattr(vllm, "vllm_installed", lambda: True)
+    lines: list[str] = []
+    engine = VllmEngine(tmp_path, {}, VllmSettings(**settings), log_dir=tmp_path / "logs",
+                        report=lines.append)
+    monkeypatch.setattr(engine, "command", lambda: [sys.executable, "-c", code])
+    return engine, lines
+
+
+def test_start_reports_where_the_log_is_and_prints_nothing(tmp_path, monkeypatch, capsys):
+    engine, lines = engine_running(tmp_path, monkeypatch,
+                                   "print('no model here', flush=True); raise SystemExit(3)")
+    with pytest.raises(BackendUnavailableError, match="exited with code 3") as caught:
+        asyncio.run(engine.start())
+    assert "no model here" in str(caught.value) and str(engine.log_path) in str(caught.value)
+    assert lines == [f"vLLM log: {engine.log_path}"]
+    assert engine.log_path.name.startswith("vllm-")
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
