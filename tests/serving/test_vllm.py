@@ -31,3 +31,42 @@ def test_start_reports_where_the_log_is_and_prints_nothing(tmp_path, monkeypatch
     assert engine.log_path.name.startswith("vllm-")
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+SLEEPER = "import os, time; print(os.getpid(), flush=True); time.sleep(60)"
+
+
+def gone(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_server_that_is_not_healthy_in_time_is_stopped(tmp_path, monkeypatch):
+    engine, _ = engine_running(tmp_path, monkeypatch, SLEEPER, startup_timeout_s=1.0)
+    with pytest.raises(BackendUnavailableError,
+                       match=r"not healthy after 1 s \(serving.vllm.startup_timeout_s\)"):
+        asyncio.run(engine.start())
+    assert engine.process is None
+    assert gone(int(engine.log_path.read_text().split()[0]))
+
+
+def test_a_cancelled_start_stops_the_server(tmp_path, monkeypatch):
+    engine, _ = engine_running(tmp_path, monkeypatch, SLEEPER)
+
+    async def cancel_while_starting():
+        task = asyncio.create_task(engine.start())
+        while engine.log_path is None or not engine.log_path.read_text().strip():
+            await asyncio.sleep(0.05)
+        process = engine.process
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return process
+
+    process = asyncio.run(asyncio.wait_for(cancel_while_starting(), 30))
+    assert process.poll() is not None and engine.process is None
