@@ -1,0 +1,51 @@
+"""The runtime: what it checks when built, how model names resolve, what it hands the engine."""
+
+import pytest
+
+
+def test_runtime_refuses_an_adapter_for_another_base_model(stack):
+    from graftlm.errors import ArtifactError
+    from serving.runtime import Runtime
+    from tests.serving.conftest import make_adapter
+
+    settings, workspace = stack
+    make_adapter(settings.models.base, workspace, "alien", base_sha256="0" * 64)
+    with pytest.raises(ArtifactError, match="trained on a base model with hash 000000000000"):
+        Runtime(settings, workspace, adapters=["alien"], engine="local")
+
+
+def test_runtime_refuses_an_index_built_with_another_embedder(stack):
+    from graftlm.errors import ConfigError
+    from serving.runtime import Runtime
+
+    class OtherEmbedder:
+        name, dim = "other", 256
+
+    settings, workspace = stack
+    with pytest.raises(ConfigError, match="built with the embedder 'fake-words'"):
+        Runtime(settings, workspace, indexes=["handbook"], engine="local",
+                embedder=OtherEmbedder())
+
+
+def test_runtime_resolves_model_names(stack):
+    from serving.runtime import Route, Runtime
+    from tests.conftest import WordEmbedder
+
+    settings, workspace = stack
+    runtime = Runtime(settings, workspace, adapters=["terse"], indexes=["handbook"],
+                      engine="local", embedder=WordEmbedder())
+    assert runtime.resolve("terse+handbook") == Route("terse+handbook", "terse", "handbook")
+    assert runtime.resolve("base") == Route("base", None, None)
+    assert runtime.resolve("terse+nope") is None and runtime.resolve("nope") is None
+
+
+def test_runtime_passes_the_report_to_the_vllm_engine(stack):
+    from serving.runtime import Runtime
+
+    settings, workspace = stack
+    lines = []
+    runtime = Runtime(settings, workspace, engine="vllm", report=lines.append)
+    runtime.engine.report("vLLM log: here")
+    assert lines == ["vLLM log: here"]
+    quiet = Runtime(settings, workspace, engine="vllm").engine
+    quiet.report("nobody hears this")  # the default: the engine says nothing, and no error
