@@ -1,0 +1,127 @@
+"""The shape of the code: imports run one way, and modules stay small.
+
+The import graph counts every import of a project module, function-level ones included (a
+deferred import hides a cycle from Python, not from a reader). Build stages (``rag``,
+``tuning``) never import the stages that use them (``advisor``, ``serving``).
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("graftlm", "advisor", "rag", "tuning", "serving")
+BUILD_STAGES, USING_STAGES = {"rag", "tuning"}, {"advisor", "serving"}
+MAX_LINES = 400
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+def _owner(name: str, modules) -> str | None:
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the project modules it imports."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(up + ([base] if base else []))
+                targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            for target in targets:
+                owner = _owner(target, modules)
+                if owner and owner != name:
+                    graph[name].add(owner)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (iterative Tarjan)."""
+    order, low, on_stack, stack, found, counter = {}, {}, set(), [], [], 0
+    for start in graph:
+        if start in order:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        order[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in order:
+                    order[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], order[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == order[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_build_stages_do_not_import_the_stages_that_use_them():
+    wrong = sorted(f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+                   if a.split(".")[0] in BUILD_STAGES and b.split(".")[0] in USING_STAGES)
+    assert wrong == []
+
+
+def test_the_core_imports_no_stage():
+    stages = BUILD_STAGES | USING_STAGES
+    leaks = sorted(f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+                   if a.split(".")[0] == "graftlm" and a != "graftlm.cli"
+                   and b.split(".")[0] in stages)
+    assert leaks == []
+
+
+def test_shared_command_helpers_are_a_leaf():
+    assert import_graph()["graftlm.commands"] <= {"graftlm.settings", "graftlm.workspace"}
+
+
+def test_modules_stay_small():
+    big = {name: n for name, path in _modules().items()
+           if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert big == {}
