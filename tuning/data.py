@@ -69,14 +69,32 @@ class FieldMap:
 
 @dataclass(frozen=True)
 class Example:
-    """One training conversation and the line it came from."""
+    """One conversation and the line it came from.
+
+    ``references`` are further acceptable answers (a record's ``answers`` list; the target is
+    always one); ``gold`` names the document that holds the answer (a record's ``gold_doc``,
+    ``gold_doc_id`` or ``source``), which retrieval-aware training removes from distractor-only
+    examples.
+    """
 
     messages: tuple[tuple[str, str], ...]
     line: int
+    references: tuple[str, ...] = ()
+    gold: str | None = None
 
     @property
     def target(self) -> str:
         return self.messages[-1][1]
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """Every acceptable answer: the target first, then the other references."""
+        return (self.target, *(r for r in self.references if r != self.target))
+
+    @property
+    def question(self) -> str:
+        """The last user message: what retrieval searches for."""
+        return next(c for r, c in reversed(self.messages) if r == "user")
 
     def prompt_messages(self) -> list[dict]:
         return [{"role": r, "content": c} for r, c in self.messages[:-1]]
@@ -139,10 +157,32 @@ def read_examples(path: Path, *, fmt: Format | None = None, fields: FieldMap | N
     examples = []
     for n, record in records:
         try:
-            examples.append(Example(to_messages(record, fmt, fields), n))
+            examples.append(Example(to_messages(record, fmt, fields), n,
+                                    references=_references(record), gold=_gold(record)))
         except ValueError as exc:
             problems.append(Problem(n, str(exc)))
     return fmt, examples, problems
+
+
+GOLD_FIELDS = ("gold_doc", "gold_doc_id", "source")
+
+
+def _references(record: dict) -> tuple[str, ...]:
+    answers = record.get("answers")
+    if answers is None:
+        return ()
+    if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip()
+                                                for a in answers):
+        raise ValueError("'answers' must be a list of non-empty strings (acceptable answers)")
+    return tuple(answers)
+
+
+def _gold(record: dict) -> str | None:
+    for name in GOLD_FIELDS:
+        value = record.get(name)
+        if isinstance(value, (str, int)) and str(value).strip():
+            return str(value)
+    return None
 
 
 def detect_format(records: Sequence[tuple[int, dict]], path: Path) -> Format:

@@ -13,8 +13,8 @@ from graftlm.settings import Settings
 from graftlm.workspace import Workspace
 from tuning.adapter import open_adapter
 from tuning.data import FieldMap, Format, check_data, encode, require_clean
-from tuning.evaluate import answer_budget, generate_answers
-from tuning.metrics import score
+from tuning.evaluate import answer_budget, evaluate_answers
+from tuning.metrics import Scorer, mean
 from tuning.train import eval_loss
 
 
@@ -31,17 +31,18 @@ def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Works
     budget = answer_budget(tokenizer, targets)
     encoded = [encode(ex, tokenizer, settings.tuning.max_length) for ex in examples]
     pad = pad_id(tokenizer)
+    scorer = Scorer.for_targets(targets)
     out = {"adapter": name, "data": str(data), "examples": len(examples)}
     with model.disable_adapter():
-        base_answers = generate_answers(model, tokenizer, examples, max_new_tokens=budget)
+        base = evaluate_answers(model, tokenizer, examples, scorer, max_new_tokens=budget)
         base_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
-    tuned_answers = generate_answers(model, tokenizer, examples, max_new_tokens=budget)
+    tuned = evaluate_answers(model, tokenizer, examples, scorer, max_new_tokens=budget)
     tuned_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
-    metric, base_score = score(base_answers, targets)
-    _, tuned_score = score(tuned_answers, targets, metric)
-    out.update({"metric": metric, "base": round(base_score, 4), "adapter": round(tuned_score, 4),
+    out.update({"metric": scorer.primary, "base": round(mean(base.primary()), 4),
+                "adapter": round(mean(tuned.primary()), 4),
+                "base_metrics": base.means(), "adapter_metrics": tuned.means(),
                 "base_loss": round(base_loss, 4), "adapter_loss": round(tuned_loss, 4),
                 "samples": [{"line": ex.line, "target": t, "base": b, "adapter": a}
-                            for ex, t, b, a in list(zip(examples, targets, base_answers,
-                                                        tuned_answers))[:5]]})
+                            for ex, t, b, a in list(zip(examples, targets, base.answers,
+                                                        tuned.answers))[:5]]})
     return out

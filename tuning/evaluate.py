@@ -1,15 +1,18 @@
 """Generation-based evaluation: what the model *answers*, not only its loss.
 
-Generation is greedy and batched with left padding; the answers are scored by
-:mod:`tuning.metrics`. :func:`evaluate_adapter` sets an adapter beside its base model.
+Generation is greedy and batched with left padding; label tasks also get a choice-scored
+answer (:mod:`tuning.choice`); :func:`evaluate_answers` scores both with :mod:`tuning.metrics`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from graftlm.padding import left_pad, pad_id
+from tuning.choice import choose
 from tuning.data import Example, prompt_ids
+from tuning.metrics import Scorer, mean
 
 
 def generate_answers(model, tokenizer, examples: Sequence[Example], *, max_new_tokens: int,
@@ -41,3 +44,34 @@ def answer_budget(tokenizer, targets: Sequence[str]) -> int:
     longest = max((len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in targets),
                   default=16)
     return min(512, longest + 8)
+
+
+@dataclass
+class Evaluation:
+    """What a model answered on a set of examples, and each answer's scores."""
+
+    scorer: Scorer
+    answers: list[str]
+    choices: list[str | None]
+    scores: list[dict[str, float]]  # per example: metric name -> value
+
+    def primary(self) -> list[float]:
+        """Per-example values of the primary metric (the one intervals and verdicts use)."""
+        return [s[self.scorer.primary] for s in self.scores]
+
+    def means(self) -> dict[str, float]:
+        return {name: round(mean([s[name] for s in self.scores]), 4)
+                for name in self.scorer.metrics}
+
+
+def evaluate_answers(model, tokenizer, examples: Sequence[Example], scorer: Scorer, *,
+                     max_new_tokens: int) -> Evaluation:
+    """Generate an answer to every example (and, for label tasks, choose a label), then score
+    both against each example's reference answers."""
+    answers = generate_answers(model, tokenizer, examples, max_new_tokens=max_new_tokens)
+    choices: list[str | None] = [None] * len(examples)
+    if scorer.kind == "label":
+        choices = choose(model, tokenizer, [prompt_ids(ex, tokenizer) for ex in examples],
+                         scorer.labels)
+    scores = [scorer.score(a, ex.answers, c) for a, ex, c in zip(answers, examples, choices)]
+    return Evaluation(scorer, answers, choices, scores)

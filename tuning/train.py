@@ -28,8 +28,8 @@ from graftlm.errors import TrainingError
 from graftlm.padding import pad_id
 from graftlm.settings import TuningSettings
 from tuning.data import IGNORE, Encoded, Example, encode
-from tuning.evaluate import answer_budget, generate_answers
-from tuning.metrics import score
+from tuning.evaluate import answer_budget, evaluate_answers
+from tuning.metrics import Scorer, mean
 
 
 @dataclass
@@ -112,6 +112,27 @@ def collate(items: Sequence[Encoded], pad: int):
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+def labelled_loss(model, batch: dict):
+    """Mean next-token cross-entropy over the labelled positions, with the output head run only
+    where some row of the batch has a label next.
+
+    The same loss as the model's own ``labels=`` path, without its float32 logits over every
+    position: for retrieval-shaped examples (hundreds of prompt tokens, a short answer) those
+    are gigabytes a batch (8 × 1,400 × 49,152 × 4 bytes ≈ 2.2 GB, shared/DESIGN.md), and the
+    head is a fifth of the embedded model's forward FLOPs.
+    """
+    import torch
+
+    targets = batch["labels"][:, 1:]
+    positions = (targets != IGNORE).any(0).nonzero().squeeze(-1)
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                logits_to_keep=positions, use_cache=False)
+    logits = out.logits
+    return torch.nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), targets[:, positions].reshape(-1),
+        ignore_index=IGNORE)
+
+
 def eval_loss(model, encoded: Sequence[Encoded], pad: int, batch_size: int) -> float:
     import torch
 
@@ -123,7 +144,8 @@ def eval_loss(model, encoded: Sequence[Encoded], pad: int, batch_size: int) -> f
             batch = collate(encoded[start:start + batch_size], pad)
             batch = {k: v.to(model.device) for k, v in batch.items()}
             n = int((batch["labels"][:, 1:] != IGNORE).sum())
-            total += float(model(**batch).loss) * n
+            if n:
+                total += float(labelled_loss(model, batch)) * n
             tokens += n
     model.train(was_training)
     return total / max(tokens, 1)
@@ -152,16 +174,17 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     pad = pad_id(tokenizer)
     enc_train = [encode(ex, tokenizer, settings.max_length) for ex in train_examples]
     enc_eval = [encode(ex, tokenizer, settings.max_length) for ex in eval_examples]
-    targets = [ex.target for ex in eval_examples]
-    budget = answer_budget(tokenizer, targets)
+    # The labels of a label task are every target the data has, not only the held-out ones.
+    scorer = Scorer.for_targets([ex.target for ex in (*train_examples, *eval_examples)])
+    budget = answer_budget(tokenizer, [ex.target for ex in eval_examples])
 
     def evaluate(step: int) -> EvalPoint:
         if not eval_examples:
             return EvalPoint(step, math.nan, math.nan), "none"
-        answers = generate_answers(model, tokenizer, eval_examples, max_new_tokens=budget)
-        name, value = score(answers, targets)
+        result = evaluate_answers(model, tokenizer, eval_examples, scorer,
+                                  max_new_tokens=budget)
         loss = eval_loss(model, enc_eval, pad, settings.batch_size)
-        return EvalPoint(step, round(loss, 4), round(value, 4)), name
+        return EvalPoint(step, round(loss, 4), round(mean(result.primary()), 4)), scorer.primary
 
     base_point, metric_name = _base_eval(model, evaluate, full) if eval_examples else \
         evaluate(0)
@@ -194,7 +217,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
             batch_ids = plan[(local * world + rank) % len(plan)]
             batch = collate([enc_train[i] for i in batch_ids], pad)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            loss = runner(**batch).loss
+            loss = labelled_loss(runner, batch)
             seen = loss.detach()
             if world > 1:  # one verdict everywhere, so no process waits on a stopped one
                 seen = accelerator.reduce(seen, reduction="mean")
