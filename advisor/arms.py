@@ -27,7 +27,8 @@ class ArmRun:
     title: str
     status: str = "skipped"
     reason: str | None = None
-    scores: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # the primary metric, per example
+    metrics: dict[str, float] = field(default_factory=dict)  # every metric's mean
     build_seconds: float = 0.0
     seconds_per_query: float | None = None
     train_examples: int = 0
@@ -43,4 +44,5 @@ class ArmRun:
                          score=rounded(score), ci_low=rounded(low), ci_high=rounded(high),
                          build_seconds=round(self.build_seconds, 1),
                          seconds_per_query=rounded(self.seconds_per_query),
-                         train_examples=self.train_examples, samples=self.samples)
+                         train_examples=self.train_examples, samples=self.samples,
+                         metrics=self.metrics)

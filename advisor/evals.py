@@ -14,7 +14,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from advisor.measure import retrieval_prompts
 from advisor.stats import bootstrap_ci, paired_difference_ci
 from graftlm.errors import InputError
 from graftlm.lineage import file_sha256
@@ -32,8 +31,8 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
     from graftlm.loader import load_base
     from tuning.adapter import open_adapter
     from tuning.data import check_data, require_clean
-    from tuning.evaluate import answer_budget, generate_answers
-    from tuning.metrics import classify_target, example_scores
+    from tuning.evaluate import answer_budget, evaluate_answers
+    from tuning.metrics import Scorer
 
     if model == "base":
         net, tokenizer, _ = load_base(settings.models, workspace)
@@ -52,22 +51,26 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
         from graftlm.embedder import load_embedder
         from rag.index import load_index
 
+        from tuning.raft import render
+
         loaded = load_index(index, workspace=workspace, embedder=load_embedder(settings.models))
-        prompts = retrieval_prompts(loaded, examples, tokenizer, settings)
+        prompts = render(examples, loaded, settings.rag, tokenizer).examples
         index_version = loaded.manifest.get("created")
     targets = [ex.target for ex in examples]
-    metric = classify_target(targets)
+    # The labels of a label task: every target of the file, also beyond --limit.
+    scorer = Scorer.for_targets([ex.target for ex in report.examples])
     started = time.perf_counter()
-    answers = generate_answers(net, tokenizer, prompts,
-                               max_new_tokens=answer_budget(tokenizer, targets))
+    result = evaluate_answers(net, tokenizer, prompts, scorer,
+                              max_new_tokens=answer_budget(tokenizer, targets))
     per_query = (time.perf_counter() - started) / len(examples)
-    scores = example_scores(answers, targets, metric)
+    scores, answers = result.primary(), result.answers
     low, high = bootstrap_ci(scores)
     stamp = datetime.now(timezone.utc)
     name = name or f"{model}{'-' + index if index else ''}-{stamp:%Y%m%d-%H%M%S}"
     run = {"name": name, "model": model, "index": index, "adapter_created": adapter_version,
            "index_created": index_version, "data": str(Path(data).resolve()),
-           "data_sha256": file_sha256(Path(data)), "examples": len(examples), "metric": metric,
+           "data_sha256": file_sha256(Path(data)), "examples": len(examples),
+           "metric": scorer.primary, "metrics": result.means(),
            "score": round(sum(scores) / len(scores), 4), "ci_low": round(low, 4),
            "ci_high": round(high, 4), "seconds_per_query": round(per_query, 4),
            "samples": [{"line": ex.line, "target": t, "answer": a}

@@ -91,6 +91,8 @@ class ArmResult(_Model):
     seconds_per_query: float | None = None
     train_examples: int = Field(0, description="Training examples the arm used.")
     samples: list[dict] = Field(default_factory=list, description="A few answers, for people.")
+    metrics: dict[str, float] = Field(default_factory=dict, description="The mean of every "
+                                      "metric of the task (the primary one is `score`).")
 
 
 class LearningCurve(_Model):
@@ -105,7 +107,10 @@ class Measurement(_Model):
     """What ``graft advise --examples`` measured on the user's own data."""
 
     data: str
-    metric: Literal["exact_match", "overlap"]
+    metric: str = Field(description="The primary metric every arm's score, interval and the "
+                        "verdict use: choice_accuracy (labels), f1 (free text).")
+    metrics: list[str] = Field(default_factory=list, description="Every metric reported.")
+    labels: list[str] = Field(default_factory=list, description="A label task's closed set.")
     examples: int
     train_examples: int
     held_out: int

@@ -87,6 +87,26 @@ class AdvisorSettings(BaseModel):
 
 
 
+class PromptSettings(BaseModel):
+    """The one retrieval prompt: how retrieved sources join a conversation, everywhere they do
+    (``graft serve``, ``graft eval run --index``, measured advice, ``graft train --index``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int = Field(3, gt=0, le=50, description="Sources retrieved per question.")
+    mode: Literal["hybrid", "dense", "sparse"] = Field(
+        "hybrid", description="How the index is searched for them.")
+    context_tokens: int = Field(768, gt=0, le=32768,
+                                description="Token budget for the sources in the prompt.")
+    placement: Literal["user", "system"] = Field(
+        "user", description="Where the sources go: before the question in the last user "
+        "message, or appended to the system message.")
+    instruction: str = Field(
+        "Answer the question using the numbered sources, as briefly as the question allows "
+        "and in words from the sources. If they do not hold the answer, say you do not know.",
+        min_length=1, description="What the model is told to do with the sources.")
+
+
 class RagSettings(BaseModel):
     """How ``graft index`` reads, chunks, embeds and searches documents."""
 
@@ -109,6 +129,7 @@ class RagSettings(BaseModel):
     rrf_k: int = Field(10, gt=0, description="Reciprocal rank fusion constant.")
     sparse_weight: float = Field(
         0.5, ge=0, le=10, description="Weight of the BM25 ranking in fusion (dense is 1).")
+    prompt: PromptSettings = Field(default_factory=PromptSettings)
 
 
 class TuningSettings(BaseModel):
@@ -134,6 +155,9 @@ class TuningSettings(BaseModel):
     eval_every: int = Field(50, gt=0, description="Steps between evaluations.")
     patience: int = Field(3, ge=1, description="Evaluations without improvement before stopping.")
     seed: int = Field(0, description="Seed for the split, batch order and initialisation.")
+    distractor_share: float = Field(
+        0.2, ge=0, le=1, description="With --index: share of training examples shown only "
+        "distractor sources (RAFT), so the adapter learns to ignore unhelpful context.")
 
 
 class VllmSettings(BaseModel):
@@ -161,7 +185,8 @@ class VllmSettings(BaseModel):
 
 
 class ServingSettings(BaseModel):
-    """How ``graft serve`` answers: engine, limits, retrieval defaults and the prompt budget."""
+    """How ``graft serve`` answers: engine, address, key and limits. Retrieval models use the one
+    retrieval prompt of ``rag.prompt``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -173,11 +198,6 @@ class ServingSettings(BaseModel):
     max_body_bytes: int = Field(1_000_000, gt=0, description="Largest request body accepted.")
     max_tokens_limit: int = Field(1024, gt=0, description="Largest max_tokens accepted.")
     default_max_tokens: int = Field(256, gt=0, description="max_tokens when none is given.")
-    retrieval_k: int = Field(4, gt=0, le=50, description="Sources retrieved per request.")
-    retrieval_mode: Literal["hybrid", "dense", "sparse"] = Field(
-        "hybrid", description="How retrieval models search their index.")
-    context_tokens: int = Field(1024, gt=0,
-                                description="Token budget for sources put into the prompt.")
     max_batch: int = Field(16, gt=0, description="Local engine: requests decoded together.")
     vllm: VllmSettings = Field(default_factory=VllmSettings)
 

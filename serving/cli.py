@@ -100,8 +100,8 @@ def query(
     api_key: Annotated[str | None, typer.Option(help="The server's API key.")] = None,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 256,
     temperature: Annotated[float, typer.Option(help="0 answers greedily.")] = 0.0,
-    k: Annotated[int | None, typer.Option(help=setting_help("serving.retrieval_k"))] = None,
-    mode: Annotated[str | None, typer.Option(help=setting_help("serving.retrieval_mode"))]
+    k: Annotated[int | None, typer.Option(help=setting_help("rag.prompt.k"))] = None,
+    mode: Annotated[str | None, typer.Option(help=setting_help("rag.prompt.mode"))]
     = None,
 ) -> None:
     """Ask the endpoint a question with the OpenAI client; print the answer and its sources."""

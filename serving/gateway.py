@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 
 from graftlm.errors import ArtifactNotFoundError, GraftError, InputError
-from rag.prompt import fit, query_of, search, token_counter, with_sources
+from rag.prompt import augment, token_counter
 from serving.engines.base import Request as EngineRequest
 from serving.metrics import Metrics
 from serving.protocol import ApiError, ChatRequest, CompletionRequest, Params
@@ -81,8 +81,8 @@ class Gateway:
         if route.index:
             messages, extra = await self.augment(route, body, [{"role": "user",
                                                                 "content": prompt}], params)
-            if messages[0]["role"] == "system":
-                prompt = f"{messages[0]['content']}\n\n{prompt}"
+            # A raw prompt has no turns: the augmented conversation, flattened, is the prompt.
+            prompt = "\n\n".join(m["content"] for m in messages)
         self.check_context(self.count_tokens(prompt), params.max_tokens)
         request = EngineRequest(route.adapter, params, prompt=prompt, stream=body.stream)
         return await self._answer(route, body, request, extra, chat=False,
@@ -153,29 +153,31 @@ class Gateway:
                       params: Params) -> tuple[list[dict], dict]:
         """The messages with the route's index's sources in them, and the response's extras.
 
-        The sources get what is left of the context after the messages and the answer, at most
-        ``serving.context_tokens``; the extras are the ``citations`` and how the search went.
+        The one retrieval prompt (:func:`rag.prompt.augment`, settings ``rag.prompt``) that
+        measured advice, ``graft eval run --index`` and ``graft train --index`` use too; the
+        sources get what is left of the context after the messages and the answer, at most
+        ``rag.prompt.context_tokens``. The extras are the ``citations`` and how the search went.
 
         Raises:
             ApiError: 400 if there is nothing to search for or the search options are bad.
         """
         options = body.retrieval
-        k = options.k if options and options.k else self.serving.retrieval_k
-        mode = options.mode if options and options.mode else self.serving.retrieval_mode
+        prompt = self.rag.prompt
+        k = options.k if options and options.k else prompt.k
+        mode = options.mode if options and options.mode else prompt.mode
+        room = self.max_len - params.max_tokens - self.prompt_tokens(messages) - SOURCE_MARGIN
         started = time.perf_counter()
         try:
             # The search embeds the query: off the event loop, so other requests keep streaming.
-            results = await asyncio.to_thread(
-                search, self.runtime.indexes[route.index].index, query_of(messages), k=k,
-                mode=mode, source_filter=options.sources if options else None,
-                rrf_k=self.rag.rrf_k, sparse_weight=self.rag.sparse_weight)
+            augmented = await asyncio.to_thread(
+                augment, messages, self.runtime.indexes[route.index].index, self.rag,
+                self.count_tokens, room=room, k=k, mode=mode,
+                source_filter=options.sources if options else None)
         except InputError as exc:
             raise ApiError(400, str(exc), param="messages") from exc
         retrieval_ms = (time.perf_counter() - started) * 1000
-        room = self.max_len - params.max_tokens - self.prompt_tokens(messages) - SOURCE_MARGIN
-        block, citations = fit(results, self.count_tokens, min(self.serving.context_tokens, room))
-        return with_sources(messages, block), {
-            "citations": citations,
+        return augmented.messages, {
+            "citations": augmented.citations,
             "graft": {"retrieval": {"k": k, "mode": mode, "ms": round(retrieval_ms, 2)}}}
 
     # -- answers -----------------------------------------------------------------------------

@@ -37,6 +37,9 @@ def train(
         help="Input built from fields, e.g. 'Classify: {text}'.")] = None,
     target_field: Annotated[str | None, typer.Option(help="Field holding the answer.")] = None,
     system: Annotated[str | None, typer.Option(help="System prompt for mapped fields.")] = None,
+    index: Annotated[str | None, typer.Option(
+        help="Train retrieval-aware (RAFT): every example is shown sources from this index, "
+        "the way `graft serve` will show them.")] = None,
     full: Annotated[bool, typer.Option(help="Fine-tune all weights instead of LoRA.")] = False,
     qlora: Annotated[bool, typer.Option(
         help="LoRA on a 4-bit (NF4) base: less GPU memory. CUDA only.")] = False,
@@ -70,7 +73,8 @@ def train(
     if not name:
         raise InputError("name the adapter: graft train DATA --name NAME (or use --check).")
     path, card = _train(data, name, settings, workspace, eval_file=eval_file, fmt=fmt,
-                        fields=fields, full=full, force=force, resume=resume, qlora=qlora)
+                        fields=fields, full=full, force=force, resume=resume, qlora=qlora,
+                        index=index)
     if not card:  # another process of an `accelerate launch` run; the main one reports
         return
     m = card["metrics"]

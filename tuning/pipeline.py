@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, DataFormatError, InputError
+from graftlm.lineage import version_of
 from graftlm.loader import load_base
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
@@ -27,8 +28,13 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
                   eval_file: Path | None = None, fmt: Format | None = None,
                   fields: FieldMap | None = None, full: bool = False, force: bool = False,
                   resume: bool = False, progress: Callable[[dict], None] | None = None,
-                  qlora: bool = False) -> tuple[Path, dict]:
-    """Validate ``data``, train, and publish adapter ``name``; returns (path, card)."""
+                  qlora: bool = False, index: str | None = None, embedder=None
+                  ) -> tuple[Path, dict]:
+    """Validate ``data``, train, and publish adapter ``name``; returns (path, card).
+
+    With ``index``, a retrieval-aware adapter: every example (held-out ones too) is rendered
+    with sources from that index (:mod:`tuning.raft`), and the card records which index build.
+    """
     if workspace.exists(KIND, name) and not force:
         raise ArtifactError(f"an adapter named '{name}' already exists; pass --force to "
                             "replace it.")
@@ -53,6 +59,10 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
     if not train_set:
         raise DataFormatError("leaves no examples to train on after the held-out split",
                               path=data)
+    sources = None
+    if index is not None:
+        settings, train_set, held, sources = _with_index(settings, workspace, index, tokenizer,
+                                                         train_set, held, embedder)
     if not full:
         model = with_lora(model, settings.tuning)
     runs = workspace.home / "runs" / name
@@ -64,6 +74,7 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
                      tokenizer=tokenizer, train_count=len(train_set), eval_count=len(held))
     card["hyperparameters"]["qlora"] = qlora
     card["data"]["fields"] = asdict(fields) if fields else None
+    card["index"] = sources
     with workspace.writer(KIND, name, replace=True) as staging:
         result.model.save_pretrained(staging)
         if full:
@@ -71,3 +82,28 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
         write_manifest(staging, "adapter", {"name": name, **card})
     shutil.rmtree(runs, ignore_errors=True)
     return workspace.path(KIND, name), card
+
+
+def _with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, train_set,
+                held, embedder):
+    """The examples rendered with sources from index ``name``, the settings with room for the
+    sources in each example, and the card's record of the index."""
+    from graftlm.embedder import load_embedder
+    from rag.index import KIND as INDEXES
+    from rag.index import load_index
+    from tuning.raft import render
+
+    loaded = load_index(name, workspace=workspace,
+                        embedder=embedder or load_embedder(settings.models))
+    t = settings.tuning
+    # The sources come on top of the example: without the room they would push the answer
+    # out of the truncated sequence.
+    room = t.max_length + settings.rag.prompt.context_tokens + 128
+    settings = settings.model_copy(update={"tuning": t.model_copy(update={"max_length": room})})
+    rendered = render(train_set, loaded, settings.rag, tokenizer,
+                      distractor_share=t.distractor_share, seed=t.seed)
+    held = render(held, loaded, settings.rag, tokenizer).examples
+    record = {**version_of(workspace.get(INDEXES, name)), "prompt":
+              settings.rag.prompt.model_dump(), "distractor_share": t.distractor_share,
+              "distractor_only": rendered.distractor_only, "gold_removed": rendered.gold_removed}
+    return settings, rendered.examples, held, record

@@ -17,7 +17,8 @@ def test_the_harness_saves_runs_and_compares_them_pairwise(tmp_path, tiny_settin
     fields = FieldMap(target="label", input="text")
     first = run_eval(data, "base", tiny_settings, workspace, fields=fields, name="one")
     run_eval(data, "base", tiny_settings, workspace, fields=fields, limit=6, name="two")
-    assert first["examples"] == 12 and first["metric"] == "exact_match"
+    assert first["examples"] == 12 and first["metric"] == "choice_accuracy"
+    assert set(first["metrics"]) == {"choice_accuracy", "exact_match"}
     rows = compare(workspace, ["one", "two"])
     assert rows[0]["vs_first"] is None
     assert rows[1]["vs_first"]["examples"] == 6  # the examples both runs scored

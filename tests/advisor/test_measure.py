@@ -21,7 +21,8 @@ def test_every_arm_is_scored_on_the_same_held_out_examples(tmp_path, tiny_settin
                         docs=docs, fields=FieldMap(target="label", input="text"),
                         embedder=WordEmbedder(), progress=lambda arm, status: seen.append(arm))
     measurement, scores = measurer.run(data)
-    assert measurement.metric == "exact_match" and measurement.examples == 40
+    assert measurement.metric == "choice_accuracy" and measurement.examples == 40
+    assert measurement.labels == ["BookRestaurant", "GetWeather", "PlayMusic", "RateBook"]
     assert measurement.held_out == len(measurement.held_out_lines) == 12
     assert set(scores) == {"zero_shot", "few_shot", "rag", "lora", "rag_lora"}
     assert all(len(s) == measurement.held_out for s in scores.values())

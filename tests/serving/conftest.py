@@ -13,7 +13,8 @@ DOCS = {
     "warranty.md": "# Warranty\n\nThe warranty lasts two years from the date of purchase.\n",
 }
 SERVING = {"max_body_bytes": 20_000, "max_tokens_limit": 64, "default_max_tokens": 8,
-           "context_tokens": 60, "retrieval_k": 2, "vllm": {"max_model_len": 128}}
+           "vllm": {"max_model_len": 128}}
+RAG = {"prompt": {"k": 2, "context_tokens": 60, "instruction": "Use the sources."}}
 
 
 def make_adapter(base, workspace, name: str, *, base_sha256: str | None = None) -> None:
@@ -42,7 +43,7 @@ def stack(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("serve-home")
     base = save_tiny_base(home / "tiny-base")
-    settings = Settings(home=home, models={"base": str(base)}, serving=SERVING)
+    settings = Settings(home=home, models={"base": str(base)}, serving=SERVING, rag=RAG)
     workspace = Workspace(home)
     make_adapter(base, workspace, "terse")
     docs = home / "docs"

@@ -121,15 +121,16 @@ def test_prompt_tokens_count_the_chat_template_too(gateway):
     assert short > gateway.count_tokens("play some jazz")  # role markers, generation prompt
 
 
-def test_augment_puts_the_sources_in_a_system_message(gateway):
+def test_augment_puts_the_sources_before_the_question(gateway):
     body = chat(model="base+handbook")
     params = gateway.params(body)
     messages, extra = asyncio.run(gateway.augment(gateway.route(body.model), body, ASK, params))
-    assert messages[0]["role"] == "system" and "[1] wifi.md" in messages[0]["content"]
-    assert messages[1:] == ASK
+    question = messages[-1]["content"]
+    assert messages[-1]["role"] == "user" and len(messages) == len(ASK)
+    assert "[1] wifi.md" in question and question.endswith(f"Question: {ASK[-1]['content']}")
     assert extra["citations"][0]["source"] == "wifi.md"
     retrieval = extra["graft"]["retrieval"]
-    assert (retrieval["k"], retrieval["mode"]) == (2, "hybrid")  # conftest's serving settings
+    assert (retrieval["k"], retrieval["mode"]) == (2, "hybrid")  # conftest's rag.prompt
 
 
 def test_augment_without_a_user_message_is_a_400(gateway):
@@ -146,7 +147,7 @@ def test_chat_sends_the_engine_the_augmented_messages_and_adds_lineage(stack):
     answer = asyncio.run(gateway.chat(chat(model="terse+handbook", max_tokens=4)))
     asked = fake.requests[0]
     assert asked.adapter == "terse" and asked.params.max_tokens == 4 and not asked.stream
-    assert asked.messages[0]["role"] == "system" and asked.messages[1:] == ASK
+    assert asked.messages[:-1] == ASK[:-1] and "[1] wifi.md" in asked.messages[-1]["content"]
     assert answer["choices"][0]["message"]["content"] == "hi there"
     lineage = answer["graft"]
     assert lineage["engine"] == "fake" and lineage["adapter"]["name"] == "terse"
@@ -161,7 +162,7 @@ def test_completions_with_retrieval_put_the_sources_before_the_prompt(stack):
                              echo=True, max_tokens=2)
     answer = asyncio.run(gateway.complete(body))
     prompt = fake.requests[0].prompt
-    assert prompt.endswith("\n\nwhat is the wifi password") and "[1] wifi.md" in prompt
+    assert prompt.endswith("Question: what is the wifi password") and "[1] wifi.md" in prompt
     assert answer["choices"][0]["text"] == prompt + "hi there"
 
 

@@ -1,0 +1,72 @@
+"""Retrieval-aware examples (RAFT, Zhang et al. 2024, arXiv 2403.10131): each example rendered
+through the one retrieval prompt (:func:`rag.prompt.augment`), so an adapter trains on the
+prompt it will be served with.
+
+Most examples get the chunks retrieved for their own question. A share of them
+(``tuning.distractor_share``; RAFT used about 20%) gets distractors only, so the adapter also
+learns to answer when the sources do not help and not to trust whatever it is shown: when the
+example names the document that holds its answer (``gold_doc`` / ``gold_doc_id`` / ``source``)
+that document's chunks are removed from its retrieval; otherwise it gets the chunks retrieved for
+another example's question. The other questions are drawn from the same examples only, so a
+held-out split never leaks into training through its retrieval.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from graftlm.settings import RagSettings
+from rag.prompt import augment, query_of, search, token_counter
+from tuning.data import Example
+
+
+@dataclass
+class Rendering:
+    """Examples with their sources, and what was done to them."""
+
+    examples: list[Example]
+    distractor_only: int = 0
+    gold_removed: int = 0
+
+
+def with_sources(example: Example, messages: Sequence[dict]) -> Example:
+    """``example`` whose prompt is ``messages`` (its answer and references unchanged)."""
+    return replace(example, messages=tuple((m["role"], m["content"]) for m in messages)
+                   + example.messages[-1:])
+
+
+def render(examples: Sequence[Example], index, settings: RagSettings, tokenizer, *,
+           distractor_share: float = 0.0, seed: int = 0) -> Rendering:
+    """Every example's prompt with its sources; ``distractor_share`` of them distractors only."""
+    count = token_counter(tokenizer)
+    rng = random.Random(seed)
+    chosen = set(rng.sample(range(len(examples)), round(distractor_share * len(examples))))
+    out = Rendering([])
+    for i, example in enumerate(examples):
+        messages = example.prompt_messages()
+        if i not in chosen:
+            out.examples.append(with_sources(example, augment(messages, index, settings,
+                                                              count).messages))
+            continue
+        out.distractor_only += 1
+        if example.gold:
+            out.gold_removed += 1
+            augmented = augment(messages, index, settings, count, exclude=[example.gold])
+        else:
+            results = _others(examples, i, index, settings, rng)
+            augmented = augment(messages, index, settings, count, results=results)
+        out.examples.append(with_sources(example, augmented.messages))
+    return out
+
+
+def _others(examples: Sequence[Example], i: int, index, settings: RagSettings,
+            rng: random.Random) -> list:
+    """Chunks retrieved for another example's question: distractors for example ``i``."""
+    if len(examples) < 2:
+        return []
+    j = rng.choice([n for n in range(len(examples)) if n != i])
+    prompt = settings.prompt
+    return search(index, query_of(examples[j].prompt_messages()), k=prompt.k, mode=prompt.mode,
+                  rrf_k=settings.rrf_k, sparse_weight=settings.sparse_weight)
