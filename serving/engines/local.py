@@ -101,17 +101,21 @@ class LocalEngine:
             await asyncio.to_thread(self._thread.join, 30)
             self._thread = None
 
+    def token_ids(self, request: Request) -> list[int]:
+        """What the model reads for ``request``: chat messages through the chat template with
+        the assistant's turn opened, or a raw prompt as it is."""
+        if request.messages is None:
+            return self.tokenizer(request.prompt or "", add_special_tokens=False)["input_ids"]
+        ids = self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True,
+                                                 tokenize=True, return_dict=False)
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        return list(ids)
+
     async def generate(self, request: Request) -> AsyncIterator[Chunk]:
         if request.adapter is not None and request.adapter not in self.adapters:
             raise ArtifactError(f"adapter '{request.adapter}' is not loaded in this engine.")
-        if request.messages is not None:
-            ids = self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True,
-                                                     tokenize=True, return_dict=False)
-            if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-                ids = ids["input_ids"]
-        else:
-            ids = self.tokenizer(request.prompt or "", add_special_tokens=False)["input_ids"]
-        job = _Job(request, list(ids), asyncio.Queue(), asyncio.get_running_loop(),
+        job = _Job(request, self.token_ids(request), asyncio.Queue(), asyncio.get_running_loop(),
                    scanner=StopScanner(request.params.stop))
         self._jobs.put(job)
         try:
