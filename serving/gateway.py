@@ -129,7 +129,8 @@ class Gateway:
             raise ApiError(400, f"max_tokens is {wanted}, above this server's limit of "
                            f"{self.serving.max_tokens_limit} (serving.max_tokens_limit).",
                            param="max_tokens")
-        return Params(wanted, body.temperature, body.top_p, body.stops(), body.seed)
+        return Params(wanted, body.temperature, body.top_p, body.stops(), body.seed,
+                      body.choice())
 
     def prompt_tokens(self, messages: list[dict]) -> int:
         """Tokens of the chat prompt the engine will see, generation prompt included."""

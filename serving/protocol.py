@@ -31,6 +31,22 @@ class Retrieval(BaseModel):
         None, description="Keep only chunks whose source path contains one of these strings.")
 
 
+class StructuredOutputs(BaseModel):
+    """``extra_body={"structured_outputs": {"choice": [...]}}`` (vLLM's spelling): the answer is
+    exactly one of the choices. Only ``choice`` is served."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    choice: list[str] = Field(min_length=1, max_length=64)
+
+    @field_validator("choice")
+    @classmethod
+    def _choices(cls, value):
+        if any(not c.strip() for c in value):
+            raise ValueError("choices must be non-empty strings")
+        return value
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -66,6 +82,9 @@ class _Sampling(BaseModel):
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     retrieval: Retrieval | None = None
+    structured_outputs: StructuredOutputs | None = None
+    guided_choice: list[str] | None = Field(None, min_length=1, max_length=64,
+                                            description="vLLM's older spelling of a choice.")
 
     @field_validator("stop")
     @classmethod
@@ -78,6 +97,12 @@ class _Sampling(BaseModel):
         if self.stop is None:
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+    def choice(self) -> list[str] | None:
+        """The closed set the answer must come from, if the request sets one."""
+        if self.structured_outputs is not None:
+            return self.structured_outputs.choice
+        return self.guided_choice
 
     def wants_usage_chunk(self) -> bool:
         return bool(self.stream_options and self.stream_options.get("include_usage"))
@@ -116,6 +141,7 @@ class Params:
     top_p: float = 1.0
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    choice: list[str] | None = None  # the answer is exactly one of these
 
 
 @dataclass

@@ -115,6 +115,12 @@ class LocalEngine:
     async def generate(self, request: Request) -> AsyncIterator[Chunk]:
         if request.adapter is not None and request.adapter not in self.adapters:
             raise ArtifactError(f"adapter '{request.adapter}' is not loaded in this engine.")
+        if request.params.choice:
+            ids = self.token_ids(request)
+            text = await asyncio.to_thread(self._choose, request, ids)
+            yield Chunk(text, "stop", len(ids), len(self.tokenizer(
+                text, add_special_tokens=False)["input_ids"]))
+            return
         job = _Job(request, self.token_ids(request), asyncio.Queue(), asyncio.get_running_loop(),
                    scanner=StopScanner(request.params.stop))
         self._jobs.put(job)
@@ -128,6 +134,19 @@ class LocalEngine:
                     return
         finally:
             job.cancelled = True  # a client that went away frees its row at the next step
+
+    def _choose(self, request: Request, ids: list[int]) -> str:
+        """The most likely of the request's choices, scored as measured advice and ``graft eval``
+        score labels (:mod:`tuning.choice`), so a served choice is the measured one."""
+        from tuning.choice import label_ids, label_logprobs
+
+        choices = request.params.choice
+        labels = label_ids(self.tokenizer, choices)
+        extra = {"adapter_names": [request.adapter or BASE] * len(labels)} if self.adapters \
+            else {}
+        with self._lock:
+            scores = label_logprobs(self.model, ids, labels, pad=self.pad, **extra)
+        return choices[max(range(len(choices)), key=lambda i: (scores[i], -i))]
 
     # -- the worker thread -------------------------------------------------------------------
 

@@ -204,6 +204,8 @@ class VllmEngine:
             body["stop"] = p.stop
         if p.seed is not None:
             body["seed"] = p.seed
+        if p.choice:
+            body["structured_outputs"] = {"choice": p.choice}
         if request.messages is not None:
             route, body["messages"] = "/v1/chat/completions", request.messages
         else:

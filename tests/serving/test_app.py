@@ -232,3 +232,23 @@ def test_streams_end_with_done(url):
     assert lines[-1] == "data: [DONE]"
     assert all(json.loads(line[6:])["object"] == "chat.completion.chunk"
                for line in lines[:-1])
+
+
+def test_a_choice_constraint_answers_with_the_measured_choice(client, stack):
+    from graftlm.loader import load_pretrained
+    from tuning.choice import choose
+
+    settings, _ = stack
+    labels = ["PlayMusic", "GetWeather", "RateBook"]
+    for extra in ({"structured_outputs": {"choice": labels}}, {"guided_choice": labels}):
+        reply = client.chat.completions.create(model="base", messages=ASK, extra_body=extra)
+        assert reply.choices[0].message.content in labels
+        assert reply.choices[0].finish_reason == "stop"
+    model, tokenizer = load_pretrained(settings.models.base, device="cpu")
+    prompt = tokenizer.apply_chat_template(ASK, add_generation_prompt=True, tokenize=True,
+                                           return_dict=False)
+    assert reply.choices[0].message.content == choose(model, tokenizer, [list(prompt)],
+                                                      labels)[0]
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="base", messages=ASK,
+                                       extra_body={"structured_outputs": {"regex": "a+"}})
