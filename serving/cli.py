@@ -47,6 +47,8 @@ def serve(
     require_free(s.host, s.port)
     runtime = Runtime(settings, workspace, adapters=adapter or [], indexes=index or [],
                       report=_err)
+    for warning in runtime.warnings():
+        _err(f"warning: {warning}")
     try:
         asyncio.run(_serve(runtime))
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -62,12 +62,14 @@ class Runtime:
         self.base_path = base_model_dir(settings.models, workspace)
         self.adapters: dict[str, dict] = {}
         self.adapter_paths: dict[str, Path] = {}
+        self.trained_with: dict[str, dict | None] = {}  # adapter -> the index build it read
         for name in dict.fromkeys(adapters):
             if name == BASE or "+" in name:
                 raise InputError(f"'{name}' cannot name an adapter here; rename it.")
             artifact = fitting_adapter(name, self.base_path, workspace)
             self.adapters[name] = version_of(artifact)
             self.adapter_paths[name] = artifact.path
+            self.trained_with[name] = artifact.manifest.get("index")
         self.indexes: dict[str, Sources] = {}
         if indexes:
             from graftlm.embedder import load_embedder
@@ -119,10 +121,39 @@ class Runtime:
         await self.engine.add_adapter(name, artifact.path)
         self.adapters[name] = version_of(artifact)
         self.adapter_paths[name] = artifact.path
+        self.trained_with[name] = artifact.manifest.get("index")
         return self.adapters[name]
+
+    def warnings(self, route: Route | None = None) -> list[str]:
+        """Retrieval-aware adapters served apart from the index they were trained with: for
+        one route, or (without one) for every adapter at start-up."""
+        out = []
+        for adapter, trained in self.trained_with.items():
+            if not trained or (route is not None and route.adapter != adapter):
+                continue
+            wanted = trained["name"]
+            if route is None:
+                if wanted not in self.indexes:
+                    out.append(f"adapter '{adapter}' was trained with sources from index "
+                               f"'{wanted}', which is not served; pass --index {wanted} and ask "
+                               f"for '{adapter}+{wanted}'.")
+            elif route.index is None:
+                out.append(f"adapter '{adapter}' was trained to answer from index '{wanted}' "
+                           f"but answers without sources; ask for '{adapter}+{wanted}'.")
+            elif route.index != wanted:
+                out.append(f"adapter '{adapter}' was trained with index '{wanted}' but answers "
+                           f"from '{route.index}'.")
+            elif self.indexes[wanted].version.get("sha256") != trained.get("sha256"):
+                out.append(f"index '{wanted}' was rebuilt since adapter '{adapter}' was trained "
+                           f"on it (then {trained.get('created')}).")
+        return out
 
     def lineage(self, route: Route) -> dict:
         """Which base model, adapter and index versions produce this model's answers."""
-        return {"engine": self.engine.name, "base_model": Path(str(self.base_path)).name,
-                "adapter": self.adapters.get(route.adapter) if route.adapter else None,
-                "index": self.indexes[route.index].version if route.index else None}
+        lineage = {"engine": self.engine.name, "base_model": Path(str(self.base_path)).name,
+                   "adapter": self.adapters.get(route.adapter) if route.adapter else None,
+                   "index": self.indexes[route.index].version if route.index else None}
+        warnings = self.warnings(route)
+        if warnings:
+            lineage["warnings"] = warnings
+        return lineage

@@ -17,7 +17,8 @@ SERVING = {"max_body_bytes": 20_000, "max_tokens_limit": 64, "default_max_tokens
 RAG = {"prompt": {"k": 2, "context_tokens": 60, "instruction": "Use the sources."}}
 
 
-def make_adapter(base, workspace, name: str, *, base_sha256: str | None = None) -> None:
+def make_adapter(base, workspace, name: str, *, base_sha256: str | None = None,
+                 index: dict | None = None) -> None:
     """A LoRA adapter with random (not zero) weights, so it visibly changes the output."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -30,7 +31,7 @@ def make_adapter(base, workspace, name: str, *, base_sha256: str | None = None) 
         r=4, lora_alpha=16, target_modules="all-linear", init_lora_weights=False))
     with workspace.writer("adapters", name, replace=True) as staging:
         model.save_pretrained(staging)
-        write_manifest(staging, "adapter", {"name": name, "type": "lora",
+        write_manifest(staging, "adapter", {"name": name, "type": "lora", "index": index,
                                             "base_model": {"sha256": base_sha256}})
 
 

@@ -49,3 +49,29 @@ def test_runtime_passes_the_report_to_the_vllm_engine(stack):
     assert lines == ["vLLM log: here"]
     quiet = Runtime(settings, workspace, engine="vllm").engine
     quiet.report("nobody hears this")  # the default: the engine says nothing, and no error
+
+
+def test_a_retrieval_aware_adapter_away_from_its_index_is_warned_about(stack):
+    from graftlm.lineage import version_of
+    from serving.runtime import Route, Runtime
+    from tests.conftest import WordEmbedder
+    from tests.serving.conftest import make_adapter
+
+    settings, workspace = stack
+    trained = version_of(workspace.get("indexes", "handbook"))
+    make_adapter(settings.models.base, workspace, "reader", index=trained)
+    alone = Runtime(settings, workspace, adapters=["reader"], engine="local")
+    assert "which is not served; pass --index handbook" in alone.warnings()[0]
+    served = Runtime(settings, workspace, adapters=["reader"], indexes=["handbook"],
+                     engine="local", embedder=WordEmbedder())
+    assert served.warnings() == []
+    assert served.warnings(Route("reader+handbook", "reader", "handbook")) == []
+    bare = served.lineage(Route("reader", "reader", None))
+    assert "answers without sources; ask for 'reader+handbook'" in bare["warnings"][0]
+    make_adapter(settings.models.base, workspace, "stale",
+                 index={**trained, "sha256": "0" * 12, "created": "then"})
+    stale = Runtime(settings, workspace, adapters=["stale"], indexes=["handbook"],
+                    engine="local", embedder=WordEmbedder())
+    assert "was rebuilt since adapter 'stale'" in stale.warnings(
+        Route("stale+handbook", "stale", "handbook"))[0]
+    assert "warnings" not in served.lineage(Route("base", None, None))
