@@ -62,6 +62,10 @@ def advise(
         help="With --examples: the field holding the answer.")] = None,
     system: Annotated[str | None, typer.Option(
         help="With --examples and mapped fields: a system prompt.")] = None,
+    judge: Annotated[str | None, typer.Option(
+        help="With --examples: an OpenAI-compatible endpoint (base URL) whose model grades "
+        "answers 1-5, reported beside the other metrics.")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="The judge's model name.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the advice as JSON.")] = False,
     schema: Annotated[bool, typer.Option(
         "--schema", help="Print the JSON Schema of --json output and exit.")] = False,
@@ -83,8 +87,8 @@ def advise(
                   docs_change=docs_change.value if docs_change else None, citations=citations,
                   latency_ms=latency_ms, private=private)
     if examples is None:
-        if docs or index or report or input_field or target_field:
-            raise InputError("--docs, --index, --report and the field options go with "
+        if docs or index or report or input_field or target_field or judge or judge_model:
+            raise InputError("--docs, --index, --report, --judge and the field options go with "
                              "--examples FILE (the labelled data to measure on).")
         advice = advisor.advise(text, facts)
     else:
@@ -93,7 +97,7 @@ def advise(
         fields = FieldMap.from_options(target_field, input_field, system=system)
         advice = _measured(advisor, text, facts, examples, settings, workspace, docs=docs,
                            index=index, budget=parse_duration(budget), fields=fields,
-                           quiet=as_json)
+                           judge=_judge(judge, judge_model), quiet=as_json)
         if report is not None:
             from advisor.report import write_report
 
@@ -110,7 +114,7 @@ def advise(
 
 
 def _measured(advisor, text, facts, examples, settings, workspace, *, docs, index, budget,
-              fields, quiet: bool):
+              fields, judge, quiet: bool):
     from dataclasses import replace
 
     from rich.console import Console
@@ -132,7 +136,18 @@ def _measured(advisor, text, facts, examples, settings, workspace, *, docs, inde
 
         return measured_advice(advisor, text, facts, examples, settings, workspace,
                                budget_s=budget, docs=docs, index=index, fields=fields,
-                               progress=progress)
+                               judge=judge, progress=progress)
+
+
+def _judge(url: str | None, model: str | None):
+    """The judge the options name, or None; both options or neither."""
+    if not url and not model:
+        return None
+    if not (url and model):
+        raise InputError("a judge needs both --judge URL and --judge-model NAME.")
+    from tuning.judge import Judge
+
+    return Judge(url, model)
 
 
 def parse_duration(text: str) -> float:
@@ -159,6 +174,10 @@ def eval_run(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N examples.")] = None,
     name: Annotated[str | None, typer.Option(help="Name of the run (default: generated).")]
     = None,
+    judge: Annotated[str | None, typer.Option(
+        help="An OpenAI-compatible endpoint (base URL) whose model grades answers 1-5.")]
+    = None,
+    judge_model: Annotated[str | None, typer.Option(help="The judge's model name.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Score base or an adapter, with or without an index, on a labelled set; keep the run."""
@@ -170,13 +189,15 @@ def eval_run(
     settings, workspace = workspace_of(ctx)
     fields = FieldMap.from_options(target_field, input_field, system=system)
     run = run_eval(data, model, settings, workspace, index=index, fields=fields, limit=limit,
-                   name=name)
+                   name=name, judge=_judge(judge, judge_model))
     if as_json:
         typer.echo(json.dumps(run, indent=2))
         return
+    others = ", ".join(f"{name} {value * 100:.1f}" for name, value in run["metrics"].items()
+                       if name != run["metric"])
     typer.echo(f"{run['name']}: {run['metric']} {run['score'] * 100:.1f} (95% CI "
-               f"{run['ci_low'] * 100:.1f}–{run['ci_high'] * 100:.1f}) on {run['examples']} "
-               f"examples, {run['seconds_per_query'] * 1000:.0f} ms per query")
+               f"{run['ci_low'] * 100:.1f}–{run['ci_high'] * 100:.1f}); {others}; on "
+               f"{run['examples']} examples, {run['seconds_per_query'] * 1000:.0f} ms per query")
 
 
 def eval_compare(

@@ -25,7 +25,7 @@ KIND = "evals"
 
 def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *,
              index: str | None = None, fmt=None, fields=None, limit: int | None = None,
-             name: str | None = None) -> dict:
+             name: str | None = None, judge=None) -> dict:
     """Score ``model`` ('base' or an adapter), with ``index`` if given, on every example of
     ``data`` (or the first ``limit``); save and return the run."""
     from graftlm.loader import load_base
@@ -61,7 +61,7 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
     scorer = Scorer.for_targets([ex.target for ex in report.examples])
     started = time.perf_counter()
     result = evaluate_answers(net, tokenizer, prompts, scorer,
-                              max_new_tokens=answer_budget(tokenizer, targets))
+                              max_new_tokens=answer_budget(tokenizer, targets), judge=judge)
     per_query = (time.perf_counter() - started) / len(examples)
     scores, answers = result.primary(), result.answers
     low, high = bootstrap_ci(scores)
@@ -71,6 +71,7 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
            "index_created": index_version, "data": str(Path(data).resolve()),
            "data_sha256": file_sha256(Path(data)), "examples": len(examples),
            "metric": scorer.primary, "metrics": result.means(),
+           "judge": judge.describe() if judge else None,
            "score": round(sum(scores) / len(scores), 4), "ci_low": round(low, 4),
            "ci_high": round(high, 4), "seconds_per_query": round(per_query, 4),
            "samples": [{"line": ex.line, "target": t, "answer": a}

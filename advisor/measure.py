@@ -48,13 +48,14 @@ class Measurer:
 
     def __init__(self, settings: Settings, workspace: Workspace, *, budget_s: float = 900.0,
                  docs: Path | None = None, index: str | None = None, fmt=None, fields=None,
-                 progress: Progress | None = None, embedder=None):
+                 progress: Progress | None = None, embedder=None, judge=None):
         self.settings, self.workspace = settings, workspace
         self.budget_s = budget_s
         self.docs, self.index_name = docs, index
         self.fmt, self.fields = fmt, fields
         self.progress = progress or (lambda _arm, _status: None)
         self.embedder = embedder
+        self.judge = judge
         self.index = None
         if docs is not None and not Path(docs).is_dir():
             raise InputError(f"--docs {docs} is not a folder of documents.")
@@ -107,7 +108,8 @@ class Measurer:
             labels=list(self.scorer.labels), examples=len(examples), train_examples=len(train),
             held_out=len(held), held_out_lines=[ex.line for ex in held],
             budget_seconds=self.budget_s, seconds=round(time.monotonic() - started, 1),
-            arms=results, learning_curve=curve, verdict="", best=None)
+            arms=results, learning_curve=curve, verdict="", best=None,
+            judge=self.judge.describe() if self.judge else None)
         return measurement, {a.id: a.scores for a in arms.values() if a.status == "measured"}
 
     # -- arms ------------------------------------------------------------------------------
@@ -119,7 +121,7 @@ class Measurer:
         self.progress(arm.id, f"answering {len(prompts)} held-out examples")
         started = time.perf_counter()
         result = evaluate_answers(model, self.tokenizer, prompts, self.scorer,
-                                  max_new_tokens=self.budget_tokens)
+                                  max_new_tokens=self.budget_tokens, judge=self.judge)
         elapsed = time.perf_counter() - started
         arm.scores = result.primary()
         arm.metrics = result.means()

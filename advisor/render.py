@@ -36,22 +36,37 @@ def render(advice: Advice, console: Console) -> None:
 
 def render_measurement(m, console: Console) -> None:
     """The arms as a table: score, interval, costs; then the verdict and what would change it."""
+    others = secondary_metrics(m)
     table = Table(title=f"Measured on {m.held_out} held-out examples ({m.metric})",
                   title_justify="left", show_edge=False)
-    for column in ("arm", "score", "95% interval", "build", "per query", "train ex."):
+    for column in ("arm", m.metric, "95% interval", *others, "build", "per query",
+                   "train ex."):
         table.add_column(column, justify="left" if column == "arm" else "right")
     for a in m.arms:
         if a.status != "measured":
-            table.add_row(a.title, Text(f"{a.status}: {a.reason}", style="dim"), "", "", "", "")
+            table.add_row(a.title, Text(f"{a.status}: {a.reason}", style="dim"),
+                          *[""] * (len(others) + 4))
             continue
         style = "bold green" if a.id == m.best else ""
         table.add_row(Text(a.title, style=style), f"{a.score * 100:.1f}",
-                      f"{a.ci_low * 100:.1f}–{a.ci_high * 100:.1f}", f"{a.build_seconds:.0f} s",
-                      f"{a.seconds_per_query * 1000:.0f} ms", str(a.train_examples))
+                      f"{a.ci_low * 100:.1f}–{a.ci_high * 100:.1f}",
+                      *[percent(a.metrics.get(name)) for name in others],
+                      f"{a.build_seconds:.0f} s", f"{a.seconds_per_query * 1000:.0f} ms",
+                      str(a.train_examples))
     console.print(table)
     console.print(Text.assemble(("Verdict: ", "bold"), m.verdict))
     for line in m.would_change:
         console.print(Text.assemble("  • ", line))
+
+
+def secondary_metrics(m) -> list[str]:
+    """The measurement's metrics other than the primary one, in the scorer's order."""
+    names = list(m.metrics) + (["judge"] if m.judge else [])
+    return [name for name in names if name != m.metric]
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}"
 
 
 def _ranking(advice: Advice) -> Table:

@@ -7,6 +7,7 @@ import html
 import json
 from pathlib import Path
 
+from advisor.render import percent, secondary_metrics
 from advisor.schema import Advice
 
 BAR_W, ROW_H, LEFT = 420, 34, 170
@@ -57,15 +58,24 @@ def chart(advice: Advice) -> str:
 def render_html(advice: Advice) -> str:
     m = advice.measurement
     esc = html.escape
+    others = secondary_metrics(m)
     rows = []
     for a in m.arms:
         if a.status == "measured":
+            extra = "".join(f"<td>{percent(a.metrics.get(name))}</td>" for name in others)
             cells = (f"<td>{a.score * 100:.1f}</td><td>{a.ci_low * 100:.1f}–"
-                     f"{a.ci_high * 100:.1f}</td><td>{a.build_seconds:.0f} s</td>"
+                     f"{a.ci_high * 100:.1f}</td>{extra}<td>{a.build_seconds:.0f} s</td>"
                      f"<td>{a.seconds_per_query * 1000:.0f} ms</td><td>{a.train_examples}</td>")
         else:
-            cells = f'<td colspan="5">{esc(a.status)}: {esc(a.reason or "")}</td>'
+            cells = (f'<td colspan="{5 + len(others)}">{esc(a.status)}: '
+                     f'{esc(a.reason or "")}</td>')
         rows.append(f"<tr><td>{esc(a.title)}</td>{cells}</tr>")
+    judge = ""
+    if m.judge:
+        judge = (f"<h2>Judge</h2><p>Answers graded 1–5 by <code>{esc(m.judge['model'])}</code> "
+                 f"at <code>{esc(m.judge['url'])}</code> (mapped to 0–100), asked:</p>"
+                 f"<pre>{esc(m.judge['prompt'])}</pre>")
+    heads = "".join(f"<th>{esc(name.replace('_', ' '))}</th>" for name in others)
     curve = ""
     if m.learning_curve:
         c = m.learning_curve
@@ -97,9 +107,10 @@ code {{ background: #f3f3f3; padding: 1px 4px; }}
 {esc(m.metric.replace("_", " "))}, with bootstrap 95% intervals. Took {m.seconds / 60:.1f} min
 of a {m.budget_seconds / 60:.0f} min budget.</p>
 {chart(advice)}
-<table><tr><th>arm</th><th>score</th><th>95% interval</th><th>build</th><th>per query</th>
-<th>train examples</th></tr>{"".join(rows)}</table>
+<table><tr><th>arm</th><th>{esc(m.metric.replace("_", " "))}</th><th>95% interval</th>{heads}
+<th>build</th><th>per query</th><th>train examples</th></tr>{"".join(rows)}</table>
 {curve}
+{judge}
 <h2>What would change the verdict</h2><ul>{change}</ul>
 <h2>Plan</h2><ol>{steps}</ol>
 <h2>Sample answers</h2>

@@ -111,6 +111,8 @@ class Measurement(_Model):
                         "verdict use: choice_accuracy (labels), f1 (free text).")
     metrics: list[str] = Field(default_factory=list, description="Every metric reported.")
     labels: list[str] = Field(default_factory=list, description="A label task's closed set.")
+    judge: dict | None = Field(None, description="The judge that graded answers (url, model, "
+                               "prompt); its mean grade is the arms' `judge` metric.")
     examples: int
     train_examples: int
     held_out: int

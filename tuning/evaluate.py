@@ -60,18 +60,27 @@ class Evaluation:
         return [s[self.scorer.primary] for s in self.scores]
 
     def means(self) -> dict[str, float]:
-        return {name: round(mean([s[name] for s in self.scores]), 4)
-                for name in self.scorer.metrics}
+        """Every metric's mean; the judge's over the answers it graded."""
+        out = {name: round(mean([s[name] for s in self.scores]), 4)
+               for name in self.scorer.metrics}
+        graded = [s["judge"] for s in self.scores if s.get("judge") is not None]
+        if graded:
+            out["judge"] = round(mean(graded), 4)
+        return out
 
 
 def evaluate_answers(model, tokenizer, examples: Sequence[Example], scorer: Scorer, *,
-                     max_new_tokens: int) -> Evaluation:
+                     max_new_tokens: int, judge=None) -> Evaluation:
     """Generate an answer to every example (and, for label tasks, choose a label), then score
-    both against each example's reference answers."""
+    both against each example's reference answers; with a ``judge``
+    (:class:`tuning.judge.Judge`), its grade too."""
     answers = generate_answers(model, tokenizer, examples, max_new_tokens=max_new_tokens)
     choices: list[str | None] = [None] * len(examples)
     if scorer.kind == "label":
         choices = choose(model, tokenizer, [prompt_ids(ex, tokenizer) for ex in examples],
                          scorer.labels)
     scores = [scorer.score(a, ex.answers, c) for a, ex, c in zip(answers, examples, choices)]
+    if judge is not None:
+        for row, answer, ex in zip(scores, answers, examples):
+            row["judge"] = judge.grade(ex.question, ex.answers, answer)
     return Evaluation(scorer, answers, choices, scores)
