@@ -27,6 +27,7 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"\b(?:the|a|our) (?:\w+ ){0,3}(?:note|format|layout|statement|template|structure|"
             r"form|report) (?:that )?(?:our|the) \w+ (?:like|prefer|expect|use|want|need|ingest)s?\b",
             r"\balways (?:opens?|starts?|begins?|ends?|closes?) with\b",
+            r"\b(?:numbered|bulleted) (?:\w+ )?(?:checklists?|lists?|steps)\b|\b\w+-section\b",
             r"\binto (?:a |an |the |our )?(?:\w+ ){0,3}(?:records?|objects?|tables?|"
             r"strings?|codes?|queries|intervals|entries|rows|list)\b",
         ),
@@ -74,11 +75,12 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
         _fx(p=-0.3, f=1.2, r=-1.2, l=2, t=-0.5, h=-0.3),
         patterns=(
             r"\b(?:classif\w+|categori[sz]\w+|tag(?:s|ging)?|label (?:each|every|them|it|the)|"
-            r"rout(?:e|es|ing)|triage|assign\w* (?:one of|a|an|each|the)|sort (?:\w+ )?into|"
+            r"rout(?:e|es|ing)|(?<!before )(?<!after )(?<!ahead of )triage|assign\w* (?:one of|a|an|each|the)|sort (?:\w+ )?into|"
             r"extract\w*|pull (?:out|the)|parse|detect\w*|flag\w*|score|scoring|(?<!-)grade(?!-)|grading|"
             r"rate (?:each|every)|mark(?:ed|s)? (?:\w+ ){0,3}(?:with|as) (?:one of|a|an|our)|"
             r"map (?:\w+ ){0,3}(?:onto|to) (?:our|one of)|put (?:\w+ ){0,3}into "
-            r"(?:our|one of)|reason codes?|intents?|queues?|buckets?)\b",
+            r"(?:our|one of)|reason codes?|intents?|buckets?|(?:into|to|between|among|across|which|"
+            r"right|correct) (?:\w+ ){0,3}queues?)\b",
         ),
         prototypes=(
             "assign each ticket to one of our categories",
@@ -119,7 +121,8 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"\bfollow(?:s|ing)? (?:our|the|a|an) (?:\w+ ){0,2}(?:protocol|procedure|guideline|"
             r"process|playbook|checklist|sop|rubric|method|policy|steps)\b",
             r"\b(?:step[- ]by[- ]step|reasoning|worked through|reason(?:s|ing)? like|the way "
-            r"(?:our|a) \w+ (?:would|does)|diagnos\w+|remediation plan|triage)\b",
+            r"(?:our|a) \w+ (?:would|does)|diagnos\w+|remediation plan|"
+            r"(?<!before )(?<!after )(?<!ahead of )triage)\b",
         ),
         prototypes=(
             "reason through the case the way our senior staff do",
@@ -156,7 +159,9 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
     SignalSpec(
         "few_examples", "a handful of examples", "data",
         _fx(p=0.5, f=2.5, l=-2.5, t=-4, h=-2),
-        patterns=(r"\b(?:a handful|a few (?:\w+ )?examples|a couple of (?:\w+ )?examples)\b",),
+        patterns=(r"\b(?:a handful|a few (?:\w+ )?examples|a couple of (?:\w+ )?examples)\b",
+                  r"\b(?:pasted|gave|sent|attached|shared|wrote|showed|have|got) (?:us |me )?"
+                  r"(?:one|a single|an?) (?:\w+ ){0,2}(?:example|sample)s?\b"),
         negatable=False, slot="examples",
     ),
     SignalSpec("some_examples", "a few dozen examples", "data",
@@ -219,7 +224,9 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"tl;?dr|paraphras\w+|rewrit\w+|rephras\w+|proofread\w*|spelling|grammar\w*|sentiment|"
             r"simplif\w+|plain(?:er)? (?:english|language)|reading level|easier to read|"
             r"which language|detect (?:the )?language|polite (?:reply|response)|"
-            r"boil(?:ed)? down|bullet points|keywords?)\b",
+            r"boil(?:ed)? down|bullet points|keywords?|(?:rendered|render|put|turned|turn) into "
+            r"(?:plain )?(?:english|french|german|spanish|italian|portuguese|dutch|polish|"
+            r"chinese|japanese|korean|arabic|russian|vietnamese|hindi|turkish))\b",
         ),
         prototypes=(
             "summarise long documents into a few sentences",

@@ -11,9 +11,18 @@ from advisor.signals import SignalSpec, effects as _fx
 
 _FREQ = (r"(?:hourly|daily|nightly|weekly|fortnightly|monthly|quarterly|annually|yearly|constantly|"
          r"frequently|regularly|all the time|often|every (?:\w+ ){0,2}(?:hour|day|week|fortnight|"
-         r"month|quarter|year|sprint|release|season|semester|term|monday|tuesday|wednesday|"
+         r"month|quarter|year|sprint|release|season|semester|term|night|morning|evening|"
+         r"monday|tuesday|wednesday|"
          r"thursday|friday)s?|each (?:hour|day|week|month|quarter|year|sprint|release|season)|"
          r"(?:once|twice|\w+ times) (?:a|per) (?:day|week|month|quarter)|a lot|all year)")
+# A schedule for loading documents is a schedule of change: what is loaded every night is
+# knowledge that the model's weights would hold stale by morning.
+_LOAD = (r"(?:crawl\w*|scrap\w*|sync\w*|pulls?|pulled|pulling|load\w*|import\w*|ingest\w*|"
+         r"(?:re-?)?export\w*|fetch\w*|mirror\w*|dump\w*|re-?index\w*|harvest\w*|download\w*|"
+         r"upload\w*|copied|copies|refresh\w*)")
+_WHEN = (r"(?:overnight|nightly|hourly|daily|weekly|every (?:night|morning|evening|day|hour|"
+         r"week|monday|friday)|each (?:night|morning|day|week)|at (?:midnight|dawn|\d{1,2}(?::\d\d)?"
+         r" ?(?:am|pm)))")
 _CHANGE = (r"(?:updat\w*|chang\w*|refresh\w*|revis\w*|reissu\w*|republish\w*|rewritt\w*|shift\w*|"
            r"rotat\w*|mov\w*|evolv\w*|land\w*|ship\w*|releas\w*|publish\w*|add\w*|expir\w*|"
            r"come out|arriv\w*|new|fluctuat\w*)")
@@ -32,6 +41,8 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
         _fx(p=-1, f=-0.5, r=3, l=-1.5, t=-2, h=1.5),
         patterns=(
             rf"\b{_CHANGE}\b[^.;]{{0,40}}?\b{_FREQ}",
+            rf"\b{_LOAD}\b[^.;]{{0,90}}?\b{_WHEN}\b",
+            rf"\b{_WHEN}\b[^.;]{{0,20}}?\b(?:a |an |the |our )?(?:\w+ ){{0,2}}?{_LOAD}\b",
             rf"\b{_FREQ}\b[^.;]{{0,25}}?\b{_CHANGE}\b",
             rf"\b{_CHANGE}\s+(?:\w+\s+){{0,2}}?(?:every|each|with (?:each|every)) \w+",
             r"\b(?:valid|true|correct|in force|available) (?:today|right now|as of today|at the "
@@ -51,6 +62,7 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
         prototypes=(
             "the information changes every week",
             "prices and stock levels are updated daily",
+            "a crawler loads the latest pages into our database every night",
             "answers must reflect the latest version of the documents",
             "new products and rules are added all the time",
             "the figures are refreshed every hour",
@@ -118,6 +130,9 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"(?:\w+ ){0,2}(?:collection|box|document|record|file|section|page|source|entry)\b",
             r"\bwith the (?:\w+ ){0,2}(?:number|id|reference|page|link) (?:it|they|of the)?",
             r"\bwhere (?:it|they|the answer) (?:got|gets|found|came from)",
+            r"\bwhich (?:\w+ ){0,2}(?:notice|document|page|section|source|record|file|article|"
+            r"clause|policy|manual|entry|report) (?:says|said|states|stated|mentions|supports|"
+            r"backs)\b",
             r"\b(?:backs?|backed|supports?|supported|justif\w+) (?:\w+ ){0,2}(?:each|every|the) "
             r"(?:answer|claim|statement|response)",
             r"\b(?:which|what) (?:\w+ ){0,3}(?:it|they|the answer) (?:relied|relies|is based|came|"

@@ -1,8 +1,11 @@
 """Advisor accuracy on the labelled task descriptions, by split, with a confusion matrix.
 
-Three sets of cases, each written by a separate author from FRAMEWORK.md alone, without seeing
-the code: ``dev`` (used while writing the signal table), ``val`` (used for a second round of
-fixes) and ``heldout`` (never used for development; reported separately). Each case has an
+Sets of cases, each written by a separate author from FRAMEWORK.md alone, without seeing the
+code: ``dev`` (used while writing the signal table), ``val`` (used for a second round of fixes),
+``heldout`` (never used for development; reported separately), and a second pair written
+later around four classes of misses (loading schedules, general world knowledge, documents as a
+task's input, a handful of samples): ``dev2`` (used to fix them) and ``heldout2`` (never used
+for development). Each case has an
 expected strategy and a set of acceptable ones.
 
     python benchmarks/advisor_accuracy.py [--lexical] [--out benchmarks/results/advisor_accuracy.json]
@@ -26,7 +29,8 @@ from advisor import STRATEGIES, Advisor  # noqa: E402
 
 HERE = Path(__file__).parent
 SPLITS = {"dev": "advisor_cases_dev.jsonl", "val": "advisor_cases_val.jsonl",
-          "heldout": "advisor_cases_heldout.jsonl"}
+          "heldout": "advisor_cases_heldout.jsonl", "dev2": "advisor_cases_dev2.jsonl",
+          "heldout2": "advisor_cases_heldout2.jsonl"}
 
 
 def load_cases() -> dict[str, list[dict]]:
