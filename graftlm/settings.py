@@ -93,17 +93,16 @@ class PromptSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    k: int = Field(3, gt=0, le=50, description="Sources retrieved per question.")
+    k: int = Field(1, gt=0, le=50, description="Sources retrieved per question.")
     mode: Literal["hybrid", "dense", "sparse"] = Field(
         "hybrid", description="How the index is searched for them.")
-    context_tokens: int = Field(768, gt=0, le=32768,
+    context_tokens: int = Field(512, gt=0, le=32768,
                                 description="Token budget for the sources in the prompt.")
     placement: Literal["user", "system"] = Field(
         "user", description="Where the sources go: before the question in the last user "
         "message, or appended to the system message.")
     instruction: str = Field(
-        "Answer the question using the numbered sources, as briefly as the question allows "
-        "and in words from the sources. If they do not hold the answer, say you do not know.",
+        "Answer with a short phrase copied from the sources.",
         min_length=1, description="What the model is told to do with the sources.")
 
 
