@@ -32,7 +32,10 @@ demo: $(STAMP)
 	$(BIN)/graft index build examples/docs --name router-docs --force
 	$(BIN)/graft index query router-docs "How do I factory reset the router?" -k 3
 	$(BIN)/graft train examples/train/support_tickets.jsonl --name support-router --force --epochs 4 --lr 1e-3
-	$(BIN)/python examples/serve_and_query.py --adapter support-router --index router-docs
+	$(BIN)/graft train examples/qa/train.jsonl --name router-reader --index router-docs --force --epochs 5 --lr 1e-3
+	$(BIN)/graft eval run --data examples/qa/heldout.jsonl --model base --index router-docs --name demo-base-docs
+	$(BIN)/graft eval run --data examples/qa/heldout.jsonl --model router-reader --index router-docs --name demo-reader-docs
+	$(BIN)/python examples/serve_and_query.py --adapter support-router --reader router-reader --index router-docs
 	$(BIN)/graft advise "Route each support ticket about our routers to one of four queues; we have 60 labelled tickets and the product manuals." --examples examples/train/support_tickets.jsonl --docs examples/docs --budget 3m --report .cache/demo-report
 
 test: $(STAMP)

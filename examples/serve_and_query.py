@@ -1,11 +1,14 @@
-"""The last steps of the loop: serve an adapter and an index together, query them, stop.
+"""The last steps of the loop: serve adapters and an index together, query them, stop.
 
-Starts ``graft serve`` (vLLM when installed, else the local engine) with the adapter and index
-that ``make demo`` built, waits until it is healthy, asks it a knowledge question through the
-retrieval model and routes a ticket through the adapter — both with ``graft query``, which uses
-the official ``openai`` client — and stops the server.
+Starts ``graft serve`` (vLLM when installed, else the local engine) with the two adapters and
+the index that ``make demo`` built — ``support-router`` (a skill: routing tickets) and
+``router-reader`` (retrieval-aware: trained with sources from the index) — waits until it is
+healthy, asks a knowledge question of the base model and of the hybrid ``router-reader+
+router-docs``, and routes a ticket through the skill adapter, all with ``graft query`` (the
+official ``openai`` client); then stops the server.
 
-    python examples/serve_and_query.py [--adapter support-router] [--index router-docs]
+    python examples/serve_and_query.py [--adapter support-router] [--reader router-reader]
+                                       [--index router-docs]
 """
 
 from __future__ import annotations
@@ -31,19 +34,23 @@ def graft(*args: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--adapter", default="support-router")
+    parser.add_argument("--reader", default="router-reader")
     parser.add_argument("--index", default="router-docs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "serve.log"
-        print(f"$ graft serve --adapter {args.adapter} --index {args.index}", flush=True)
+        print(f"$ graft serve --adapter {args.adapter} --adapter {args.reader} --index "
+              f"{args.index}", flush=True)
         started = time.monotonic()
-        serving = graft_serve("--adapter", args.adapter, "--index", args.index, log=log)
+        serving = graft_serve("--adapter", args.adapter, "--adapter", args.reader, "--index",
+                              args.index, log=log)
         with serving as (url, server):
             print(log.read_text(), end="")
             print(f"healthy after {time.monotonic() - started:.0f} s", flush=True)
             shown = len(log.read_text())
             questions = [
                 ("How long does the warranty last?", f"base+{args.index}", []),
+                ("How long does the warranty last?", f"{args.reader}+{args.index}", []),
                 ("my laptop cannot find the wireless network", args.adapter,
                  ["--system", SYSTEM]),
             ]

@@ -31,7 +31,8 @@ QUESTION = [{"role": "user", "content": "How long does the warranty last?"}]
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    """A home sharing the prepared model, with adapter 'tickets' and index 'docs' built."""
+    """A home sharing the prepared model, with adapter 'tickets', index 'docs' and the
+    retrieval-aware adapter 'reader' (trained with sources from 'docs') built."""
     home = home_with_model(tmp_path_factory, "serve-home")
     trained = graft("train", str(ROOT / "examples/train/support_tickets.jsonl"), "--name",
                     "tickets", "--max-steps", "10", "--lr", "1e-3", home=str(home))
@@ -39,6 +40,9 @@ def home(tmp_path_factory):
     built = graft("index", "build", str(ROOT / "examples/docs"), "--name", "docs",
                   home=str(home))
     assert built.returncode == 0, built.stderr
+    reader = graft("train", str(ROOT / "examples/qa/train.jsonl"), "--name", "reader",
+                   "--index", "docs", "--epochs", "2", "--lr", "1e-3", home=str(home))
+    assert reader.returncode == 0, reader.stderr
     return home
 
 
@@ -46,8 +50,8 @@ def home(tmp_path_factory):
 def url(home):
     env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     log = home / "serve.log"
-    with graft_serve("--engine", "vllm", "--adapter", "tickets", "--index", "docs", log=log,
-                     env=env) as (base, process):
+    with graft_serve("--engine", "vllm", "--adapter", "tickets", "--adapter", "reader",
+                     "--index", "docs", log=log, env=env) as (base, process):
         yield base
     assert process.returncode == 0, log.read_text()[-3000:]
     # The managed vLLM server went with it.
@@ -87,7 +91,7 @@ def transformers_greedy(home, adapter, messages, n=24):
 
 def test_models_and_lineage(client):
     assert sorted(m.id for m in client.models.list().data) == [
-        "base", "base+docs", "tickets", "tickets+docs"]
+        "base", "base+docs", "reader", "reader+docs", "tickets", "tickets+docs"]
     reply = client.chat.completions.create(model="tickets", messages=TICKET, max_tokens=4)
     assert reply.model_extra["graft"]["engine"] == "vllm"
     assert reply.model_extra["graft"]["adapter"]["name"] == "tickets"
@@ -167,3 +171,30 @@ def test_graft_query_prints_the_answer_and_sources(home, url):
     missing = graft("query", "hi", "--model", "nope", "--url", f"{url}/v1", home=str(home))
     assert missing.returncode == 1 and "404" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_the_retrieval_aware_adapter_answers_held_out_questions_from_the_docs(home, client):
+    """Five questions the adapter never trained on, whose answers are only in examples/docs."""
+    from tuning.metrics import contains
+
+    held = [json.loads(line) for line in (ROOT / "examples/qa/heldout.jsonl").open()][:5]
+    right = []
+    for row in held:
+        question = [m for m in row["messages"] if m["role"] == "user"]
+        reply = client.chat.completions.create(model="reader+docs", messages=question,
+                                               max_tokens=32, temperature=0)
+        answer = reply.choices[0].message.content
+        right.append(bool(contains(answer, row["answers"])))
+        assert reply.model_extra["citations"], "a retrieval model cites its sources"
+        assert "warnings" not in reply.model_extra["graft"]
+    assert sum(right) >= 4, right
+    trained_on = {json.loads(line)["messages"][0]["content"]
+                  for line in (ROOT / "examples/qa/train.jsonl").open()}
+    assert not trained_on & {r["messages"][0]["content"] for r in held}
+
+
+def test_a_choice_constraint_goes_through_vllm(client):
+    queues = ["reset", "wifi", "warranty", "firmware"]
+    reply = client.chat.completions.create(model="tickets", messages=TICKET, max_tokens=8,
+                                           extra_body={"structured_outputs": {"choice": queues}})
+    assert reply.choices[0].message.content in queues
