@@ -184,13 +184,13 @@ class Measurer:
         self._measure(arms["lora"], model, held, build=seconds, train_examples=len(train))
         del model
         if retrieval is not None:
-            from tuning.raft import render
+            from tuning.raft import max_length_with_sources, render
 
             t = self.settings.tuning
             rendered = render(train, self.index, self.settings.rag, self.tokenizer,
                               distractor_share=t.distractor_share, seed=t.seed).examples
-            room = t.max_length + self.settings.rag.prompt.context_tokens + 128
-            model, seconds = self._train(rendered, per_run, "rag_lora", max_length=room)
+            model, seconds = self._train(rendered, per_run, "rag_lora",
+                                         max_length=max_length_with_sources(t, self.settings.rag))
             self._measure(arms["rag_lora"], model, retrieval,
                           build=seconds + arms["rag"].build_seconds, train_examples=len(train))
             del model

@@ -69,7 +69,7 @@ def test_the_four_paths_build_the_same_tokens(setup, tmp_path):
     from advisor.measure import Measurer
     from rag.index import load_index
     from tuning.data import IGNORE, encode, prompt_ids
-    from tuning.pipeline import _with_index
+    from tuning.pipeline import with_index
     from tuning.raft import render
 
     settings, workspace = setup
@@ -88,7 +88,7 @@ def test_the_four_paths_build_the_same_tokens(setup, tmp_path):
     arms = {arm_id: ArmRun(arm_id, strategy, title) for arm_id, strategy, title in ARMS}
     measured = prompt_ids(measurer._retrieval(arms, [example()], tmp_path)[0], tokenizer)
 
-    _, trained, _, _ = _with_index(settings, workspace, "kb", tokenizer, [example()], [],
+    _, trained, _, _ = with_index(settings, workspace, "kb", tokenizer, [example()], [],
                                    WordEmbedder())
     encoded = encode(trained[0], tokenizer, 4096)
     first_label = next(i for i, label in enumerate(encoded.labels) if label != IGNORE)

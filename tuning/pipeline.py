@@ -61,7 +61,7 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
                               path=data)
     sources = None
     if index is not None:
-        settings, train_set, held, sources = _with_index(settings, workspace, index, tokenizer,
+        settings, train_set, held, sources = with_index(settings, workspace, index, tokenizer,
                                                          train_set, held, embedder)
     if not full:
         model = with_lora(model, settings.tuning)
@@ -84,21 +84,19 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
     return workspace.path(KIND, name), card
 
 
-def _with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, train_set,
+def with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, train_set,
                 held, embedder):
     """The examples rendered with sources from index ``name``, the settings with room for the
     sources in each example, and the card's record of the index."""
     from graftlm.embedder import load_embedder
     from rag.index import KIND as INDEXES
     from rag.index import load_index
-    from tuning.raft import render
+    from tuning.raft import max_length_with_sources, render
 
     loaded = load_index(name, workspace=workspace,
                         embedder=embedder or load_embedder(settings.models))
     t = settings.tuning
-    # The sources come on top of the example: without the room they would push the answer
-    # out of the truncated sequence.
-    room = t.max_length + settings.rag.prompt.context_tokens + 128
+    room = max_length_with_sources(t, settings.rag)
     settings = settings.model_copy(update={"tuning": t.model_copy(update={"max_length": room})})
     rendered = render(train_set, loaded, settings.rag, tokenizer,
                       distractor_share=t.distractor_share, seed=t.seed)

@@ -17,7 +17,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from graftlm.settings import RagSettings
+from graftlm.settings import RagSettings, TuningSettings
 from rag.prompt import augment, query_of, search, token_counter
 from tuning.data import Example
 
@@ -29,6 +29,13 @@ class Rendering:
     examples: list[Example]
     distractor_only: int = 0
     gold_removed: int = 0
+
+
+def max_length_with_sources(tuning: TuningSettings, rag: RagSettings) -> int:
+    """Tokens per training example once sources are in it: the example's own budget plus the
+    sources' and their numbering and instruction. Without the room, truncation would cut the
+    answer, which comes last."""
+    return tuning.max_length + rag.prompt.context_tokens + 128
 
 
 def with_sources(example: Example, messages: Sequence[dict]) -> Example:
