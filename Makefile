@@ -32,7 +32,7 @@ demo: $(STAMP)
 	$(BIN)/graft index build examples/docs --name router-docs --force
 	$(BIN)/graft index query router-docs "How do I factory reset the router?" -k 3
 	$(BIN)/graft train examples/train/support_tickets.jsonl --name support-router --force --epochs 4 --lr 1e-3
-	$(BIN)/graft train examples/qa/train.jsonl --name router-reader --index router-docs --force --epochs 5 --lr 1e-3
+	$(BIN)/graft train examples/qa/train.jsonl --name router-reader --index router-docs --force --epochs 3 --lr 1e-3
 	$(BIN)/graft eval run --data examples/qa/heldout.jsonl --model base --index router-docs --name demo-base-docs
 	$(BIN)/graft eval run --data examples/qa/heldout.jsonl --model router-reader --index router-docs --name demo-reader-docs
 	$(BIN)/python examples/serve_and_query.py --adapter support-router --reader router-reader --index router-docs
