@@ -19,9 +19,12 @@ class _Prefers(torch.nn.Module):
         for token, logit in favour.items():
             self.bias[token] = logit
 
-    def forward(self, input_ids, logits_to_keep, **_):
-        rows = input_ids.shape[0]
-        return SimpleNamespace(logits=self.bias.expand(rows, logits_to_keep, -1).clone())
+    def forward(self, input_ids, logits_to_keep=None, **_):
+        rows, width = input_ids.shape
+        keep = logits_to_keep or width
+        return SimpleNamespace(logits=self.bias.expand(rows, keep, -1).clone(),
+                               past_key_values=SimpleNamespace(
+                                   batch_repeat_interleave=lambda n: None))
 
 
 def test_equal_likelihoods_tie_and_the_first_label_wins():
