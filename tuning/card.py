@@ -36,6 +36,7 @@ def make_card(settings: Settings, base_path, data: Path, report: DataReport, res
         "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
         "hyperparameters": {**settings.tuning.model_dump(), "full": full},
         "metrics": {"name": result.metric_name, "base": result.base_metric,
+                    "base_metrics": result.base_metrics, "adapter_metrics": result.best.metrics,
                     "adapter": result.best.metric, "base_eval_loss": result.base_loss,
                     "adapter_eval_loss": result.best.loss, "best_step": result.best.step,
                     "history": [asdict(p) for p in result.history]},

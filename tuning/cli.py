@@ -78,9 +78,11 @@ def train(
     if not card:  # another process of an `accelerate launch` run; the main one reports
         return
     m = card["metrics"]
+    others = "".join(f", {key} {value:.3f} → {m['adapter_metrics'].get(key, float('nan')):.3f}"
+                     for key, value in m.get("base_metrics", {}).items() if key != m["name"])
     typer.echo(f"trained adapter '{name}' in {card['training']['seconds']:.0f} s "
                f"({card['training']['steps']} steps): {m['name']} {m['base']:.3f} (base) → "
-               f"{m['adapter']:.3f} (adapter), eval loss {m['base_eval_loss']:.3f} → "
+               f"{m['adapter']:.3f} (adapter){others}, eval loss {m['base_eval_loss']:.3f} → "
                f"{m['adapter_eval_loss']:.3f} → {path}")
 
 

@@ -36,7 +36,8 @@ from tuning.metrics import Scorer, mean
 class EvalPoint:
     step: int
     loss: float
-    metric: float
+    metric: float  # the task's primary metric
+    metrics: dict[str, float] = field(default_factory=dict)  # every metric of the task
 
 
 @dataclass
@@ -54,6 +55,7 @@ class TrainResult:
     train_tokens: int = 0
     stopped_early: bool = False
     main_process: bool = True
+    base_metrics: dict[str, float] = field(default_factory=dict)
 
 
 Progress = Callable[[dict], None]
@@ -184,7 +186,8 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
         result = evaluate_answers(model, tokenizer, eval_examples, scorer,
                                   max_new_tokens=budget)
         loss = eval_loss(model, enc_eval, pad, settings.batch_size)
-        return EvalPoint(step, round(loss, 4), round(mean(result.primary()), 4)), scorer.primary
+        return EvalPoint(step, round(loss, 4), round(mean(result.primary()), 4),
+                         result.means()), scorer.primary
 
     base_point, metric_name = _base_eval(model, evaluate, full) if eval_examples else \
         evaluate(0)
@@ -248,8 +251,10 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
             if state["step"] % settings.eval_every == 0 or state["step"] == total:
                 point, _ = evaluate(state["step"])
                 state["history"].append(point)
-                better = (point.metric, -point.loss) > (state["best"].metric,
-                                                        -state["best"].loss)
+                # The first trained evaluation always replaces the base model's: an adapter is
+                # published to be used, and an untuned model can already pick labels well.
+                better = state["best"] is base_point or (point.metric, -point.loss) > (
+                    state["best"].metric, -state["best"].loss)
                 if better:
                     state["best"], state["bad_evals"] = point, 0
                     state["best_weights"] = _trainable_state(model)
@@ -270,7 +275,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
         state["best"] = EvalPoint(state["step"], math.nan, math.nan)
     return TrainResult(model, metric_name, base_point.metric, base_point.loss, state["best"],
                        state["history"], state["step"], round(time.perf_counter() - started, 1),
-                       state["tokens"], stopped_early, main)
+                       state["tokens"], stopped_early, main, base_point.metrics)
 
 
 def _base_eval(model, evaluate, full: bool):

@@ -21,7 +21,7 @@ def home(tmp_path_factory):
 def test_measured_advice_finds_the_adapter_wins_on_a_skill_task(home, tmp_path):
     result = graft("advise", "Route each support ticket to one of four queues; we have 60 "
                    "labelled tickets and the product manuals.", "--examples", str(TICKETS),
-                   "--docs", str(ROOT / "examples" / "docs"), "--budget", "150s", "--json",
+                   "--docs", str(ROOT / "examples" / "docs"), "--budget", "240s", "--json",
                    "--report", str(tmp_path / "report"), home=home)
     assert result.returncode == 0, result.stderr[-3000:]
     advice = json.loads(result.stdout)
@@ -29,10 +29,14 @@ def test_measured_advice_finds_the_adapter_wins_on_a_skill_task(home, tmp_path):
     arms = {a["id"]: a for a in m["arms"]}
     assert all(a["status"] == "measured" for a in arms.values()), arms
     assert m["held_out"] == len(m["held_out_lines"]) >= 10
-    # Routing tickets to queue names is a skill: the tuned arms beat prompting clearly.
-    assert arms["lora"]["score"] > arms["zero_shot"]["score"] + 0.3
+    assert m["metric"] == "choice_accuracy" and set(m["labels"]) == {
+        "reset", "wifi", "warranty", "firmware"}
+    # Routing tickets to queue names is a skill: the adapter answers with the queue name
+    # (generated exact match) far more often than the prompted model.
+    assert arms["lora"]["metrics"]["exact_match"] > arms["zero_shot"]["metrics"][
+        "exact_match"] + 0.3
     assert advice["recommendation"] in {"lora", "hybrid"}
-    assert m["seconds"] < 150 * 1.3  # the budget holds, give or take the last evaluation
+    assert m["seconds"] < 240 * 1.3  # the budget holds, give or take the last evaluation
     assert (tmp_path / "report" / "report.html").read_text().count("<rect") == 5
 
 
@@ -41,7 +45,8 @@ def test_eval_run_and_compare(home):
                   "--json", home=home)
     assert first.returncode == 0, first.stderr[-2000:]
     run = json.loads(first.stdout)
-    assert run["examples"] == 8 and run["metric"] == "exact_match"
+    assert run["examples"] == 8 and run["metric"] == "choice_accuracy"
+    assert set(run["metrics"]) == {"choice_accuracy", "exact_match"}
     second = graft("eval", "run", "--data", str(TICKETS), "--limit", "8", "--index", "none",
                    home=home)
     assert second.returncode != 0 and "no index named 'none'" in second.stderr

@@ -45,9 +45,10 @@ def test_train_moves_the_output_toward_the_labels(tmp_path, home):
     assert result.returncode == 0, result.stderr
     card = json.loads(graft("adapters", "show", "lights", home=home).stdout)
     metrics = card["metrics"]
-    assert metrics["name"] == "exact_match"
+    assert metrics["name"] == "choice_accuracy"
     assert metrics["adapter_eval_loss"] < metrics["base_eval_loss"]
-    assert metrics["adapter"] > metrics["base"]
+    assert metrics["adapter"] >= metrics["base"]  # an untuned model may already choose well
+    assert metrics["adapter_metrics"]["exact_match"] > metrics["base_metrics"]["exact_match"]
     assert card["type"] == "lora" and len(card["data"]["sha256"]) == 64
     assert card["base_model"]["sha256"] and card["hyperparameters"]["rank"] == 16
 
