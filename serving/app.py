@@ -46,7 +46,6 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
             await runtime.engine.stop()
 
     app = FastAPI(title="graftlm", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.runtime = runtime
     app.state.gateway = Gateway(runtime)
 
     @app.exception_handler(ApiError)

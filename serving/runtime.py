@@ -64,9 +64,7 @@ class Runtime:
         self.adapter_paths: dict[str, Path] = {}
         self.trained_with: dict[str, dict | None] = {}  # adapter -> the index build it read
         for name in dict.fromkeys(adapters):
-            if name == BASE or "+" in name:
-                raise InputError(f"'{name}' cannot name an adapter here; rename it.")
-            artifact = fitting_adapter(name, self.base_path, workspace)
+            artifact = fitting_adapter(_servable(name), self.base_path, workspace)
             self.adapters[name] = version_of(artifact)
             self.adapter_paths[name] = artifact.path
             self.trained_with[name] = artifact.manifest.get("index")
@@ -112,9 +110,7 @@ class Runtime:
         """Serve one more workspace adapter, without a restart."""
         from tuning.adapter import fitting_adapter
 
-        if name == BASE or "+" in name:
-            raise InputError(f"'{name}' cannot name an adapter here; rename it.")
-        artifact = fitting_adapter(name, self.base_path, self.workspace)
+        artifact = fitting_adapter(_servable(name), self.base_path, self.workspace)
         if name in self.adapters and self.adapters[name] != version_of(artifact):
             raise ArtifactError(f"adapter '{name}' changed since it was loaded; restart the "
                                 "server to serve the new version.")
@@ -157,3 +153,10 @@ class Runtime:
         if warnings:
             lineage["warnings"] = warnings
         return lineage
+
+
+def _servable(name: str) -> str:
+    """``name``, if it can name an adapter in a model name (not ``base``, no ``+``)."""
+    if name == BASE or "+" in name:
+        raise InputError(f"'{name}' cannot name an adapter here; rename it.")
+    return name
