@@ -59,11 +59,12 @@ def search(index, query: str, *, k: int, mode: str = "hybrid",
     if source_filter:
         results = [r for r in results if any(s in r.chunk.source for s in source_filter)]
     if exclude:
-        results = [r for r in results if not _from(r, exclude)]
+        results = [r for r in results if not from_documents(r, exclude)]
     return results[:k]
 
 
-def _from(result: Result, documents: Sequence[str]) -> bool:
+def from_documents(result: Result, documents: Sequence[str]) -> bool:
+    """Whether ``result`` comes from one of ``documents`` (source paths or document ids)."""
     chunk = result.chunk
     return chunk.doc_id in documents or chunk.source in documents
 

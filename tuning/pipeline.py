@@ -103,5 +103,6 @@ def with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, t
     held = render(held, loaded, settings.rag, tokenizer).examples
     record = {**version_of(workspace.get(INDEXES, name)), "prompt":
               settings.rag.prompt.model_dump(), "distractor_share": t.distractor_share,
-              "distractor_only": rendered.distractor_only, "gold_removed": rendered.gold_removed}
+              "distractor_only": rendered.distractor_only, "gold_removed": rendered.gold_removed,
+              "gold_added": rendered.gold_added}
     return settings, rendered.examples, held, record

@@ -2,13 +2,15 @@
 through the one retrieval prompt (:func:`rag.prompt.augment`), so an adapter trains on the
 prompt it will be served with.
 
-Most examples get the chunks retrieved for their own question. A share of them
-(``tuning.distractor_share``; RAFT used about 20%) gets distractors only, so the adapter also
-learns to answer when the sources do not help and not to trust whatever it is shown: when the
-example names the document that holds its answer (``gold_doc`` / ``gold_doc_id`` / ``source``)
-that document's chunks are removed from its retrieval; otherwise it gets the chunks retrieved for
-another example's question. The other questions are drawn from the same examples only, so a
-held-out split never leaks into training through its retrieval.
+Most examples get the chunks retrieved for their own question. When an example names the
+document that holds its answer (``gold_doc`` / ``gold_doc_id`` / ``source``) and retrieval missed
+the part of it that does, that chunk (RAFT's oracle document) takes the last place: the adapter
+learns to read answers from its sources, not to guess past sources that lack them. A share of the
+examples (``tuning.distractor_share``; RAFT used about 20%) gets distractors only, so the adapter
+also learns to answer when the sources do not help and not to trust whatever it is shown: the
+gold document's chunks are removed from their retrieval, or, when the example names none, they get
+the chunks retrieved for another example's question. The other questions are drawn from the same
+examples only, so a held-out split never leaks into training through its retrieval.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from graftlm.settings import RagSettings, TuningSettings
-from rag.prompt import augment, query_of, search, token_counter
+from rag.prompt import augment, from_documents, query_of, search, token_counter
+from rag.retrieve import Result
 from tuning.data import Example
+from tuning.metrics import contains
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Rendering:
     examples: list[Example]
     distractor_only: int = 0
     gold_removed: int = 0
+    gold_added: int = 0
 
 
 def max_length_with_sources(tuning: TuningSettings, rag: RagSettings) -> int:
@@ -54,8 +59,10 @@ def render(examples: Sequence[Example], index, settings: RagSettings, tokenizer,
     for i, example in enumerate(examples):
         messages = example.prompt_messages()
         if i not in chosen:
-            out.examples.append(with_sources(example, augment(messages, index, settings,
-                                                              count).messages))
+            results = _with_gold(example, index, settings)
+            out.gold_added += results is not None
+            augmented = augment(messages, index, settings, count, results=results)
+            out.examples.append(with_sources(example, augmented.messages))
             continue
         out.distractor_only += 1
         if example.gold:
@@ -66,6 +73,26 @@ def render(examples: Sequence[Example], index, settings: RagSettings, tokenizer,
             augmented = augment(messages, index, settings, count, results=results)
         out.examples.append(with_sources(example, augmented.messages))
     return out
+
+
+def _with_gold(example: Example, index, settings: RagSettings) -> list[Result] | None:
+    """The chunks retrieved for ``example`` with its oracle chunk in the last place, when the
+    example names its gold document and retrieval missed the oracle; ``None`` otherwise
+    (retrieval as served). The oracle is the gold document's best-ranked chunk holding a
+    reference answer, else its best-ranked chunk."""
+    if not example.gold:
+        return None
+    prompt = settings.prompt
+    ranked = search(index, example.question, k=max(prompt.k * 10, 50), mode=prompt.mode,
+                    rrf_k=settings.rrf_k, sparse_weight=settings.sparse_weight)
+    gold = [r for r in ranked if from_documents(r, [example.gold])]
+    if not gold:
+        return None
+    oracle = next((r for r in gold if contains(r.chunk.text, example.answers)), gold[0])
+    retrieved = ranked[:prompt.k]
+    if any(r.chunk.id == oracle.chunk.id for r in retrieved):
+        return None
+    return [*retrieved[:prompt.k - 1], oracle]
 
 
 def _others(examples: Sequence[Example], i: int, index, settings: RagSettings,
