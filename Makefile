@@ -31,12 +31,12 @@ demo: $(STAMP)
 	$(BIN)/graft advise "Tag each incoming IT ticket with one of our 40 internal queues; we have 12k tickets labelled over the last two years." --json | $(BIN)/python -c "import json,sys; a=json.load(sys.stdin); print('--json:', a['recommendation'], a['confidence'])"
 	$(BIN)/graft index build examples/docs --name router-docs --force
 	$(BIN)/graft index query router-docs "How do I factory reset the router?" -k 3
-	$(BIN)/graft train examples/train/support_tickets.jsonl --name support-router --force --epochs 4 --lr 1e-3
-	$(BIN)/graft train examples/qa/train.jsonl --name router-reader --index router-docs --force --epochs 3 --lr 1e-3
+	$(BIN)/graft train examples/train/support_tickets.jsonl --name support-router --force --epochs 3 --lr 1e-3
+	$(BIN)/graft train examples/qa/train.jsonl --name router-reader --index router-docs --force --epochs 2 --lr 1e-3
 	$(BIN)/graft eval run --data examples/qa/heldout.jsonl --model base --index router-docs --name demo-base-docs
 	$(BIN)/graft eval run --data examples/qa/heldout.jsonl --model router-reader --index router-docs --name demo-reader-docs
 	$(BIN)/python examples/serve_and_query.py --adapter support-router --reader router-reader --index router-docs
-	$(BIN)/graft advise "Route each support ticket about our routers to one of four queues; we have 60 labelled tickets and the product manuals." --examples examples/train/support_tickets.jsonl --docs examples/docs --budget 3m --report .cache/demo-report
+	$(BIN)/graft advise "Route each support ticket about our routers to one of four queues; we have 120 labelled tickets and the product manuals." --examples examples/train/support_tickets.jsonl --docs examples/docs --budget 6m --report .cache/demo-report
 
 test: $(STAMP)
 	$(BIN)/pytest -m "e2e or not e2e"

@@ -41,7 +41,7 @@ def home(tmp_path_factory):
                   home=str(home))
     assert built.returncode == 0, built.stderr
     reader = graft("train", str(ROOT / "examples/qa/train.jsonl"), "--name", "reader",
-                   "--index", "docs", "--epochs", "3", "--lr", "1e-3", home=str(home))
+                   "--index", "docs", "--epochs", "2", "--lr", "1e-3", home=str(home))
     assert reader.returncode == 0, reader.stderr
     return home
 
@@ -176,9 +176,9 @@ def test_graft_query_prints_the_answer_and_sources(home, url):
 def test_the_retrieval_aware_adapter_answers_held_out_questions_from_the_docs(home, client):
     """Five questions the adapter never trained on, whose answers are only in examples/docs.
 
-    The issue asked for four of five; the 135M model trained on 43 questions gets three (the
-    warranty, the reset tool, the wait after a reset) in the runs measured here, and misreads
-    the refund and channel-time passages it was given. Three is the bar that holds.
+    The adapter trained on 148 questions about the other facts of the same manual, each with the
+    sources retrieved for it (the oracle chunk where retrieval missed it, distractors only for a
+    fifth): it learned to read, not these answers.
     """
     from tuning.metrics import contains
 
@@ -192,7 +192,7 @@ def test_the_retrieval_aware_adapter_answers_held_out_questions_from_the_docs(ho
         right.append(bool(contains(answer, row["answers"])))
         assert reply.model_extra["citations"], "a retrieval model cites its sources"
         assert "warnings" not in reply.model_extra["graft"]
-    assert sum(right) >= 3, right
+    assert sum(right) >= 4, right
     assert right[0], "the warranty question (the demo's) is answered from warranty.txt"
     trained_on = {json.loads(line)["messages"][0]["content"]
                   for line in (ROOT / "examples/qa/train.jsonl").open()}
