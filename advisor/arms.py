@@ -18,6 +18,9 @@ ARMS = (("zero_shot", "prompting", "Zero-shot prompting"),
         ("lora", "lora", "LoRA adapter"),
         ("rag_lora", "hybrid", "RAG + LoRA"))
 ARM_ORDER = {arm_id: i for i, (arm_id, _, _) in enumerate(ARMS)}
+# The learning-curve point: LoRA trained on part of the train split. Not an arm of the verdict,
+# but a run of its own, reported on its own line.
+CURVE = ("lora_half", "lora", "LoRA on half the data")
 
 
 @dataclass

@@ -120,7 +120,7 @@ def _measured(advisor, text, facts, examples, settings, workspace, *, docs, inde
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-    from advisor.arms import ARMS
+    from advisor.arms import ARMS, CURVE
     from advisor.measure import measured_advice
 
     if facts.documents is None:
@@ -132,6 +132,8 @@ def _measured(advisor, text, facts, examples, settings, workspace, *, docs, inde
                  for arm_id, _, title in ARMS}
 
         def progress(arm_id: str, status: str) -> None:
+            if arm_id not in tasks:  # the learning-curve run, once it starts
+                tasks[arm_id] = bar.add_task(CURVE[2], status=status, total=None)
             bar.update(tasks[arm_id], status=status)
 
         return measured_advice(advisor, text, facts, examples, settings, workspace,

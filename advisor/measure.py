@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from advisor.arms import ARMS, ArmRun
+from advisor.arms import ARMS, CURVE, ArmRun
 from advisor.schema import Advice, LearningCurve, Measurement
 from advisor.shots import demonstrations, with_shots
 from advisor.verdict import decide, learning_curve
@@ -195,8 +195,8 @@ class Measurer:
                           build=seconds + arms["rag"].build_seconds, train_examples=len(train))
             del model
         half = train[:max(1, int(len(train) * CURVE_FRACTION))]
-        model, _ = self._train(half, per_run, "lora")
-        curve_arm = ArmRun("lora", "lora", "LoRA on half the data")
+        model, _ = self._train(half, per_run, CURVE[0])
+        curve_arm = ArmRun(*CURVE)
         self._measure(curve_arm, model, held, train_examples=len(half))
         full = sum(arms["lora"].scores) / len(held)
         part = sum(curve_arm.scores) / len(held)

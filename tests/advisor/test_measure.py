@@ -19,7 +19,7 @@ def test_every_arm_is_scored_on_the_same_held_out_examples(tmp_path, tiny_settin
     seen = []
     measurer = Measurer(tiny_settings, Workspace(tiny_settings.home), budget_s=3600,
                         docs=docs, fields=FieldMap(target="label", input="text"),
-                        embedder=WordEmbedder(), progress=lambda arm, status: seen.append(arm))
+                        embedder=WordEmbedder(), progress=lambda arm, status: seen.append((arm, status)))
     measurement, scores = measurer.run(data)
     assert measurement.metric == "choice_accuracy" and measurement.examples == 40
     assert measurement.labels == ["BookRestaurant", "GetWeather", "PlayMusic", "RateBook"]
@@ -31,7 +31,14 @@ def test_every_arm_is_scored_on_the_same_held_out_examples(tmp_path, tiny_settin
         assert arm.ci_low <= arm.score <= arm.ci_high
         assert arm.score == pytest.approx(sum(scores[arm.id]) / 12, abs=1e-4)
     assert measurement.learning_curve.fraction == 0.5
-    assert {"zero_shot", "few_shot", "rag", "lora", "rag_lora"} <= set(seen)
+    assert {arm for arm, _ in seen} == {"zero_shot", "few_shot", "rag", "lora", "rag_lora",
+                                        "lora_half"}
+    # Each arm's last line is its own score: the learning-curve run reports on a line of its own.
+    last = dict(seen)
+    lora = next(a for a in measurement.arms if a.id == "lora")
+    assert last["lora"] == f"choice_accuracy {lora.score:.3f}"
+    assert last["lora_half"] == (f"choice_accuracy "
+                                 f"{measurement.learning_curve.score_fraction:.3f}")
 
 
 def test_without_documents_the_retrieval_arms_say_why(tmp_path, tiny_settings):
