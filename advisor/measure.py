@@ -164,13 +164,15 @@ class Measurer:
 
     def _lora_arms(self, arms: dict, train, held, retrieval) -> LearningCurve | None:
         # What is left after the adapters' evaluations (at the measured cost of the matching
-        # prompt arm) goes to training, in equal parts: the LoRA run, the retrieval-aware run
-        # when there are documents, and the LoRA run on half the data.
+        # prompt arm) goes to training: equal parts to the LoRA run and the retrieval-aware run
+        # (when there are documents), and to the LoRA run on half the data a part in
+        # proportion to its data, so that both points of the learning curve see the same
+        # number of epochs.
         evals = [arms["zero_shot"].seconds_per_query * len(held)] * 2
-        runs = 2
+        runs = 1 + CURVE_FRACTION
         if retrieval is not None:
             evals.append(arms["rag"].seconds_per_query * len(held))
-            runs = 3
+            runs += 1
         left = self.deadline - time.monotonic() - sum(evals)
         per_run = left / runs
         if per_run < MIN_TRAIN_SECONDS:
@@ -195,7 +197,7 @@ class Measurer:
                           build=seconds + arms["rag"].build_seconds, train_examples=len(train))
             del model
         half = train[:max(1, int(len(train) * CURVE_FRACTION))]
-        model, _ = self._train(half, per_run, CURVE[0])
+        model, _ = self._train(half, per_run * CURVE_FRACTION, CURVE[0])
         curve_arm = ArmRun(*CURVE)
         self._measure(curve_arm, model, held, train_examples=len(half))
         full = sum(arms["lora"].scores) / len(held)

@@ -153,6 +153,25 @@ def eval_loss(model, encoded: Sequence[Encoded], pad: int, batch_size: int) -> f
     return total / max(tokens, 1)
 
 
+class Schedule:
+    """The learning-rate factor of a step: linear warmup over ``warmup_ratio`` of the steps,
+    then linear decay to zero at the last. A deadline re-plans the step count after a few
+    steps (:meth:`plan`), and the warmup with it: a run cut from 220 planned steps to 10 would
+    otherwise spend all ten warming up to a rate it never reaches."""
+
+    def __init__(self, total: int, warmup_ratio: float):
+        self.warmup_ratio = warmup_ratio
+        self.plan(total)
+
+    def plan(self, total: int) -> None:
+        self.total = total
+        self.warmup = max(1, int(total * self.warmup_ratio))
+
+    def __call__(self, step: int) -> float:
+        return min((step + 1) / self.warmup,
+                   max(0.0, (self.total - step) / max(1, self.total - self.warmup)))
+
+
 def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Sequence[Example],
           settings: TuningSettings, *, full: bool = False, checkpoint: Path | None = None,
           resume: bool = False, progress: Progress | None = None,
@@ -196,10 +215,8 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     params = [p for p in model.parameters() if p.requires_grad]
     lr = settings.full_learning_rate if full else settings.learning_rate
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    warmup = max(1, int(total * settings.warmup_ratio))
-    # The closure reads `total` when called, so a re-planned (deadline) run still decays to 0.
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
-        (s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    schedule = Schedule(total, settings.warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     runner, optimizer = accelerator.prepare(model, optimizer)
     state = {"step": 0, "best": base_point, "best_weights": _trainable_state(model),
              "history": [], "bad_evals": 0, "tokens": 0}
@@ -243,6 +260,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
                 per_step = (time.perf_counter() - started) / 3
                 room = int((deadline - time.monotonic()) / per_step)
                 total = max(state["step"] + 1, min(total, state["step"] + room))
+                schedule.plan(total)
             elapsed = time.perf_counter() - started
             progress({"step": state["step"], "total": total, "loss": float(seen),
                       "seconds": elapsed})

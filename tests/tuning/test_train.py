@@ -122,3 +122,18 @@ def test_the_labelled_positions_loss_equals_the_models_own(tiny_model):
     with torch.inference_mode():
         assert float(labelled_loss(tiny_model, batch)) == pytest.approx(
             float(tiny_model(**batch).loss), rel=1e-5)
+
+
+def test_a_deadline_re_plans_the_warmup_with_the_steps():
+    """Cut from 220 planned steps to 10 after three, the run decays to zero instead of spending
+    all ten steps in a warmup sized for 220."""
+    from tuning.train import Schedule
+
+    schedule = Schedule(220, 0.05)
+    assert schedule.warmup == 11 and schedule(0) == pytest.approx(1 / 11)
+    schedule.plan(10)
+    factors = [schedule(step) for step in range(3, 10)]
+    assert factors[0] == pytest.approx(7 / 9) and factors[-1] == pytest.approx(1 / 9)
+    assert factors == sorted(factors, reverse=True) and schedule(10) == 0.0
+    full = Schedule(100, 0.1)
+    assert [full(s) for s in (0, 9, 10, 99)] == pytest.approx([0.1, 1.0, 1.0, 1 / 90])
