@@ -59,8 +59,8 @@ def render(examples: Sequence[Example], index, settings: RagSettings, tokenizer,
     for i, example in enumerate(examples):
         messages = example.prompt_messages()
         if i not in chosen:
-            results = _with_gold(example, index, settings)
-            out.gold_added += results is not None
+            results, added = _with_gold(example, index, settings)
+            out.gold_added += added
             augmented = augment(messages, index, settings, count, results=results)
             out.examples.append(with_sources(example, augmented.messages))
             continue
@@ -75,24 +75,26 @@ def render(examples: Sequence[Example], index, settings: RagSettings, tokenizer,
     return out
 
 
-def _with_gold(example: Example, index, settings: RagSettings) -> list[Result] | None:
-    """The chunks retrieved for ``example`` with its oracle chunk in the last place, when the
-    example names its gold document and retrieval missed the oracle; ``None`` otherwise
-    (retrieval as served). The oracle is the gold document's best-ranked chunk holding a
-    reference answer, else its best-ranked chunk."""
-    if not example.gold:
-        return None
+def _with_gold(example: Example, index, settings: RagSettings) -> tuple[list[Result], bool]:
+    """The chunks retrieved for ``example``, as served, and whether its oracle chunk was put in
+    the last place: when the example names its gold document and retrieval missed the oracle,
+    the gold document's best-ranked chunk holding a reference answer (else its best-ranked
+    chunk). The deeper search for it runs only then."""
     prompt = settings.prompt
-    ranked = search(index, example.question, k=max(prompt.k * 10, 50), mode=prompt.mode,
-                    rrf_k=settings.rrf_k, sparse_weight=settings.sparse_weight)
-    gold = [r for r in ranked if from_documents(r, [example.gold])]
-    if not gold:
-        return None
-    oracle = next((r for r in gold if contains(r.chunk.text, example.answers)), gold[0])
-    retrieved = ranked[:prompt.k]
-    if any(r.chunk.id == oracle.chunk.id for r in retrieved):
-        return None
-    return [*retrieved[:prompt.k - 1], oracle]
+    options = {"mode": prompt.mode, "rrf_k": settings.rrf_k,
+               "sparse_weight": settings.sparse_weight}
+    retrieved = search(index, example.question, k=prompt.k, **options)
+    gold = example.gold
+    if not gold or any(from_documents(r, [gold]) and contains(r.chunk.text, example.answers)
+                       for r in retrieved):
+        return retrieved, False
+    ranked = search(index, example.question, k=max(prompt.k * 10, 50), **options)
+    chunks = [r for r in ranked if from_documents(r, [gold])]
+    oracle = next((r for r in chunks if contains(r.chunk.text, example.answers)),
+                  chunks[0] if chunks else None)
+    if oracle is None or any(r.chunk.id == oracle.chunk.id for r in retrieved):
+        return retrieved, False
+    return [*retrieved[:prompt.k - 1], oracle], True
 
 
 def _others(examples: Sequence[Example], i: int, index, settings: RagSettings,

@@ -19,7 +19,8 @@ def test_every_arm_is_scored_on_the_same_held_out_examples(tmp_path, tiny_settin
     seen = []
     measurer = Measurer(tiny_settings, Workspace(tiny_settings.home), budget_s=3600,
                         docs=docs, fields=FieldMap(target="label", input="text"),
-                        embedder=WordEmbedder(), progress=lambda arm, status: seen.append((arm, status)))
+                        embedder=WordEmbedder(),
+                        progress=lambda arm, status: seen.append((arm, status)))
     measurement, scores = measurer.run(data)
     assert measurement.metric == "choice_accuracy" and measurement.examples == 40
     assert measurement.labels == ["BookRestaurant", "GetWeather", "PlayMusic", "RateBook"]
