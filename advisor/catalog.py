@@ -30,6 +30,9 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"\b(?:numbered|bulleted) (?:\w+ )?(?:checklists?|lists?|steps)\b|\b\w+-section\b",
             r"\binto (?:a |an |the |our )?(?:\w+ ){0,3}(?:records?|objects?|tables?|"
             r"strings?|codes?|queries|intervals|entries|rows|list)\b",
+            # "as a single line: ATA chapter - defect - corrective action"
+            r"\b(?:as|in|on|into) (?:a |one )?single (?:line|row|sentence)\b",
+            r"\b\w+(?: \w+)? - \w+(?: \w+)? - \w+",
         ),
         prototypes=(
             "the output must be valid JSON with these fields",
@@ -38,6 +41,12 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             "generate database queries from questions",
         ),
         negated_as="no_format", slot="format",
+        unless=(
+            r"\b(?:upload|export|sync|dump|import|load|attach|drop|crawl|mirror|email|send|"
+            r"receiv|download|scan)\w*\b(?: (?:a|an|the|our|their|its|fresh|new|nightly|"
+            r"daily|weekly|raw|[\w-]+)){0,3} (?:json|xml|yaml|csv|html|spreadsheets?|files?|"
+            r"forms?)\b",
+        ),
     ),
     SignalSpec(
         "no_format", "no particular format", "skill",
@@ -75,8 +84,8 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
         _fx(p=-0.3, f=1.2, r=-1.2, l=2, t=-0.5, h=-0.3),
         patterns=(
             r"\b(?:classif\w+|categori[sz]\w+|tag(?:s|ging)?|label (?:each|every|them|it|the)|"
-            r"rout(?:e|es|ing)|(?<!before )(?<!after )(?<!ahead of )triage|assign\w* (?:one of|a|an|each|the)|sort (?:\w+ )?into|"
-            r"extract\w*|pull (?:out|the)|parse|detect\w*|flag\w*|score|scoring|(?<!-)grade(?!-)|grading|"
+            r"rout(?:e|es|ing)|(?<!before )(?<!after )(?<!ahead of )triage|assign\w* (?:one of|a|an|each|the)|sort(?:s|ed|ing)? (?:\w+ ){0,3}into|"
+            r"extract\w*(?!\s*(?:[,)]|$))|pull (?:out|the)|parse|detect\w*|flag\w*|score|scoring|(?<!-)grade(?!-)|grading|"
             r"rate (?:each|every)|mark(?:ed|s)? (?:\w+ ){0,3}(?:with|as) (?:one of|a|an|our)|"
             r"map (?:\w+ ){0,3}(?:onto|to) (?:our|one of)|put (?:\w+ ){0,3}into "
             r"(?:our|one of)|reason codes?|intents?|buckets?|(?:into|to|between|among|across|which|"
@@ -171,8 +180,9 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
     SignalSpec(
         "many_examples", "tens of thousands of examples", "data",
         _fx(p=-1.5, f=-1.5, l=2.5, t=1, h=1),
-        patterns=(r"\byears of (?:\w+ ){0,3}(?:tickets|emails|chats|logs|transcripts|replies|"
-                  r"conversations|examples|calls)\b",),
+        patterns=(r"\b(?:years|decades) of (?:[\w-]+ ){0,3}(?:tickets|emails|chats|logs|"
+                  r"transcripts|replies|conversations|examples|calls|recordings|readings|"
+                  r"measurements|traces|footage|sensor data)\b",),
         negatable=False, slot="examples",
     ),
     SignalSpec("massive_examples", "hundreds of thousands of examples or more", "data",
@@ -251,6 +261,21 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"\b(?:watch\w*|listen\w*|look\w* at|see\w*|hear\w*|reads?|from|transcrib\w*) "
             r"(?:\w+ ){0,2}(?:video|audio|images?|photos?|speech|sign language|x-rays?|scans|"
             r"waveforms?|spectrograms?)\b",
+            # raw signals rather than text: "ingests raw 12-lead ECG traces directly"
+            r"\braw (?:[\w-]+ ){0,3}(?:traces|waveforms?|signals?|sensor (?:data|readings)|"
+            r"readings|pixels|audio|time[- ]series|spectra|recordings|bytes|telemetry)\b",
+            r"\b(?:our own|custom|new|special|proprietary) (?:[\w-]+ ){0,1}tokens\b",
+            r"\b(?:custom|proprietary|our own|in-house|bespoke) (?:[\w-]+ ){0,2}(?:encoding|"
+            r"seriali[sz]ation|notation|file format|dsl|markup|instruction set|bytecode)\b",
+            r"\b(?:models?|it|llms?) (?:can'?t|cannot|doesn'?t|does not|don'?t|do not|fail to|"
+            r"struggle to) (?:really |even |properly )?(?:read|understand|handle|parse|speak|"
+            r"write)(?: it| this| them| that| the (?:script|language|dialect|notation))\b",
+            r"\b(?:early modern|middle|old|medieval|archaic|historical|classical|ancient) "
+            r"(?:dutch|english|french|german|spanish|italian|norse|irish|welsh|greek|latin|"
+            r"chinese|japanese|arabic|persian|high german)\b",
+            r"\b(?:ecg|ekg|eeg|emg|seismic|seismometer|lidar|radar|sonar|accelerometer|"
+            r"hyperspectral|mass[- ]spec\w*) (?:[\w-]+ ){0,2}(?:traces|waveforms?|signals?|"
+            r"streams?|readings|recordings|data)\b",
         ),
         prototypes=(
             "the model must learn a language it has never seen",

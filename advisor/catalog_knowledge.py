@@ -14,7 +14,8 @@ _FREQ = (r"(?:hourly|daily|nightly|weekly|fortnightly|monthly|quarterly|annually
          r"month|quarter|year|sprint|release|season|semester|term|night|morning|evening|"
          r"monday|tuesday|wednesday|"
          r"thursday|friday)s?|each (?:hour|day|week|month|quarter|year|sprint|release|season)|"
-         r"(?:once|twice|\w+ times) (?:a|per) (?:day|week|month|quarter)|a lot|all year)")
+         r"(?:once|twice|\w+ times) (?:a|per) (?:day|week|month|quarter)|a lot|all year|"
+         r"every (?:\d+|few|couple of|\w+) (?:min(?:ute)?s?|hours|seconds|secs))")
 # A schedule for loading documents is a schedule of change: what is loaded every night is
 # knowledge that the model's weights would hold stale by morning.
 _LOAD = (r"(?:crawl\w*|scrap\w*|sync\w*|pulls?|pulled|pulling|load\w*|import\w*|ingest\w*|"
@@ -22,7 +23,8 @@ _LOAD = (r"(?:crawl\w*|scrap\w*|sync\w*|pulls?|pulled|pulling|load\w*|import\w*|
          r"upload\w*|copied|copies|refresh\w*)")
 _WHEN = (r"(?:overnight|nightly|hourly|daily|weekly|every (?:night|morning|evening|day|hour|"
          r"week|monday|friday)|each (?:night|morning|day|week)|at (?:midnight|dawn|\d{1,2}(?::\d\d)?"
-         r" ?(?:am|pm)))")
+         r" ?(?:am|pm))|every (?:\d+|few|couple of|\w+) (?:min(?:ute)?s?|hours|seconds|secs)|"
+         r"live|in real[- ]time|continuously|as \w+ (?:come|comes|arrive|arrives|happen|land)s?)")
 _CHANGE = (r"(?:updat\w*|chang\w*|refresh\w*|revis\w*|reissu\w*|republish\w*|rewritt\w*|shift\w*|"
            r"rotat\w*|mov\w*|evolv\w*|land\w*|ship\w*|releas\w*|publish\w*|add\w*|expir\w*|"
            r"come out|arriv\w*|new|fluctuat\w*)")
@@ -45,19 +47,34 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             rf"\b{_WHEN}\b[^.;]{{0,20}}?\b(?:a |an |the |our )?(?:\w+ ){{0,2}}?{_LOAD}\b",
             rf"\b{_FREQ}\b[^.;]{{0,25}}?\b{_CHANGE}\b",
             rf"\b{_CHANGE}\s+(?:\w+\s+){{0,2}}?(?:every|each|with (?:each|every)) \w+",
+            rf"\b{_CHANGE}\s+(?:live|in real[- ]time|continuously|constantly|as \w+ (?:come|"
+            rf"comes|arrives?|happens?|lands?)\b)",
             r"\b(?:valid|true|correct|in force|available) (?:today|right now|as of today|at the "
             r"moment)\b|\b(?:out of date|outdated|stale) (?:within|after|in) ",
-            r"\b(?:today'?s|this (?:week|month|season|semester|quarter|year|term)'?s?|latest|"
+            r"\b(?:today'?s|this (?:week|month|season|semester|quarter|year|term|morning|"
+            r"afternoon|evening|hour)'?s?|latest|"
             r"up[- ]to[- ]the[- ]minute|up[- ]to[- ]date|real[- ]time|breaking news|"
             r"current(?:ly)? (?:\w+ )?(?:prices?|rates?|stock|inventory|regulations?|rules|polic"
             r"(?:y|ies)|schedules?|versions?|balance|status|figures|data|deadlines?|tariffs?|terms|"
             r"catalog(?:ue)?|menu|offers?|promotions?|availability|patch|events|law|guidance|"
-            r"portfolio|stock status|lineup|roster|fees|timetables?)|"
+            r"portfolio|stock status|lineup|roster|fees|timetables?|holdings|positions|balances|"
+            r"orders?|weather|conditions|levels|queues?|locations?|whereabouts|occupancy)|"
+            r"market (?:moves|movements|data|conditions|prices)|"
             r"live (?:data|prices|catalog(?:ue)?|inventory|stock|feeds?|rates|figures|scores|"
             r"availability))\b",
             r"\b(?:stock|prices?|rates|inventory|availability) (?:levels? )?(?:shifts?|moves?|"
             r"changes?|fluctuates?)\b",
             r"\b(?:never|not) (?:be )?(?:out of date|stale)\b",
+            # live status: what is delayed, open or in stock at the moment of asking
+            r"\b(?:is|are|'s|'re|was|were|have|has)\b[^.;]{0,60}?\b(?:right now|at the moment|"
+            r"as we speak|at this (?:very )?moment)\b|\bon hand (?:now|right now|today)\b",
+            r"\b(?:delay(?:s|ed)?|cancell?(?:ed|ations?)|outages?|disruptions?|wait(?:ing)? "
+            r"times?|occupancy|seats? left|sold out|in stock)\b[^.;]{0,60}?\b(?:now|currently|"
+            r"today|tonight|this (?:morning|afternoon|evening|hour))\b",
+            r"\bnext (?:working |available |free |open )?(?:[\w-]+ )?(?:train|bus|tram|ferry|flight|departure|"
+            r"appointment|slot|opening)\b",
+            r"\b(?:available|in stock|on offer|on sale|bookable) (?:that|this|each|every|the "
+            r"same) (?:day|week|month|season|weekend)\b",
         ),
         prototypes=(
             "the information changes every week",
@@ -69,6 +86,10 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             "the content is revised every release",
         ),
         negated_as="static_knowledge", slot="freshness",
+        # "current keyword rules misroute a lot" describes the system being replaced
+        unless=(r"\b(?:current(?:ly)?|existing) (?:[\w-]+ ){0,2}(?:rules|system|setup|process|"
+                r"tool|classifier|heuristics|approach|solution|model)\b[^.;]{0,30}?\b(?:mis\w+|"
+                r"fail\w*|miss\w*|break\w*|struggl\w*|wrong|poor\w*|bad\w*|brittle)\w*",),
     ),
     SignalSpec(
         "static_knowledge", "knowledge that does not change", "knowledge",
@@ -77,6 +98,11 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"\b(?:never|rarely|seldom|hardly ever|doesn'?t|does not|don'?t|do not|won'?t|"
             r"will not)\s+(?:\w+\s+){0,2}(?:change|changes|get updated|updated?|revised?)\b",
             r"\b(?:has|have) (?:been|stayed|remained) (?:stable|unchanged|the same|fixed)\b",
+            r"\b(?:hasn'?t|haven'?t|has not|have not|wasn'?t|weren'?t|not been) (?:\w+ )?"
+            r"(?:changed|updated|revised|touched|modified)\b",
+            r"\b(?:schema|rules|content|corpus|catalog(?:ue)?|list|taxonomy|codes|categories|"
+            r"labels) (?:is|are|has been|have been|stays|stay) (?:\w+ )?(?:stable|static|fixed|"
+            r"frozen|unchanged|settled)\b",
             r"\b(?:stable|static|frozen|unchanging|unchanged|settled)\b[^.;]{0,20}\b(?:for years|"
             r"since|content|corpus|schema|rules)\b",
         ),
@@ -123,9 +149,10 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"\b(?:quote|quotes|quoting|show|shows|showing|point to|points to|pinned to|"
             r"link to|name|names|see) (?:\w+ ){0,3}(?:section|clause|paragraph|page|passage|"
             r"heading|article|guideline|rule|text|ordinance|document|case law|regulation)s?\b",
-            r"\b(?:grounded in|based only on|come from|comes from|taken from) (?:the |our |those "
-            r"|these |its )?(?:\w+ ){0,3}(?:documents?|reports?|sheets?|sources?|records|texts?|"
-            r"manuals?|policy|policies|regulations?|files)\b",
+            r"\b(?:grounded in|based only on|come from|comes from|taken from|pulled from) (?:the "
+            r"|our |those |these |its )?(?:\w+ ){0,3}(?:documents?|reports?|sheets?|sources?|"
+            r"records|texts?|manuals?|policy|policies|regulations?|files|apis?|databases?|"
+            r"feeds?|systems?)\b",
             r"\b(?:pointed|point|points|link|links|linked) to (?:the )?(?:right |exact |relevant )?"
             r"(?:\w+ ){0,2}(?:collection|box|document|record|file|section|page|source|entry)\b",
             r"\bwith the (?:\w+ ){0,2}(?:number|id|reference|page|link) (?:it|they|of the)?",
@@ -186,6 +213,18 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"\bnothing (?:else )?to look up\b|\b(?:facts|information|content) (?:all )?(?:come|"
             r"comes) from the (?:\w+ ){0,2}(?:itself|input|note|text|email|message|request)\b",
             r"\bnothing (?:\w+ ){0,2}(?:specific|particular|proprietary) to (?:us|our)",
+            # general world knowledge: what any capable model already knows
+            r"\bnothing (?:about|on|from|to do with) (?:us|our|the company|the firm)\b",
+            r"\b(?:general|world|common|everyday|encyclop(?:a)?edic|school|textbook|pub[- ]quiz|"
+            r"trivia|common[- ]sense)[- ](?:\w+ ){0,1}(?:knowledge|facts?|trivia|questions|"
+            r"science|stuff)\b",
+            r"\bjust (?:\w+[- ]){0,2}(?:kid|general|everyday|curious|random|fun) (?:\w+ )?"
+            r"(?:stuff|questions|facts|things)\b",
+        ),
+        prototypes=(
+            "general knowledge questions that any encyclopedia answers",
+            "everyday science questions, nothing about our organisation",
+            "common-sense facts the model already knows",
         ),
         negatable=False, slot="documents",
     ),

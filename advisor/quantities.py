@@ -51,7 +51,23 @@ _CORPUS_NOUNS = {"token": 1, "tokens": 1, "word": 1, "words": 1, "gigabytes": 2.
 _LABEL_WORDS = re.compile(r"^(labell?ed|annotated|approved|reviewed|verified|rated|graded|scored|"
                           r"existing|past|previous|historical|sample|example|"
                           r"curated|written|hand-labell?ed|human-\w+|\w+-verified|\w+-reviewed|"
-                          r"converted|summari[sz]ed|corrected)$")
+                          r"converted|summari[sz]ed|corrected|hand-\w+|worked|hand)$")
+# "we've got ~4k itineraries", "they gave me 8 POs": any plural noun counts examples when the
+# user says they hold it, unless it counts people, places, labels or hardware.
+_POSSESSION = set("have has had got ve gave given sent collected gathered kept saved wrote did "
+                  "own hold holds attached shared".split())
+_NOT_EXAMPLES = set("""
+people persons staff users customers clients employees members patients students pupils agents
+engineers writers authors analysts lawyers doctors nurses teams colleagues volunteers stores shops
+branches sites stations offices locations restaurants hotels warehouses countries regions cities
+languages markets products brands categories labels classes queues intents buckets types tiers
+levels fields columns models gpus servers machines cores years months weeks days hours minutes
+seconds times rules steps versions sources departments services channels accounts partners
+suppliers vendors devices sensors cameras
+""".split())
+_OUTPUT_VERBS = set("get generate generates produce produces create creates return returns "
+                    "suggest suggests propose proposes draft drafts output outputs "
+                    "list lists".split())
 _PUNCT = re.compile(r"[^\s\-–—&/'’]")
 _TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "night", "shift"}
 
@@ -93,7 +109,7 @@ def find_quantities(text: str) -> list[Quantity]:
         if value is None:
             i += 1
             continue
-        what, noun_end = _classify(toks, run_end, text)
+        what, noun_end = _classify(toks, i, run_end, text)
         lone_one = run_end == i + 1 and toks[i].text in {"one", "1"}
         if what is not None and not (lone_one and noun_end != run_end + 1):
             last = toks[noun_end - 1]
@@ -178,9 +194,13 @@ def _number_run(toks: list[_Tok], i: int) -> tuple[int, float | None]:
     return j, total + current
 
 
-def _classify(toks: list[_Tok], j: int, text: str) -> tuple[What | None, int]:
-    """What the number ending before ``j`` counts, from the noun within the next few words."""
+def _classify(toks: list[_Tok], i: int, j: int, text: str) -> tuple[What | None, int]:
+    """What the number ``toks[i:j]`` counts, from the noun within the next few words."""
     labelled = any(_LABEL_WORDS.match(t.text) for t in toks[max(0, j - 6):j + 6])
+    held = any(t.text in _POSSESSION for t in toks[max(0, i - 3):i])
+    if any(t.text in _OUTPUT_VERBS for t in toks[max(0, i - 2):i]):
+        return None, j  # "generate 5 questions" is the shape of an output, not data
+    plural = None  # the first plural noun after the number, for "we have N <noun>s"
     for k in range(j, min(j + 5, len(toks))):
         if k > 0 and _PUNCT.search(text[toks[k - 1].end:toks[k].start]):
             break  # the phrase ended: "3 = call back" counts nothing
@@ -198,6 +218,11 @@ def _classify(toks: list[_Tok], j: int, text: str) -> tuple[What | None, int]:
         if _is_numberish(toks[k]) or word in _TIME_UNITS or word.endswith("s") and \
                 word[:-1] in _TIME_UNITS:
             break
+        if plural is None and word.endswith("s") and len(word) > 2 and toks[k].number is None:
+            plural = k
+    if held and plural is not None and toks[plural].text not in _NOT_EXAMPLES | _SHAPE_NOUNS \
+            and not _is_rate(toks, plural + 1):
+        return "examples", plural + 1
     if labelled and j < len(toks) and not _is_rate(toks, j):
         return "examples", min(j + 1, len(toks))
     return None, j

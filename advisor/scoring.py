@@ -170,7 +170,10 @@ def score(hits: Sequence[Hit]) -> list[Contribution]:
 
 def _rules(by_id: Mapping[str, Hit]) -> list[Contribution]:
     rules = []
-    knowledge = max((by_id[s].strength for s in KNOWLEDGE_GAP if s in by_id), default=0.0)
+    # Questions alone are weak evidence of a knowledge gap: "analysts ask questions and we want
+    # SQL" turns each question into an output; documents, freshness or citations are stronger.
+    knowledge = max((by_id[s].strength * (0.5 if s == "question_answering" else 1.0)
+                     for s in KNOWLEDGE_GAP if s in by_id), default=0.0)
     skill = max((by_id[s].strength for s in SKILL_GAP if s in by_id), default=0.0)
     if knowledge and skill:
         gain = round(2.5 * min(knowledge, skill), 3)
@@ -184,6 +187,13 @@ def _rules(by_id: Mapping[str, Hit]) -> list[Contribution]:
         rules.append(Contribution(
             "corpus_is_training_data", "rule", {s: round(-0.8 * v, 3) for s, v in docs.items()},
             "the documents are a pretraining-scale corpus to learn from, not facts to look up"))
+    big_data = {"many_examples", "massive_examples", "pretraining_corpus"} & set(by_id)
+    if "new_language_or_modality" in by_id and big_data:
+        gain = round(2.5 * by_id["new_language_or_modality"].strength, 3)
+        rules.append(Contribution(
+            "new_input_with_data", "rule", {"full_ft": gain, "lora": -gain / 2},
+            "a new language or modality and the data to learn it: an adapter's few parameters "
+            "cannot hold a new kind of input; full fine-tuning can (FRAMEWORK.md)"))
     custom = [s for s in ("style_voice", "output_format", "custom_scheme", "procedure")
               if s in by_id]
     if "general_task" in by_id and custom:

@@ -29,7 +29,7 @@ from graftlm.embedder import Embedder
 Method = Literal["wording", "meaning", "number", "flag"]
 
 _NEGATION = re.compile(
-    r"\b(no|not|never|none|nothing|without|neither|nor|zero|rarely|seldom|hardly|"
+    r"\b(no|not|never|none|nothing|nobody|no one|without|neither|nor|zero|rarely|seldom|hardly|"
     r"don'?t|doesn'?t|didn'?t|isn'?t|aren'?t|won'?t|shouldn'?t|cannot|can'?t|"
     r"do not|does not|is not|are not|will not|should not)\b|n't\b",
     re.IGNORECASE,
@@ -38,9 +38,14 @@ _NEGATION_AFTER = re.compile(
     r"^\W*(?:\w+\W+){0,2}?(?:is|are|was|were)?\s*(?:not|n't|never)\s+(?:needed|required|necessary|"
     r"important|wanted|a concern|an issue)|^\W*(?:\w+\W+){0,2}?(?:unnecessary|not needed|"
     r"not required|optional|irrelevant)|^\W*(?:\w+\W+){0,4}?(?:is|are) (?:fine|ok|okay)\b|"
-    r"^\W*(?:\w+\W+){0,4}?(?:doesn'?t|does not|don'?t|do not) matter\b",
+    r"^\W*(?:\w+\W+){0,4}?(?:doesn'?t|does not|don'?t|do not) matter\b|"
+    r"^\W*(?:\w+\W+){0,2}?(?:can|may|should|will) (?:stay|remain|be left) (?:as (?:it )?is|"
+    r"the same|unchanged)\b",
     re.IGNORECASE,
 )
+_FAILS = re.compile(
+    r"\s*(?:\w+\s+)?(?:in|follow\w*|match\w*|meet\w*|us(?:e|es|ing)|stick\w* to|fit\w*|"
+    r"conform\w* to) (?:the|our|their|its|an?)\b(?:\s+\w+){0,2}\s*$", re.IGNORECASE)
 # A clause must be this much closer to its best signal than to any other to count.
 MEANING_MARGIN = 0.03
 _CLAUSE_BREAK = re.compile(
@@ -71,6 +76,9 @@ class SignalSpec:
         negated_as: the signal a negated mention becomes; ``None`` drops it.
         negatable: whether negation cues apply at all (privacy cues are themselves negative).
         slot: the fact a command-line flag can set; a flag overrides text on the same slot.
+        unless: expressions for wording that looks like a cue but is not one: a cue that lies
+            inside such a match is skipped ("uploads a timetable CSV" names the input's format,
+            not the output's).
     """
 
     id: str
@@ -82,12 +90,26 @@ class SignalSpec:
     negated_as: str | None = None
     negatable: bool = True
     slot: str | None = None
+    unless: tuple[str, ...] = ()
     compiled: tuple[re.Pattern, ...] = field(init=False, repr=False, compare=False)
+    compiled_unless: tuple[re.Pattern, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(
             self, "compiled", tuple(re.compile(p, re.IGNORECASE) for p in self.patterns)
         )
+        object.__setattr__(
+            self, "compiled_unless", tuple(re.compile(p, re.IGNORECASE) for p in self.unless)
+        )
+
+    def search(self, pattern: re.Pattern, text: str, start: int, end: int) -> re.Match | None:
+        """The first match of ``pattern`` in ``text[start:end]`` that no ``unless`` match holds."""
+        excluded = [(m.start(), m.end()) for u in self.compiled_unless
+                    for m in u.finditer(text, start, end)]
+        for m in pattern.finditer(text, start, end):
+            if not any(a <= m.start() and m.end() <= b for a, b in excluded):
+                return m
+        return None
 
 
 @dataclass(frozen=True)
@@ -138,8 +160,13 @@ def is_negated(clause: Clause, start: int, end: int, text: str) -> bool:
     """
     before = text[clause.start:start]
     window = " ".join(re.findall(r"[\w']+", before)[-6:])
-    if _NEGATION.search(window):
-        return True
+    negation = None
+    for negation in _NEGATION.finditer(window):
+        pass
+    if negation is not None:
+        # "they're not in the approved layout" says the input fails a requirement; it does not
+        # waive it.
+        return not _FAILS.match(window[negation.end():])
     return bool(_NEGATION_AFTER.search(text[end:clause.end]))
 
 
@@ -182,7 +209,7 @@ class SignalDetector:
         found = []
         for spec in self.catalog.values():
             for pattern in spec.compiled:
-                m = pattern.search(text, clause.start, clause.end)
+                m = spec.search(pattern, text, clause.start, clause.end)
                 if m is None:
                     continue
                 hit = Hit(spec.id, 1.0, "wording", m.group(0).strip(), (m.start(), m.end()))

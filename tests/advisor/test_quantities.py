@@ -19,6 +19,10 @@ from advisor.quantities import corpus_tokens, find_quantities
     ("a billion-token monolingual corpus", 1e9, "corpus"),
     ("maybe 40 app-store reviews a day", 40, "traffic"),
     ("millions of calls a month", 3e6, "traffic"),
+    # any plural the user says they hold counts examples: "we've got 900 playlists"
+    ("we've got about 900 playlists our curators built", 900, "examples"),
+    ("they sent me 6 RFQs already answered", 6, "examples"),
+    ("I did seven by hand", 7, "examples"),
 ])
 def test_counts_and_what_they_count(text, value, what):
     found = find_quantities(text)
@@ -33,6 +37,10 @@ def test_counts_and_what_they_count(text, value, what):
     "Convert them to ISO 8601 intervals",
     "a 300-page employee handbook",
     "over the last two years",
+    # people, places and labels are not examples, nor the shape of the output
+    "we have 35 branches and 12 product lines",
+    "we have 400 stations",
+    "generate 10 quiz questions for each chapter",
 ])
 def test_numbers_that_count_no_data(text):
     assert find_quantities(text) == []

@@ -82,3 +82,21 @@ def test_no_signal_means_prompting_first():
     result = score_hits([], [], Facts())
     assert result.ranking[0] == "prompting"
     assert SIGNALS  # the catalog loaded
+
+
+def test_a_new_input_with_the_data_to_learn_it_means_full_fine_tuning():
+    text = ("Read raw EEG recordings and flag seizures; we have 300,000 annotated recordings.")
+    result = scored(text)
+    rules = {c.source for c in result.contributions if c.kind == "rule"}
+    assert "new_input_with_data" in rules
+    assert result.ranking[0] == "full_ft"
+    small = scored("Read raw EEG recordings and flag seizures; we have 300 annotated recordings.")
+    assert "new_input_with_data" not in {c.source for c in small.contributions}
+
+
+def test_questions_alone_are_half_a_knowledge_gap():
+    text = "Analysts ask questions and we want SQL for them; 5,000 corrected question/SQL pairs."
+    result = scored(text)
+    hybrid = [c for c in result.contributions if c.source == "gaps_add_up"]
+    assert hybrid and hybrid[0].effects["hybrid"] == 1.25
+    assert result.ranking[0] == "lora"

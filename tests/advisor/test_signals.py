@@ -51,6 +51,23 @@ def test_clause_offsets_point_into_the_text():
     ("Everything is on-prem; data cannot leave our servers.", "privacy", None),
     ("Translate support emails into English.", "general_task", None),
     ("Continue pretraining on our lab notebooks.", "new_language_or_modality", None),
+    # live status is knowledge that changes, said without a schedule
+    ("Guests ask which lifts are closed right now.", "fresh_knowledge", None),
+    ("Drivers want the next available charging slot.", "fresh_knowledge", None),
+    ("The price board syncs every 5 minutes from the till.", "fresh_knowledge", None),
+    ("Quotes must use the client's current positions.", "fresh_knowledge", None),
+    ("Order status updates live as parcels are scanned.", "fresh_knowledge", None),
+    ("The code list hasn't changed since 2019.", "static_knowledge", "fresh_knowledge"),
+    # general world knowledge needs no documents
+    ("Just general science questions from visitors, nothing about our museum.",
+     "no_knowledge_needed", None),
+    # raw signals and private encodings are new inputs
+    ("It must take raw accelerometer readings from the wristband.", "new_language_or_modality",
+     None),
+    ("Boards are stored in our own move notation with custom tokens.",
+     "new_language_or_modality", None),
+    ("Current models can't really read it: the ledgers are in Middle English.",
+     "new_language_or_modality", None),
 ])
 def test_wording_and_negation(lexical, text, expected, absent):
     found = signals(lexical, text)
@@ -89,3 +106,23 @@ def test_wording_hit_wins_over_meaning_for_the_same_signal(word_embedder):
     detector = SignalDetector(CATALOG, word_embedder, threshold=0.3)
     hit = signals(detector, "Prices are updated daily.")["fresh_knowledge"]
     assert hit.method == "wording"
+
+
+@pytest.mark.parametrize("text, absent", [
+    # the format of a file the user receives is not a format the output must have
+    ("Finance exports a CSV of refunds every Friday; agents ask why a refund was held.",
+     "output_format"),
+    # the system being replaced is not knowledge that changes
+    ("Our existing regex rules miss half the fraud reports.", "fresh_knowledge"),
+    # "a short story extract" is a noun, not an extraction task
+    ("Pupils paste a short story extract, and the bot asks them questions.", "narrow_task"),
+])
+def test_cues_that_are_not_signals(lexical, text, absent):
+    assert absent not in signals(lexical, text)
+
+
+def test_a_requirement_the_input_fails_is_not_waived(lexical):
+    found = signals(lexical, "Reports bounce because they aren't in the approved template.")
+    assert "output_format" in found and "no_format" not in found
+    found = signals(lexical, "Replies don't need any particular format.")
+    assert "no_format" in found and "output_format" not in found
