@@ -129,6 +129,11 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
         patterns=(
             r"\bfollow(?:s|ing)? (?:our|the|a|an) (?:\w+ ){0,2}(?:protocol|procedure|guideline|"
             r"process|playbook|checklist|sop|rubric|method|policy|steps)\b",
+            r"\b(?:walk|walks|walking|take|takes|taking|guide|guides|guiding|talk|talks) "
+            r"(?:\w+ ){0,2}through (?:our|the|a|their) (?:[\w-]+ ){0,2}(?:procedure|process|"
+            r"steps|checklist|playbook|flow|protocol|runbook)\b",
+            r"\bthe way (?:our )?(?:top|best|senior|experienced|expert|star|veteran) \w+ (?:do|"
+            r"does|did|would|handle it|work)\b",
             r"\b(?:step[- ]by[- ]step|reasoning|worked through|reason(?:s|ing)? like|the way "
             r"(?:our|a) \w+ (?:would|does)|diagnos\w+|remediation plan|"
             r"(?<!before )(?<!after )(?<!ahead of )triage)\b",
@@ -267,6 +272,10 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"\b(?:our own|custom|new|special|proprietary) (?:[\w-]+ ){0,1}tokens\b",
             r"\b(?:custom|proprietary|our own|in-house|bespoke) (?:[\w-]+ ){0,2}(?:encoding|"
             r"seriali[sz]ation|notation|file format|dsl|markup|instruction set|bytecode)\b",
+            r"\b(?:understands?|reads?|speaks?|writes?) (?:that |this |our |the )?(?:[\w-]+ )?"
+            r"(?:notation|language|format|encoding|dialect|code) natively\b|\bnatively the way\b",
+            r"\braw (?:[\w-]+ ){0,2}(?:bytes|byte sequences|binaries|opcodes|disassembly)\b|"
+            r"\bdisassembled binaries\b",
             r"\b(?:models?|it|llms?) (?:can'?t|cannot|doesn'?t|does not|don'?t|do not|fail to|"
             r"struggle to) (?:really |even |properly )?(?:read|understand|handle|parse|speak|"
             r"write)(?: it| this| them| that| the (?:script|language|dialect|notation))\b",

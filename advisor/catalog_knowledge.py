@@ -51,17 +51,23 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             rf"comes|arrives?|happens?|lands?)\b)",
             r"\b(?:valid|true|correct|in force|available) (?:today|right now|as of today|at the "
             r"moment)\b|\b(?:out of date|outdated|stale) (?:within|after|in) ",
-            r"\b(?:today'?s|this (?:week|month|season|semester|quarter|year|term|morning|"
+            r"\b(?:(?:today|tonight|tomorrow)'?s|this (?:week|month|season|semester|quarter|year|term|morning|"
             r"afternoon|evening|hour)'?s?|latest|"
             r"up[- ]to[- ]the[- ]minute|up[- ]to[- ]date|real[- ]time|breaking news|"
             r"current(?:ly)? (?:\w+ )?(?:prices?|rates?|stock|inventory|regulations?|rules|polic"
             r"(?:y|ies)|schedules?|versions?|balance|status|figures|data|deadlines?|tariffs?|terms|"
             r"catalog(?:ue)?|menu|offers?|promotions?|availability|patch|events|law|guidance|"
             r"portfolio|stock status|lineup|roster|fees|timetables?|holdings|positions|balances|"
-            r"orders?|weather|conditions|levels|queues?|locations?|whereabouts|occupancy)|"
+            r"orders?|weather|conditions|levels|queues?|locations?|whereabouts|occupancy|plans|"
+            r"outages?|incidents)|"
             r"market (?:moves|movements|data|conditions|prices)|"
-            r"live (?:data|prices|catalog(?:ue)?|inventory|stock|feeds?|rates|figures|scores|"
-            r"availability))\b",
+            r"live (?:\w+ )?(?:data|prices|catalog(?:ue)?|inventory|stock|feeds?|rates|figures|"
+            r"scores|availability|outages?|status|dashboards?|incidents|positions)|"
+            r"(?:real|actual) (?:\w+ )?availability)\b",
+            # "whatever the injury tracker says today", "who's available for Saturday"
+            r"\bwhatever (?:the |our |their )?(?:[\w'-]+ ){0,3}(?:says|shows|lists|has|reports)"
+            r" (?:today|now|right now|at the moment|this (?:week|morning))\b",
+            r"\b(?:who|what)(?:'s| is| are) (?:available|open|free|on (?:shift|duty|call))\b",
             r"\b(?:stock|prices?|rates|inventory|availability) (?:levels? )?(?:shifts?|moves?|"
             r"changes?|fluctuates?)\b",
             r"\b(?:never|not) (?:be )?(?:out of date|stale)\b",
@@ -174,6 +180,7 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             "include a reference to the section used",
         ),
         negated_as="no_citations", slot="citations",
+        unless=(r"\b(?:citation|reference|referencing|bibliograph\w*|source) (?:style|format)s?\b",),
     ),
     SignalSpec(
         "no_citations", "sources not needed", "knowledge",
@@ -213,6 +220,11 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"\bnothing (?:else )?to look up\b|\b(?:facts|information|content) (?:all )?(?:come|"
             r"comes) from the (?:\w+ ){0,2}(?:itself|input|note|text|email|message|request)\b",
             r"\bnothing (?:\w+ ){0,2}(?:specific|particular|proprietary) to (?:us|our)",
+            # the input is the text at hand, not a collection
+            r"\b(?:only|just|purely) (?:about|from|on|using) (?:the|this|that|their|each|what) "
+            r"(?:[\w'-]+ ){0,3}(?:thread|text|email|chain|message|transcript|passage|note|"
+            r"pasted|in front of (?:them|you))\b",
+            r"\bin front of (?:them|you|him|her)\b",
             # general world knowledge: what any capable model already knows
             r"\bnothing (?:about|on|from|to do with) (?:us|our|the company|the firm)\b",
             r"\b(?:general|world|common|everyday|encyclop(?:a)?edic|school|textbook|pub[- ]quiz|"

@@ -48,6 +48,8 @@ _SHAPE_NOUNS = set("line lines sentence sentences word words bullet bullets para
                    .split())
 _CORPUS_NOUNS = {"token": 1, "tokens": 1, "word": 1, "words": 1, "gigabytes": 2.5e8,
                  "gb": 2.5e8, "terabytes": 2.5e11, "tb": 2.5e11, "hours": 1e5}
+# Unlabelled pages are text to learn from: "12 million pages of transcribed records".
+_PAGE_TOKENS = 500
 _LABEL_WORDS = re.compile(r"^(labell?ed|annotated|approved|reviewed|verified|rated|graded|scored|"
                           r"existing|past|previous|historical|sample|example|"
                           r"curated|written|hand-labell?ed|human-\w+|\w+-verified|\w+-reviewed|"
@@ -72,7 +74,8 @@ _PUNCT = re.compile(r"[^\s\-–—&/'’]")
 _TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "night", "shift"}
 
 _TOKEN = re.compile(
-    r"(?<![\w.\-–])(?P<num>\d[\d,]*(?:\.\d+)?)(?P<suf>bn|[kKmMbB])?(?![\w\-–/])"
+    r"(?<![\w.\-–])(?P<num>\d[\d,]*(?:\.\d+)?)(?:(?P<suf>bn|[kKmMbB])|(?P<glued>[gGtT][bB]))?"
+    r"(?![\w\-–/])"
     r"|(?P<word>[A-Za-z]+(?:-[A-Za-z]+)*)"
 )
 
@@ -101,7 +104,11 @@ def find_quantities(text: str) -> list[Quantity]:
     """Every counted amount in ``text``, in order of appearance."""
     # "a billion-token corpus" reads as "a billion token corpus" (same length, same offsets)
     spaced = re.sub(r"(?<=[A-Za-z0-9])-(?=(?:tokens?|words?|hours?)\b)", " ", text)
-    toks = [_tokenize(m) for m in _TOKEN.finditer(spaced)]
+    toks = []
+    for m in _TOKEN.finditer(spaced):
+        toks.append(_tokenize(m))
+        if m.group("glued"):  # "600GB" reads as "600 GB"
+            toks.append(_Tok(m.group("glued").lower(), m.start("glued"), m.end("glued")))
     found: list[Quantity] = []
     i = 0
     while i < len(toks):
@@ -122,13 +129,14 @@ def find_quantities(text: str) -> list[Quantity]:
 
 _UNLABELLED = re.compile(
     r"\b(?:unlabell?ed|unannotated|(?:nobody|no one|never|not|n't) (?:\w+ ){0,2}(?:labell?ed|"
-    r"annotated|tagged)|no labels)\b", re.IGNORECASE)
+    r"annotated|tagged)|no labels|none of (?:them|these|those|it) (?:is|are|was|were|has|have|"
+    r"fit|match|follow)|(?:is|are|'s|'re) (?:unrelated|irrelevant|not relevant))\b", re.IGNORECASE)
 
 
 def _sentence_around(text: str, pos: int) -> str:
-    start = max(text.rfind(".", 0, pos), text.rfind("\n\n", 0, pos)) + 1
-    end = min((i for i in (text.find(".", pos), text.find("\n\n", pos)) if i >= 0),
-              default=len(text))
+    start = max(text.rfind(".", 0, pos), text.rfind(";", 0, pos), text.rfind("\n\n", 0, pos)) + 1
+    end = min((i for i in (text.find(".", pos), text.find(";", pos), text.find("\n\n", pos))
+               if i >= 0), default=len(text))
     return text[start:end]
 
 
@@ -139,7 +147,8 @@ def _tokenize(m: re.Match) -> _Tok:
             value = float(raw) * _SUFFIX.get((m.group("suf") or "").lower(), 1)
         except ValueError:
             value = None
-        return _Tok(m.group(0), m.start(), m.end(), value)
+        end = m.start("glued") if m.group("glued") else m.end()
+        return _Tok(m.group(0)[:end - m.start()], m.start(), end, value)
     return _Tok(m.group(0).lower(), m.start(), m.end())
 
 
@@ -209,6 +218,8 @@ def _classify(toks: list[_Tok], i: int, j: int, text: str) -> tuple[What | None,
             continue
         if word in _CORPUS_NOUNS:
             return "corpus", k + 1
+        if word == "pages" and not labelled:
+            return "corpus", k + 1
         if word in _SHAPE_NOUNS and labelled:
             return "examples", k + 1
         if word in _DOC_NOUNS:
@@ -238,5 +249,6 @@ def _is_rate(toks: list[_Tok], k: int) -> bool:
 
 def corpus_tokens(q: Quantity) -> float:
     """A corpus quantity in approximate tokens (gigabytes and hours are converted roughly)."""
-    unit = q.text.split()[-1].lower()
-    return q.value * _CORPUS_NOUNS.get(unit, 1)
+    unit = re.search(r"[A-Za-z]+$", q.text)
+    unit = unit.group(0).lower() if unit else ""
+    return q.value * (_PAGE_TOKENS if unit == "pages" else _CORPUS_NOUNS.get(unit, 1))

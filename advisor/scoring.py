@@ -190,8 +190,16 @@ def _rules(by_id: Mapping[str, Hit]) -> list[Contribution]:
     big_data = {"many_examples", "massive_examples", "pretraining_corpus"} & set(by_id)
     if "new_language_or_modality" in by_id and big_data:
         gain = round(2.5 * by_id["new_language_or_modality"].strength, 3)
+        change = {"full_ft": gain, "lora": -gain / 2}
+        if "general_task" in by_id:  # proofreading in a language the model cannot read
+            damp = by_id["general_task"].strength
+            for strategy, value in SIGNALS["general_task"].effects.items():
+                change[strategy] = round(change.get(strategy, 0.0) - value * damp, 3)
+        if "no_examples" in by_id and "pretraining_corpus" in by_id:  # pretraining needs no labels
+            change["full_ft"] = round(change["full_ft"] - SIGNALS["no_examples"].effects["full_ft"]
+                                      * by_id["no_examples"].strength, 3)
         rules.append(Contribution(
-            "new_input_with_data", "rule", {"full_ft": gain, "lora": -gain / 2},
+            "new_input_with_data", "rule", change,
             "a new language or modality and the data to learn it: an adapter's few parameters "
             "cannot hold a new kind of input; full fine-tuning can (FRAMEWORK.md)"))
     custom = [s for s in ("style_voice", "output_format", "custom_scheme", "procedure")

@@ -23,6 +23,8 @@ from advisor.quantities import corpus_tokens, find_quantities
     ("we've got about 900 playlists our curators built", 900, "examples"),
     ("they sent me 6 RFQs already answered", 6, "examples"),
     ("I did seven by hand", 7, "examples"),
+    ("350GB of firmware images", 350, "corpus"),
+    ("40 million pages of scanned parish registers", 4e7, "corpus"),
 ])
 def test_counts_and_what_they_count(text, value, what):
     found = find_quantities(text)
@@ -54,3 +56,16 @@ def test_unlabelled_data_is_marked():
 def test_corpus_units_convert_to_tokens():
     (q,) = find_quantities("hundreds of gigabytes of case law")
     assert corpus_tokens(q) > 1e10
+
+
+def test_glued_units_and_pages_convert_to_tokens():
+    (gb,) = find_quantities("350GB of firmware dumps")
+    assert gb.text == "350GB" and corpus_tokens(gb) == 350 * 2.5e8
+    (pages,) = find_quantities("40 million pages of parish registers")
+    assert corpus_tokens(pages) == 4e7 * 500
+
+
+def test_examples_the_user_rules_out_are_unlabelled():
+    found = find_quantities("We hold 80,000 old invoices but none of them are coded; "
+                            "I can hand-code fifteen myself.")
+    assert [(q.value, q.unlabelled) for q in found] == [(80_000, True), (15, False)]

@@ -100,3 +100,9 @@ def test_questions_alone_are_half_a_knowledge_gap():
     hybrid = [c for c in result.contributions if c.source == "gaps_add_up"]
     assert hybrid and hybrid[0].effects["hybrid"] == 1.25
     assert result.ranking[0] == "lora"
+
+
+def test_an_unlabelled_pretraining_corpus_still_means_full_fine_tuning():
+    result = scored("We have 3 TB of raw PLC telemetry and want a model that reads that notation "
+                    "natively. No labels at all.")
+    assert result.ranking[0] == "full_ft"

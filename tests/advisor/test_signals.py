@@ -68,6 +68,13 @@ def test_clause_offsets_point_into_the_text():
      "new_language_or_modality", None),
     ("Current models can't really read it: the ledgers are in Middle English.",
      "new_language_or_modality", None),
+    ("We want a model that reads our ladder-logic notation natively.",
+     "new_language_or_modality", None),
+    ("Rates must be tonight's, from the booking system.", "fresh_knowledge", None),
+    ("It's whatever the rota spreadsheet says this morning.", "fresh_knowledge", None),
+    ("Dispatchers ask who's on call for the north depot.", "fresh_knowledge", None),
+    ("Agents must walk callers through our boiler reset procedure.", "procedure", None),
+    ("Answer only about the transcript in front of them.", "no_knowledge_needed", None),
 ])
 def test_wording_and_negation(lexical, text, expected, absent):
     found = signals(lexical, text)
@@ -116,6 +123,8 @@ def test_wording_hit_wins_over_meaning_for_the_same_signal(word_embedder):
     ("Our existing regex rules miss half the fraud reports.", "fresh_knowledge"),
     # "a short story extract" is a noun, not an extraction task
     ("Pupils paste a short story extract, and the bot asks them questions.", "narrow_task"),
+    # a citation style is a format, not a demand for sources
+    ("Convert reading lists into the journal's citation style.", "grounding"),
 ])
 def test_cues_that_are_not_signals(lexical, text, absent):
     assert absent not in signals(lexical, text)
