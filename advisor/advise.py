@@ -15,7 +15,7 @@ from advisor.plan import caveats_for, make_plan
 from advisor.quantities import corpus_tokens
 from advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
 from advisor.scoring import STRATEGIES, TITLES, Facts, score_hits
-from advisor.signals import Hit, SignalDetector, corpus_from
+from advisor.signals import Hit, SignalDetector, corpus_from, examples_from
 from graftlm.embedder import Embedder
 from graftlm.errors import InputError
 from graftlm.settings import Settings
@@ -167,9 +167,9 @@ def description_from(argument: str | None, file: Path | None,
 def _examples_count(hits: list[Hit], facts: Facts, quantities) -> int | None:
     if facts.examples is not None:
         return facts.examples
-    counted = [q.value for q in quantities if q.what == "examples" and not q.unlabelled]
-    if counted:
-        return int(max(counted))
+    counted = examples_from(quantities)
+    if counted is not None:
+        return int(counted.value)
     if any(h.signal == "no_examples" for h in hits):
         return 0
     return None

@@ -64,7 +64,7 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"house style|in the style of|style guide|\w+[- ]style\b|writers'? voice|"
             r"(?:standardi[sz]ed|approved|compliance-approved) (?:wording|phrasing|language)|"
             r"phrasing|wording (?:our|the) \w+ expects|playful|witty|grumpy|character voice)\b",
-            r"\b(?:style|register)\b",
+            r"\b(?:style|register(?! (?:volumes?|numbers?|books?|entr\w+|pages?|of)\b))\b",
         ),
         prototypes=(
             "replies should sound like our brand",
@@ -119,7 +119,7 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"\b(?:broad|generic|general|standard|obvious|common) (?:buckets|categories|labels|"
             r"classes|topics)\b",
             r"\bnothing (?:\w+ ){0,2}specific to (?:us|our)\b",
-            r"\bpositive(?:,|/| or| and)? ?negative\b",
+            r"\bpositive\s*(?:,|/|or|and)?\s*negative\b",
         ),
         negatable=False,
     ),
@@ -237,7 +237,7 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
         patterns=(
             r"\b(?:translat(?!\w+ memor)\w+|summar(?:y|ies|ise|ize|ising|izing|ised|ized)|condens\w+|recaps?|"
             r"tl;?dr|paraphras\w+|rewrit\w+|rephras\w+|proofread\w*|spelling|grammar\w*|sentiment|"
-            r"simplif\w+|plain(?:er)? (?:english|language)|reading level|easier to read|"
+            r"simplif\w+|plain(?:er)?[- ](?:english|language)|reading level|easier to read|"
             r"which language|detect (?:the )?language|polite (?:reply|response)|"
             r"boil(?:ed)? down|bullet points|keywords?|(?:rendered|render|put|turned|turn) into "
             r"(?:plain )?(?:english|french|german|spanish|italian|portuguese|dutch|polish|"
@@ -261,7 +261,8 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"foundation model|from scratch|new tokeni[sz]er|tokeni[sz]e (?:our|the)|"
             r"fluent in [A-Z]\w+|(?:language|notation|grammar) (?:the base model|it) "
             r"(?:barely|doesn'?t|does not)|barely (?:handles|speaks|knows)|"
-            r"in-house (?:programming )?language|(?:audio|sensor|codec|telemetry|tile)"
+            r"in-house (?:[\w-]+ ){0,2}language|(?:its|their) own (?:syntax|grammar|notation|"
+            r"vocabulary|script)|(?:audio|sensor|codec|telemetry|tile)"
             r"[- ](?:\w+[- ])?(?:tokens|streams|grammar)|shares nothing with)\b",
             r"\b(?:watch\w*|listen\w*|look\w* at|see\w*|hear\w*|reads?|from|transcrib\w*) "
             r"(?:\w+ ){0,2}(?:video|audio|images?|photos?|speech|sign language|x-rays?|scans|"
@@ -278,7 +279,7 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"\bdisassembled binaries\b",
             r"\b(?:models?|it|llms?) (?:can'?t|cannot|doesn'?t|does not|don'?t|do not|fail to|"
             r"struggle to) (?:really |even |properly )?(?:read|understand|handle|parse|speak|"
-            r"write)(?: it| this| them| that| the (?:script|language|dialect|notation))\b",
+            r"write|know)(?: it| this| them| that| the (?:script|language|dialect|notation))\b",
             r"\b(?:early modern|middle|old|medieval|archaic|historical|classical|ancient) "
             r"(?:dutch|english|french|german|spanish|italian|norse|irish|welsh|greek|latin|"
             r"chinese|japanese|arabic|persian|high german)\b",

@@ -15,7 +15,8 @@ _FREQ = (r"(?:hourly|daily|nightly|weekly|fortnightly|monthly|quarterly|annually
          r"monday|tuesday|wednesday|"
          r"thursday|friday)s?|each (?:hour|day|week|month|quarter|year|sprint|release|season)|"
          r"(?:once|twice|\w+ times) (?:a|per) (?:day|week|month|quarter)|a lot|all year|"
-         r"every (?:\d+|few|couple of|\w+) (?:min(?:ute)?s?|hours|seconds|secs))")
+         r"every (?:\d+|few|couple of|\w+) (?:min(?:ute)?s?|hours|seconds|secs)|on a rolling basis|"
+         r"continually|periodically)")
 # A schedule for loading documents is a schedule of change: what is loaded every night is
 # knowledge that the model's weights would hold stale by morning.
 _LOAD = (r"(?:crawl\w*|scrap\w*|sync\w*|pulls?|pulled|pulling|load\w*|import\w*|ingest\w*|"
@@ -26,15 +27,15 @@ _WHEN = (r"(?:overnight|nightly|hourly|daily|weekly|every (?:night|morning|eveni
          r" ?(?:am|pm))|every (?:\d+|few|couple of|\w+) (?:min(?:ute)?s?|hours|seconds|secs)|"
          r"live|in real[- ]time|continuously|as \w+ (?:come|comes|arrive|arrives|happen|land)s?)")
 _CHANGE = (r"(?:updat\w*|chang\w*|refresh\w*|revis\w*|reissu\w*|republish\w*|rewritt\w*|shift\w*|"
-           r"rotat\w*|mov\w*|evolv\w*|land\w*|ship\w*|releas\w*|publish\w*|add\w*|expir\w*|"
+           r"rotat\w*|mov\w*|evolv\w*|land\w*|shipped|ships? (?:a|an|new|updates?)|releas\w*|publish\w*|add\w*|expir\w*|"
            r"come out|arriv\w*|new|fluctuat\w*)")
 _DOCS = (r"(?:docs|documents?|documentation|wiki|handbook|manuals?|polic(?:y|ies)(?: wording)?|"
          r"knowledge ?base|kb|contracts?|catalog(?:ue)?|faqs?|playbooks?|runbooks?|sops|"
          r"spec(?:ification)? sheets?|specs|formulary|ordinances?|regulations?|statutes?|case law|"
          r"database|archive|intranet|confluence|sharepoint|price (?:sheet|list)s?|patch notes|"
          r"syllabi|syllabus|release notes|tariff schedule|product (?:pages|data|sheets)|"
-         r"standards?|procedures manual|guidance|filings|records|papers|articles|reports|"
-         r"notes|tickets|incident writeups|feed)")
+         r"standards|procedures manual|guidance|filings|records|papers|articles|reports|"
+         r"notes|tickets|incident writeups|feed|registers|ledgers)")
 
 KNOWLEDGE: tuple[SignalSpec, ...] = (
     # --- knowledge -----------------------------------------------------------------------------
@@ -62,7 +63,8 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"outages?|incidents)|"
             r"market (?:moves|movements|data|conditions|prices)|"
             r"live (?:\w+ )?(?:data|prices|catalog(?:ue)?|inventory|stock|feeds?|rates|figures|"
-            r"scores|availability|outages?|status|dashboards?|incidents|positions)|"
+            r"scores|availability|outages?|status|dashboards?|incidents|positions|database|db|"
+            r"system|map|board|tracker|layer|sheet)|"
             r"(?:real|actual) (?:\w+ )?availability)\b",
             # "whatever the injury tracker says today", "who's available for Saturday"
             r"\bwhatever (?:the |our |their )?(?:[\w'-]+ ){0,3}(?:says|shows|lists|has|reports)"
@@ -120,7 +122,7 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
         patterns=(
             rf"\b(?:our|internal|in-house|company'?s?|corporate|proprietary|private|the firm'?s|"
             rf"the hospital'?s|the bank'?s|the county'?s?|the city'?s?|the state'?s?|"
-            rf"the agency'?s?|our own)\b[^.;]{{0,25}}?\b{_DOCS}\b",
+            rf"the agency'?s?|our own|(?-i:the [A-Z]\w+'s))\b[^.;]{{0,25}}?\b{_DOCS}\b",
             r"\b(?:handbook|wiki|knowledge ?base|formulary|ordinances?|statutes?|case law|"
             r"runbooks?|playbooks?|patch notes|price (?:sheet|list)|spec(?:ification)? sheets?|"
             r"product manuals?|documentation|tariff schedule|syllabi|release notes|"
@@ -130,7 +132,7 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"own|publish|have on file)\b",
             r"\bwe (?:hold|keep|maintain|store|have) (?:\w+ ){0,3}(?:digiti[sz]ed|scanned|"
             r"archived|internal|historical) \w+",
-            r"\b(?:years|decades) of (?:\w+ ){0,3}(?:reports|permits|records|filings|documents|"
+            r"\b(?:years|decades|a decade|a century) of (?:\w+ ){0,3}(?:reports|permits|records|filings|documents|"
             r"manuals|minutes|papers|archives)\b",
             r"\b(?:answers?|replies|draws?|responds?|pulls?) (?:\w+ ){0,3}(?:from|using|based on|"
             r"grounded in) (?:our|the|their|its) (?:\w+ ){0,3}" + _DOCS + r"\b",
@@ -144,6 +146,11 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             "the bot answers from our policy documents",
         ),
         negated_as="no_knowledge_needed", slot="documents",
+        # "our educators write daily notes" names what the model is to write, not a collection;
+        # "against our crop-records schema" is the output's target
+        unless=(r"\b(?:our|the|their|its) (?:[\w-]+ ){0,2}(?:schema|data model|table layout)\b",
+                rf"\b(?:our|the|their) (?:[\w-]+ ){{0,2}}(?:write|writes|draft|drafts|produce|"
+                rf"produces|send|sends|fill in|fills in|type|types)\b[^.;]{{0,25}}?\b{_DOCS}\b",),
     ),
     SignalSpec(
         "grounding", "must cite or be grounded in sources", "knowledge",
@@ -152,15 +159,17 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"\b(?:cites?|citing|citations?|(?<!open[- ])(?<!open )sources?(?! code)|"
             r"reference (?:the|each|every|its)|with references|referencing|provenance|traceab\w+|auditab\w+|audit trail|"
             r"verifiab\w+|attribut\w+)\b",
-            r"\b(?:quote|quotes|quoting|show|shows|showing|point to|points to|pinned to|"
-            r"link to|name|names|see) (?:\w+ ){0,3}(?:section|clause|paragraph|page|passage|"
+            r"\b(?:quote|quotes|quoting|show|shows|showing|point to|points to|pinned to|give|gives|"
+            r"giving|include|includes|state|states|cite|"
+            r"link to|name|names|see) (?:\w+ ){0,4}(?:section|clause|paragraph|page|passage|"
             r"heading|article|guideline|rule|text|ordinance|document|case law|regulation)s?\b",
             r"\b(?:grounded in|based only on|come from|comes from|taken from|pulled from) (?:the "
             r"|our |those |these |its )?(?:\w+ ){0,3}(?:documents?|reports?|sheets?|sources?|"
             r"records|texts?|manuals?|policy|policies|regulations?|files|apis?|databases?|"
             r"feeds?|systems?)\b",
             r"\b(?:pointed|point|points|link|links|linked) to (?:the )?(?:right |exact |relevant )?"
-            r"(?:\w+ ){0,2}(?:collection|box|document|record|file|section|page|source|entry)\b",
+            r"(?:\w+ ){0,2}(?:collection|box|document|record|file|section|page|source|entry|"
+            r"reports?|cases?|papers?|tickets?|articles?|files|records|documents)\b",
             r"\bwith the (?:\w+ ){0,2}(?:number|id|reference|page|link) (?:it|they|of the)?",
             r"\bwhere (?:it|they|the answer) (?:got|gets|found|came from)",
             r"\bwhich (?:\w+ ){0,2}(?:notice|document|page|section|source|record|file|article|"
@@ -180,7 +189,11 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             "include a reference to the section used",
         ),
         negated_as="no_citations", slot="citations",
-        unless=(r"\b(?:citation|reference|referencing|bibliograph\w*|source) (?:style|format)s?\b",),
+        unless=(r"\b(?:citation|reference|referencing|bibliograph\w*|source) (?:style|format)s?\b",
+                # "the facts come from the product sheet we paste in": the input, not sources
+                r"\b(?:come|comes|taken|pulled) from (?:the|our|a) (?:[\w-]+ ){0,3}(?:we|they|you|"
+                r"users?|agents?|staff) (?:paste|pasted|attach|attached|supply|supplied|provide|"
+                r"provided|give|type)\w*",),
     ),
     SignalSpec(
         "no_citations", "sources not needed", "knowledge",
@@ -195,6 +208,7 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"look(?:s|ing)? up|query (?:across|over)|search(?:es|ing)? (?:across|through|over)|"
             r"digs? through|help ?bot|chat ?bot|q&a bot|helpline|help desk bot|"
             r"answers? (?:\w+ ){0,2}questions)\b",
+            r"\bask (?:\w+ ){0,3}['\"‘“](?:\w+[ '’]){2,}",
         ),
         prototypes=(
             "employees ask questions about benefits",
@@ -224,12 +238,12 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"\b(?:only|just|purely) (?:about|from|on|using) (?:the|this|that|their|each|what) "
             r"(?:[\w'-]+ ){0,3}(?:thread|text|email|chain|message|transcript|passage|note|"
             r"pasted|in front of (?:them|you))\b",
-            r"\bin front of (?:them|you|him|her)\b",
             # general world knowledge: what any capable model already knows
             r"\bnothing (?:about|on|from|to do with) (?:us|our|the company|the firm)\b",
             r"\b(?:general|world|common|everyday|encyclop(?:a)?edic|school|textbook|pub[- ]quiz|"
-            r"trivia|common[- ]sense)[- ](?:\w+ ){0,1}(?:knowledge|facts?|trivia|questions|"
-            r"science|stuff)\b",
+            r"trivia|common[- ]sense|generic)[- ](?:\w+ ){0,1}(?:knowledge|facts?|trivia|questions|"
+            r"science|stuff|concepts|education|explanations|topics|information)\b",
+            r"\bnot (?:[\w-]+-)?specific\b|\bnot specific to (?:us|our|any)\b",
             r"\bjust (?:\w+[- ]){0,2}(?:kid|general|everyday|curious|random|fun) (?:\w+ )?"
             r"(?:stuff|questions|facts|things)\b",
         ),

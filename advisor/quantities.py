@@ -9,7 +9,7 @@ advisor turns these into data signals; this module knows nothing about strategie
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 What = Literal["examples", "documents", "corpus", "traffic"]
@@ -50,6 +50,7 @@ _CORPUS_NOUNS = {"token": 1, "tokens": 1, "word": 1, "words": 1, "gigabytes": 2.
                  "gb": 2.5e8, "terabytes": 2.5e11, "tb": 2.5e11, "hours": 1e5}
 # Unlabelled pages are text to learn from: "12 million pages of transcribed records".
 _PAGE_TOKENS = 500
+_LINE_TOKENS = 10
 _LABEL_WORDS = re.compile(r"^(labell?ed|annotated|approved|reviewed|verified|rated|graded|scored|"
                           r"existing|past|previous|historical|sample|example|"
                           r"curated|written|hand-labell?ed|human-\w+|\w+-verified|\w+-reviewed|"
@@ -67,6 +68,9 @@ levels fields columns models gpus servers machines cores years months weeks days
 seconds times rules steps versions sources departments services channels accounts partners
 suppliers vendors devices sensors cameras
 """.split())
+# Thousands of entries, records or rows count examples only when something says they are
+# labelled; otherwise they are a collection ("90,000 transcribed entries in the registers").
+_RECORD_NOUNS = {"entries", "records", "rows"}
 _OUTPUT_VERBS = set("get generate generates produce produces create creates return returns "
                     "suggest suggests propose proposes draft drafts output outputs "
                     "list lists".split())
@@ -74,7 +78,7 @@ _PUNCT = re.compile(r"[^\s\-–—&/'’]")
 _TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "night", "shift"}
 
 _TOKEN = re.compile(
-    r"(?<![\w.\-–])(?P<num>\d[\d,]*(?:\.\d+)?)(?:(?P<suf>bn|[kKmMbB])|(?P<glued>[gGtT][bB]))?"
+    r"(?<![\w.\-–])(?P<num>\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,.])|\d[\d,]*(?:\.\d+)?)(?:(?P<suf>bn|[kKmMbB])|(?P<glued>[gGtT][bB]))?"
     r"(?![\w\-–/])"
     r"|(?P<word>[A-Za-z]+(?:-[A-Za-z]+)*)"
 )
@@ -90,6 +94,7 @@ class Quantity:
     start: int
     end: int
     unlabelled: bool = False
+    dismissed: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,24 +118,54 @@ def find_quantities(text: str) -> list[Quantity]:
     i = 0
     while i < len(toks):
         run_end, value = _number_run(toks, i)
-        if value is None:
+        if value is None or _section_number(text, toks[i]):
             i += 1
             continue
-        what, noun_end = _classify(toks, i, run_end, text)
+        what, noun_end = _classify(toks, i, run_end, text, value)
         lone_one = run_end == i + 1 and toks[i].text in {"one", "1"}
         if what is not None and not (lone_one and noun_end != run_end + 1):
             last = toks[noun_end - 1]
             sentence = _sentence_around(text, toks[i].start)
             found.append(Quantity(value, what, text[toks[i].start:last.end], toks[i].start,
-                                  last.end, bool(_UNLABELLED.search(sentence))))
+                                  last.end, bool(_UNLABELLED.search(sentence)),
+                                  bool(_DISMISSED.search(sentence))))
         i = max(run_end, i + 1)
-    return found
+    return _no_labels_said_apart(text, found)
 
 
+def _section_number(text: str, tok: _Tok) -> bool:
+    """ "3.4 Tone and formatting …" at the start of a line numbers a section; it counts nothing."""
+    line_start = text.rfind("\n", 0, tok.start) + 1
+    return (bool(re.fullmatch(r"\d+(?:\.\d+)+", tok.text))
+            and not text[line_start:tok.start].strip()
+            and bool(re.match(r"\s+[A-Z]", text[tok.end:])))
+
+
+def _no_labels_said_apart(text: str, found: list[Quantity]) -> list[Quantity]:
+    """ "~800 public comments. No labels yet." — a sentence of its own that says nothing is
+    labelled applies to every count whose own sentence does not say it is labelled."""
+    alone = [piece for piece in re.split(r"[.;]\s|\n\s*\n", text)
+             if _UNLABELLED.search(piece) and not re.search(r"\d", piece)
+             and not any(_is_numberish(_tokenize(m)) for m in _TOKEN.finditer(piece))]
+    if not alone:
+        return found
+    return [replace(q, unlabelled=True) if q.what == "examples" and not _LABELLED.search(
+        _sentence_around(text, q.start)) else q for q in found]
+
+
+_LABELLED = re.compile(r"\b(?:labell?ed|annotated|tagged|approved|reviewed|graded|corrected|"
+                       r"verified|hand-\w+)\b", re.IGNORECASE)
+# "4 GB of client files, but please ignore those": a count the user sets aside.
+_DISMISSED = re.compile(
+    r"\b(?:ignore (?:those|them|these|it|that)|(?:is|are|'s|'re) (?:unrelated|irrelevant|not "
+    r"relevant|out of scope|useless|unusable|not usable)|not (?:needed|relevant|used) (?:here|"
+    r"for this)|(?:so|of|are|is) no use|can'?t use (?:them|those|it)|(?:completely |totally )?"
+    r"(?:different|wrong|old) (?:category|label|tag|classification|coding) (?:tree|scheme|set|"
+    r"system|list))\b", re.IGNORECASE)
 _UNLABELLED = re.compile(
-    r"\b(?:unlabell?ed|unannotated|(?:nobody|no one|never|not|n't) (?:\w+ ){0,2}(?:labell?ed|"
+    r"\b(?:unlabell?ed|unannotated|(?:nobody|no one|nothing|never|not|n't) (?:\w+ ){0,2}(?:labell?ed|"
     r"annotated|tagged)|no labels|none of (?:them|these|those|it) (?:is|are|was|were|has|have|"
-    r"fit|match|follow)|(?:is|are|'s|'re) (?:unrelated|irrelevant|not relevant))\b", re.IGNORECASE)
+    r"fit|match|follow))\b", re.IGNORECASE)
 
 
 def _sentence_around(text: str, pos: int) -> str:
@@ -142,14 +177,15 @@ def _sentence_around(text: str, pos: int) -> str:
 
 def _tokenize(m: re.Match) -> _Tok:
     if m.group("num"):
-        raw = m.group("num").replace(",", "")
+        raw = re.sub(r"[,\s\u00a0\u202f]", "", m.group("num"))  # "12,000", "7 000"
         try:
             value = float(raw) * _SUFFIX.get((m.group("suf") or "").lower(), 1)
         except ValueError:
             value = None
         end = m.start("glued") if m.group("glued") else m.end()
         return _Tok(m.group(0)[:end - m.start()], m.start(), end, value)
-    return _Tok(m.group(0).lower(), m.start(), m.end())
+    # "two thousand-odd pairs", "a hundred-ish": the hedge does not change the amount
+    return _Tok(re.sub(r"-(?:odd|ish|plus|some)$", "", m.group(0).lower()), m.start(), m.end())
 
 
 def _is_numberish(tok: _Tok) -> bool:
@@ -203,7 +239,8 @@ def _number_run(toks: list[_Tok], i: int) -> tuple[int, float | None]:
     return j, total + current
 
 
-def _classify(toks: list[_Tok], i: int, j: int, text: str) -> tuple[What | None, int]:
+def _classify(toks: list[_Tok], i: int, j: int, text: str,
+              value: float) -> tuple[What | None, int]:
     """What the number ``toks[i:j]`` counts, from the noun within the next few words."""
     labelled = any(_LABEL_WORDS.match(t.text) for t in toks[max(0, j - 6):j + 6])
     held = any(t.text in _POSSESSION for t in toks[max(0, i - 3):i])
@@ -220,10 +257,14 @@ def _classify(toks: list[_Tok], i: int, j: int, text: str) -> tuple[What | None,
             return "corpus", k + 1
         if word == "pages" and not labelled:
             return "corpus", k + 1
+        if word == "lines" and not labelled and k + 1 < len(toks) and toks[k + 1].text == "of":
+            return "corpus", k + 1  # "250M lines of it": code or logs to learn from
         if word in _SHAPE_NOUNS and labelled:
             return "examples", k + 1
         if word in _DOC_NOUNS:
             return ("examples" if labelled else "documents"), k + 1
+        if word in _RECORD_NOUNS and not labelled and value >= 1_000:
+            return "documents", k + 1  # "90,000 transcribed entries" in the registers
         if word in _EXAMPLE_NOUNS:
             return ("traffic" if _is_rate(toks, k + 1) else "examples"), k + 1
         if _is_numberish(toks[k]) or word in _TIME_UNITS or word.endswith("s") and \
@@ -251,4 +292,5 @@ def corpus_tokens(q: Quantity) -> float:
     """A corpus quantity in approximate tokens (gigabytes and hours are converted roughly)."""
     unit = re.search(r"[A-Za-z]+$", q.text)
     unit = unit.group(0).lower() if unit else ""
-    return q.value * (_PAGE_TOKENS if unit == "pages" else _CORPUS_NOUNS.get(unit, 1))
+    per_unit = {"pages": _PAGE_TOKENS, "lines": _LINE_TOKENS}
+    return q.value * per_unit.get(unit, _CORPUS_NOUNS.get(unit, 1))

@@ -40,7 +40,10 @@ _NEGATION_AFTER = re.compile(
     r"not required|optional|irrelevant)|^\W*(?:\w+\W+){0,4}?(?:is|are) (?:fine|ok|okay)\b|"
     r"^\W*(?:\w+\W+){0,4}?(?:doesn'?t|does not|don'?t|do not) matter\b|"
     r"^\W*(?:\w+\W+){0,2}?(?:can|may|should|will) (?:stay|remain|be left) (?:as (?:it )?is|"
-    r"the same|unchanged)\b",
+    r"the same|unchanged)\b|"
+    # "Tone and formatting of responses are at the Supplier's discretion"
+    r"^\W*(?:\w+\W+){0,5}?(?:is|are) (?:at|up to|left to) (?:the |your |their )?(?:[\w']+ )?"
+    r"(?:discretion|choice|preference)\b",
     re.IGNORECASE,
 )
 _FAILS = re.compile(
@@ -264,11 +267,11 @@ def _strongest(hits: list[Hit]) -> list[Hit]:
 
 def examples_from(quantities: Sequence[Quantity]) -> Quantity | None:
     """The largest count of labelled examples mentioned (rates and documents excluded)."""
-    counted = [q for q in quantities if q.what == "examples" and not q.unlabelled]
+    counted = [q for q in quantities if q.what == "examples" and not (q.unlabelled or q.dismissed)]
     return max(counted, key=lambda q: q.value) if counted else None
 
 
 def corpus_from(quantities: Sequence[Quantity]) -> Quantity | None:
     """The largest corpus mentioned, by approximate token count."""
-    counted = [q for q in quantities if q.what == "corpus"]
+    counted = [q for q in quantities if q.what == "corpus" and not q.dismissed]
     return max(counted, key=corpus_tokens) if counted else None

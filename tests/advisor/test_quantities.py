@@ -25,6 +25,11 @@ from advisor.quantities import corpus_tokens, find_quantities
     ("I did seven by hand", 7, "examples"),
     ("350GB of firmware images", 350, "corpus"),
     ("40 million pages of scanned parish registers", 4e7, "corpus"),
+    ("we hold 9 500 corrected subtitle pairs", 9500, "examples"),
+    ("three hundred-odd signed-off replies", 300, "examples"),
+    ("about 60,000 digitised ledger entries", 60_000, "documents"),
+    ("a dozen filled-in entries", 12, "examples"),
+    ("3,000 lines of it", 3000, "corpus"),
 ])
 def test_counts_and_what_they_count(text, value, what):
     found = find_quantities(text)
@@ -69,3 +74,22 @@ def test_examples_the_user_rules_out_are_unlabelled():
     found = find_quantities("We hold 80,000 old invoices but none of them are coded; "
                             "I can hand-code fifteen myself.")
     assert [(q.value, q.unlabelled) for q in found] == [(80_000, True), (15, False)]
+
+
+def test_a_section_number_counts_nothing():
+    found = find_quantities("2.1 Scope\n3.4 Responses shall be short.\n1.5 million annotated rows")
+    assert [q.value for q in found] == [1_500_000]
+
+
+def test_no_labels_said_in_a_sentence_of_its_own():
+    (q,) = find_quantities("Some 900 survey comments came in. Nothing is labelled yet.")
+    assert q.unlabelled
+    (q,) = find_quantities("We have 900 labelled comments. Nothing else is labelled yet.")
+    assert not q.unlabelled
+
+
+def test_a_count_set_aside_is_dismissed():
+    (q,) = find_quantities("There are 6 TB of scans on the NAS, but ignore those; it is general.")
+    assert q.dismissed
+    (q,) = find_quantities("We had 20,000 tagged emails, but with the old category tree, so no use.")
+    assert q.dismissed

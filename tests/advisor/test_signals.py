@@ -75,6 +75,14 @@ def test_clause_offsets_point_into_the_text():
     ("Dispatchers ask who's on call for the north depot.", "fresh_knowledge", None),
     ("Agents must walk callers through our boiler reset procedure.", "procedure", None),
     ("Answer only about the transcript in front of them.", "no_knowledge_needed", None),
+    ("Plain-language explanations of general concepts, not client-specific.",
+     "no_knowledge_needed", None),
+    ("Our dispatch runs on an in-house PLC language with its own syntax.",
+     "new_language_or_modality", None),
+    ("Engineers query the Authority's signalling standards.", "private_documents", None),
+    ("Each reply must give the volume and page.", "grounding", None),
+    ("Tariffs are reissued on a rolling basis.", "fresh_knowledge", None),
+    ("Rank each review positive / negative.", "generic_scheme", None),
 ])
 def test_wording_and_negation(lexical, text, expected, absent):
     found = signals(lexical, text)
@@ -125,6 +133,11 @@ def test_wording_hit_wins_over_meaning_for_the_same_signal(word_embedder):
     ("Pupils paste a short story extract, and the bot asks them questions.", "narrow_task"),
     # a citation style is a format, not a demand for sources
     ("Convert reading lists into the journal's citation style.", "grounding"),
+    ("Prices come from the quote sheet we paste in.", "grounding"),
+    ("Our nurses write shift notes; draft them from the checklist.", "private_documents"),
+    ("Turn each note into rows against our stock-records schema.", "private_documents"),
+    ("Tone and layout of replies are at the vendor's discretion.", "style_voice"),
+    ("Ships reporting daily send noon reports.", "fresh_knowledge"),
 ])
 def test_cues_that_are_not_signals(lexical, text, absent):
     assert absent not in signals(lexical, text)
