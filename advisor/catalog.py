@@ -57,12 +57,13 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
         "style_voice", "a style, tone or voice", "skill",
         _fx(p=-0.5, f=0.5, r=-1, l=2.5, t=0.3, h=1),
         patterns=(
-            r"\b(?:tone|voice(?! notes| memos| messages| recordings|mail)|persona|"
+            r"\b(?:tone|(?<!passive )(?<!active )voice(?! notes| memos| messages| recordings|mail)|persona|"
             r"sounds? like (?:us|our|him|her|them)|brand(?:ed)?|on-brand|"
             r"(?:the way|how) (?:our|the|a) (?:\w+ ){0,2}(?:write|writes|do it|phrase|speak|talk)s?|"
             r"phras(?:ed|ing)|worded|"
             r"house style|in the style of|style guide|\w+[- ]style\b|writers'? voice|"
-            r"(?:standardi[sz]ed|approved|compliance-approved) (?:wording|phrasing|language)|"
+            r"(?:standardi[sz]ed|approved|[\w]+-(?:approved|agreed|mandated)) (?:wording|phrasing|"
+            r"language)|exact (?:[\w-]+ ){0,2}wording|"
             r"phrasing|wording (?:our|the) \w+ expects|playful|witty|grumpy|character voice)\b",
             r"\b(?:style|register(?! (?:volumes?|numbers?|books?|entr\w+|pages?|of)\b))\b",
         ),
@@ -152,6 +153,11 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"(?:\w+ ){0,3}(?:retrieved|the passages|the documents|context|search results)\b",
             r"\b(?:tried|already have|existing) (?:rag|retrieval|search)\b[^.;]{0,40}"
             r"(?:but|poor|bad|wrong|messy|fails?)",
+            # "retrieval finds the right bulletin, but the model ignores it"
+            r"\b(?:model|it|llm|bot|assistant) (?:still |often |just )?(?:ignores|misuses|blends in|"
+            r"mixes in|mixes up|contradicts|overrides) (?:it|them|the (?:[\w-]+ )?(?:bulletins?|"
+            r"passages?|documents?|chunks?|reports?|results?|sources?|context|snippets?))\b",
+            r"\bdistractor (?:[\w-]+ )?(?:documents|passages|chunks|bulletins|results|pages)\b",
         ),
         prototypes=("the model ignores the retrieved passages and answers badly",),
         negated_as=None,
@@ -237,7 +243,7 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
         patterns=(
             r"\b(?:translat(?!\w+ memor)\w+|summar(?:y|ies|ise|ize|ising|izing|ised|ized)|condens\w+|recaps?|"
             r"tl;?dr|paraphras\w+|rewrit\w+|rephras\w+|proofread\w*|spelling|grammar\w*|sentiment|"
-            r"simplif\w+|plain(?:er)?[- ](?:english|language)|reading level|easier to read|"
+            r"simplif\w+|plain(?:er)?[- ](?:english|language)|passive voice|readability|reading level|easier to read|"
             r"which language|detect (?:the )?language|polite (?:reply|response)|"
             r"boil(?:ed)? down|bullet points|keywords?|(?:rendered|render|put|turned|turn) into "
             r"(?:plain )?(?:english|french|german|spanish|italian|portuguese|dutch|polish|"
@@ -250,6 +256,9 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             "tell whether a review is positive or negative",
         ),
         negated_as=None,
+        # "engineers paste a summary of their change" names the input, not the task
+        unless=(r"\b(?:paste|pastes|pasted|pasting) (?:in )?(?:a|the|their|an|his|her) "
+                r"(?:short |brief )?summar\w+",),
     ),
     SignalSpec(
         "new_language_or_modality", "a new language, vocabulary or modality", "scope",
@@ -285,7 +294,8 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"chinese|japanese|arabic|persian|high german)\b",
             r"\b(?:ecg|ekg|eeg|emg|seismic|seismometer|lidar|radar|sonar|accelerometer|"
             r"hyperspectral|mass[- ]spec\w*) (?:[\w-]+ ){0,2}(?:traces|waveforms?|signals?|"
-            r"streams?|readings|recordings|data)\b",
+            r"streams?|readings|recordings|data|spectra|peak lists)\b",
+            r"\bseriali[sz]ed as (?:[\w-]+ )?(?:tokens?|token sequences)\b",
         ),
         prototypes=(
             "the model must learn a language it has never seen",

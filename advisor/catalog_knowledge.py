@@ -15,8 +15,9 @@ _FREQ = (r"(?:hourly|daily|nightly|weekly|fortnightly|monthly|quarterly|annually
          r"monday|tuesday|wednesday|"
          r"thursday|friday)s?|each (?:hour|day|week|month|quarter|year|sprint|release|season)|"
          r"(?:once|twice|\w+ times) (?:a|per) (?:day|week|month|quarter)|a lot|all year|"
-         r"every (?:\d+|few|couple of|\w+) (?:min(?:ute)?s?|hours|seconds|secs)|on a rolling basis|"
-         r"continually|periodically)")
+         r"every (?:\d+|few|couple of|\w+) (?:min(?:ute)?s?|hours?|seconds|secs)|on a rolling basis|"
+         r"continually|periodically|now and then|from time to time|every so often|occasionally|"
+         r"(?:each|every) (?:\w+ )?(?:cycle|round|intake|session|season))")
 # A schedule for loading documents is a schedule of change: what is loaded every night is
 # knowledge that the model's weights would hold stale by morning.
 _LOAD = (r"(?:crawl\w*|scrap\w*|sync\w*|pulls?|pulled|pulling|load\w*|import\w*|ingest\w*|"
@@ -24,9 +25,10 @@ _LOAD = (r"(?:crawl\w*|scrap\w*|sync\w*|pulls?|pulled|pulling|load\w*|import\w*|
          r"upload\w*|copied|copies|refresh\w*)")
 _WHEN = (r"(?:overnight|nightly|hourly|daily|weekly|every (?:night|morning|evening|day|hour|"
          r"week|monday|friday)|each (?:night|morning|day|week)|at (?:midnight|dawn|\d{1,2}(?::\d\d)?"
-         r" ?(?:am|pm))|every (?:\d+|few|couple of|\w+) (?:min(?:ute)?s?|hours|seconds|secs)|"
+         r" ?(?:am|pm))|every (?:\d+|few|couple of|\w+) (?:min(?:ute)?s?|hours?|seconds|secs)|"
          r"live|in real[- ]time|continuously|as \w+ (?:come|comes|arrive|arrives|happen|land)s?)")
 _CHANGE = (r"(?:updat\w*|chang\w*|refresh\w*|revis\w*|reissu\w*|republish\w*|rewritt\w*|shift\w*|"
+           r"redraw\w*|redrawn|afresh|anew|reset|"
            r"rotat\w*|mov\w*|evolv\w*|land\w*|shipped|ships? (?:a|an|new|updates?)|releas\w*|publish\w*|add\w*|expir\w*|"
            r"come out|arriv\w*|new|fluctuat\w*)")
 _DOCS = (r"(?:docs|documents?|documentation|wiki|handbook|manuals?|polic(?:y|ies)(?: wording)?|"
@@ -60,7 +62,7 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"catalog(?:ue)?|menu|offers?|promotions?|availability|patch|events|law|guidance|"
             r"portfolio|stock status|lineup|roster|fees|timetables?|holdings|positions|balances|"
             r"orders?|weather|conditions|levels|queues?|locations?|whereabouts|occupancy|plans|"
-            r"outages?|incidents)|"
+            r"outages?|incidents|(?:\w+ )?agreements?|contracts?|rosters?|rotas?)|"
             r"market (?:moves|movements|data|conditions|prices)|"
             r"live (?:\w+ )?(?:data|prices|catalog(?:ue)?|inventory|stock|feeds?|rates|figures|"
             r"scores|availability|outages?|status|dashboards?|incidents|positions|database|db|"
@@ -128,7 +130,7 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"product manuals?|documentation|tariff schedule|syllabi|release notes|"
             r"policy wording|contracts we hold|regulation paragraph)\b",
             r"\b(?:sheets|documents|docs|files|records|reports|manuals|pdfs|binders?|archives?|"
-            r"notes|permits|filings|aids|collections?) (?:that )?we (?:keep|hold|maintain|store|"
+            r"notes|permits|filings|aids|collections?|data) (?:that )?we (?:keep|hold|maintain|store|"
             r"own|publish|have on file)\b",
             r"\bwe (?:hold|keep|maintain|store|have) (?:\w+ ){0,3}(?:digiti[sz]ed|scanned|"
             r"archived|internal|historical) \w+",
@@ -149,6 +151,11 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
         # "our educators write daily notes" names what the model is to write, not a collection;
         # "against our crop-records schema" is the output's target
         unless=(r"\b(?:our|the|their|its) (?:[\w-]+ ){0,2}(?:schema|data model|table layout)\b",
+                r"\bthe only (?:[\w-]+ )?(?:documentation|docs?|documents?) (?:involved|needed|"
+                r"there is|we have)\b",
+                # "40 million annotated spectra in our database" is training data
+                r"\b(?:labell?ed|annotated|tagged|approved)\b[^.;]{0,40}?\b(?:in|from) (?:our|the) "
+                r"(?:\w+ )?(?:database|archive|records|warehouse)\b",
                 rf"\b(?:our|the|their) (?:[\w-]+ ){{0,2}}(?:write|writes|draft|drafts|produce|"
                 rf"produces|send|sends|fill in|fills in|type|types)\b[^.;]{{0,25}}?\b{_DOCS}\b",),
     ),

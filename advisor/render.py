@@ -139,7 +139,8 @@ def _plan(advice: Advice) -> Panel:
         lines.append(Text(f"  ≈ {cost.extra_prompt_tokens:,} extra prompt tokens per request"))
     if cost.assumptions:
         lines.append(Text("  assuming " + "; ".join(cost.assumptions), style="dim"))
-    return Panel(Group(*lines), title=f"Plan: {advice.ranking[0].title}", title_align="left")
+    title = next(r.title for r in advice.ranking if r.strategy == plan.strategy)
+    return Panel(Group(*lines), title=f"Plan: {title}", title_align="left")
 
 
 def _duration(minutes: float) -> str:

@@ -187,6 +187,13 @@ def _rules(by_id: Mapping[str, Hit]) -> list[Contribution]:
         rules.append(Contribution(
             "corpus_is_training_data", "rule", {s: round(-0.8 * v, 3) for s, v in docs.items()},
             "the documents are a pretraining-scale corpus to learn from, not facts to look up"))
+    if by_id.get("context_misuse") and by_id["context_misuse"].strength >= 0.75 and {
+            "enough_examples", "many_examples"} & set(by_id):
+        gain = round(1.5 * by_id["context_misuse"].strength, 3)
+        rules.append(Contribution(
+            "train_to_read", "rule", {"hybrid": gain, "lora": -gain / 2},
+            "retrieval is there but the model misreads it, and there are examples to learn from: "
+            "train the adapter on retrieved context (RAFT, Zhang et al. 2024) and keep retrieval"))
     big_data = {"many_examples", "massive_examples", "pretraining_corpus"} & set(by_id)
     if "new_language_or_modality" in by_id and big_data:
         gain = round(2.5 * by_id["new_language_or_modality"].strength, 3)

@@ -136,6 +136,20 @@ class Clause:
     end: int
 
 
+_RETRACT = re.compile(
+    r"\b(?:scratch that|strike that|forget (?:that|all that|what I said|the above)|ignore (?:what "
+    r"I said|the above|all that)|on second thought|correction:|update:)", re.IGNORECASE)
+
+
+def retraction_point(text: str) -> int:
+    """Where the last retraction cue ("actually scratch that") ends; what came before it is
+    withdrawn. 0 when nothing is retracted."""
+    last = None
+    for last in _RETRACT.finditer(text):
+        pass
+    return last.end() if last else 0
+
+
 def split_clauses(text: str) -> list[Clause]:
     """Split a description into clauses: sentences, cut again at contrastive conjunctions."""
     clauses, pos = [], 0
@@ -206,6 +220,10 @@ class SignalDetector:
         if self._proto_vecs is not None and clauses:
             hits.extend(self._meaning(clauses, text, {h.signal for h in hits}))
         quantities = find_quantities(text)
+        retracted = retraction_point(text)
+        if retracted:
+            hits = [h for h in hits if h.span is None or h.span[1] > retracted]
+            quantities = [q for q in quantities if q.end > retracted]
         return _strongest(hits), quantities
 
     def _wording(self, clause: Clause, text: str) -> list[Hit]:

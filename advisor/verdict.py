@@ -2,7 +2,8 @@
 
 The best-scoring arm wins unless others tie with it (the paired 95% interval of the difference
 includes zero); among tied arms the static advice (what the description says) decides, but only
-for arms whose every part — the retrieval, the adapter — measurably helped somewhere, so a
+for arms whose every part — the examples in the prompt, the retrieval, the adapter —
+measurably helped somewhere, so a
 simpler arm is not beaten by a part that did nothing. The learning-curve point (LoRA on half the
 data) says whether more data is likely to help.
 """
@@ -96,10 +97,11 @@ def decide(measurement: Measurement, static: Advice, scores: dict[str, list[floa
         "would_change": change}), choice.strategy
 
 
-COMPONENTS = {"zero_shot": (), "few_shot": (), "rag": ("rag",), "lora": ("lora",),
+COMPONENTS = {"zero_shot": (), "few_shot": ("shots",), "rag": ("rag",), "lora": ("lora",),
               "rag_lora": ("rag", "lora")}
-PARTS = {"rag": "retrieval", "lora": "the adapter"}
-_GAINS = {"rag": (("rag", "zero_shot"), ("rag_lora", "lora")),
+PARTS = {"shots": "the examples in the prompt", "rag": "retrieval", "lora": "the adapter"}
+_GAINS = {"shots": (("few_shot", "zero_shot"),),
+          "rag": (("rag", "zero_shot"), ("rag_lora", "lora")),
           "lora": (("lora", "zero_shot"), ("rag_lora", "rag"))}
 
 

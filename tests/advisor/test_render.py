@@ -26,3 +26,13 @@ def test_render_explains_negation_and_rules():
                    "Citations are not needed.")
     assert "negated grounding" in out
     assert "rule: gaps_add_up" in out
+
+
+def test_the_plan_is_titled_for_the_recommended_strategy():
+    # Measured advice can recommend an arm the description ranks lower; the plan follows it.
+    advice = Advisor().advise("Staff ask about our employee handbook.", recommend="few_shot")
+    assert advice.ranking[0].strategy == "rag"
+    console = Console(record=True, width=140)
+    render(advice, console)
+    out = console.export_text()
+    assert "Plan: Few-shot prompting" in out and "Plan: Retrieval" not in out

@@ -106,3 +106,10 @@ def test_an_unlabelled_pretraining_corpus_still_means_full_fine_tuning():
     result = scored("We have 3 TB of raw PLC telemetry and want a model that reads that notation "
                     "natively. No labels at all.")
     assert result.ranking[0] == "full_ft"
+
+
+def test_retrieval_the_model_misreads_with_examples_means_the_hybrid():
+    result = scored("Our RAG finds the right manual page, but the model ignores it. We have 3,000 "
+                    "question/answer/page triples.")
+    assert "train_to_read" in {c.source for c in result.contributions}
+    assert result.ranking[0] == "hybrid"

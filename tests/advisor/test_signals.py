@@ -83,6 +83,12 @@ def test_clause_offsets_point_into_the_text():
     ("Each reply must give the volume and page.", "grounding", None),
     ("Tariffs are reissued on a rolling basis.", "fresh_knowledge", None),
     ("Rank each review positive / negative.", "generic_scheme", None),
+    ("Fees are set afresh each budget cycle.", "fresh_knowledge", None),
+    ("Zones get redrawn now and then.", "fresh_knowledge", None),
+    ("Loans sync from the catalogue every quarter hour.", "fresh_knowledge", None),
+    ("Retrieval finds the right page, but the model ignores it.", "context_misuse", None),
+    ("Notices must use the exact union-agreed wording.", "style_voice", None),
+    ("It reads chromatograms serialised as token sequences.", "new_language_or_modality", None),
 ])
 def test_wording_and_negation(lexical, text, expected, absent):
     found = signals(lexical, text)
@@ -138,6 +144,9 @@ def test_wording_hit_wins_over_meaning_for_the_same_signal(word_embedder):
     ("Turn each note into rows against our stock-records schema.", "private_documents"),
     ("Tone and layout of replies are at the vendor's discretion.", "style_voice"),
     ("Ships reporting daily send noon reports.", "fresh_knowledge"),
+    ("Staff paste a summary of the incident and want a ticket title.", "general_task"),
+    ("A style guide with two examples is the only documentation involved.", "private_documents"),
+    ("Flag passive voice in each chapter.", "style_voice"),
 ])
 def test_cues_that_are_not_signals(lexical, text, absent):
     assert absent not in signals(lexical, text)
@@ -148,3 +157,9 @@ def test_a_requirement_the_input_fails_is_not_waived(lexical):
     assert "output_format" in found and "no_format" not in found
     found = signals(lexical, "Replies don't need any particular format.")
     assert "no_format" in found and "output_format" not in found
+
+
+def test_what_a_retraction_withdraws_is_dropped(lexical):
+    text = "We meant to fine-tune on 12k chats. Actually scratch that: just detect the language."
+    hits, quantities = lexical.detect(text)
+    assert quantities == [] and "general_task" in {h.signal for h in hits}

@@ -30,3 +30,19 @@ def test_a_tie_goes_to_the_static_favourite_only_if_its_parts_measurably_help():
     assert strategy == "lora"
     assert "retrieval showed no measured gain" in measurement.verdict
     assert any("Retrieval did not lift" in line for line in measurement.would_change)
+
+
+def test_a_tie_never_picks_an_arm_whose_examples_did_not_help():
+    # PubMedQA's shape: every arm ties; few-shot scored lowest and the description ranks it
+    # above zero-shot. The examples showed no gain, so the simplest arm is recommended.
+    zero = [1.0] * 16 + [0.0] * 14
+    few = [0.0] * 10 + [1.0] * 12 + [0.0] * 8  # other questions right, not a subset
+    hybrid = [1.0] * 17 + [0.0] * 13
+    scores = {"zero_shot": zero, "few_shot": few, "rag": zero, "lora": zero, "rag_lora": hybrid}
+    arms = [arm_result("zero_shot", "prompting", 16 / 30), arm_result("few_shot", "few_shot", 0.4),
+            arm_result("rag", "rag", 16 / 30), arm_result("lora", "lora", 16 / 30),
+            arm_result("rag_lora", "hybrid", 17 / 30)]
+    static = static_advice(["rag", "hybrid", "lora", "few_shot", "prompting", "full_ft"])
+    measurement, strategy = decide(measurement_of(arms), static, scores, has_docs=True)
+    assert measurement.best == "rag_lora" and strategy == "prompting"
+    assert "but zero_shot (53.3) ties" in measurement.verdict
