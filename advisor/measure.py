@@ -25,6 +25,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,12 +104,15 @@ class Measurer:
         del model
         curve = self._lora_arms(arms, train, held, retrieval)
         results = [arms[arm_id].result() for arm_id, _, _ in ARMS]
+        majority = majority_baseline(train, held) if self.scorer.kind == "label" else None
         measurement = Measurement(
             data=str(data), metric=self.scorer.primary, metrics=list(self.scorer.metrics),
             labels=list(self.scorer.labels), examples=len(examples), train_examples=len(train),
             held_out=len(held), held_out_lines=[ex.line for ex in held],
             budget_seconds=self.budget_s, seconds=round(time.monotonic() - started, 1),
             arms=results, learning_curve=curve, verdict="", best=None,
+            majority_label=majority[0] if majority else None,
+            majority_score=majority[1] if majority else None,
             judge=self.judge.describe() if self.judge else None)
         return measurement, {a.id: a.scores for a in arms.values() if a.status == "measured"}
 
@@ -226,6 +230,12 @@ class Measurer:
                               deadline=time.monotonic() + seconds)
         # Merged, the adapter answers the same at the base model's speed.
         return result.model.merge_and_unload(), time.perf_counter() - started
+
+
+def majority_baseline(train, held) -> tuple[str, float]:
+    """The train split's most common label, and the share of held-out targets it matches."""
+    label, _ = Counter(ex.target.strip() for ex in train).most_common(1)[0]
+    return label, round(sum(ex.target.strip() == label for ex in held) / len(held), 4)
 
 
 def measured_advice(advisor, description: str, facts, data: Path, settings: Settings,

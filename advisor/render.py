@@ -54,6 +54,9 @@ def render_measurement(m, console: Console) -> None:
                       f"{a.build_seconds:.0f} s", f"{a.seconds_per_query * 1000:.0f} ms",
                       str(a.train_examples))
     console.print(table)
+    if m.majority_label is not None:
+        console.print(Text(f"Always answering “{m.majority_label}” (the most common label) "
+                           f"scores {m.majority_score * 100:.1f}.", style="dim"))
     console.print(Text.assemble(("Verdict: ", "bold"), m.verdict))
     for line in m.would_change:
         console.print(Text.assemble("  • ", line))

@@ -82,6 +82,9 @@ def render_html(advice: Advice) -> str:
         curve = (f"<h2>Learning curve</h2><p>LoRA on {c.fraction:.0%} of the train split: "
                  f"{c.score_fraction * 100:.1f}; on all of it: {c.score_full * 100:.1f}. "
                  f"{esc(c.hint)}</p>")
+    floor = "" if m.majority_label is None else (
+        f"<p>Always answering “{esc(m.majority_label)}” (the most common label) scores "
+        f"{m.majority_score * 100:.1f}.</p>")
     steps = "".join(f"<li>{esc(s.title)}" + (f" <code>{esc(s.command)}</code>" if s.command
                                               else "") + "</li>" for s in advice.plan.steps)
     change = "".join(f"<li>{esc(x)}</li>" for x in m.would_change)
@@ -109,6 +112,7 @@ of a {m.budget_seconds / 60:.0f} min budget.</p>
 {chart(advice)}
 <table><tr><th>arm</th><th>{esc(m.metric.replace("_", " "))}</th><th>95% interval</th>{heads}
 <th>build</th><th>per query</th><th>train examples</th></tr>{"".join(rows)}</table>
+{floor}
 {curve}
 {judge}
 <h2>What would change the verdict</h2><ul>{change}</ul>

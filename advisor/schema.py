@@ -126,6 +126,10 @@ class Measurement(_Model):
                             "best is within a paired bootstrap 95% interval.")
     verdict: str = Field(description="Why the recommendation follows from the measurements.")
     learning_curve: LearningCurve | None = None
+    majority_label: str | None = Field(None, description="A label task's most common label in "
+                                       "the train split: the floor any arm must clear.")
+    majority_score: float | None = Field(None, description="The primary metric of always "
+                                         "answering the majority label, on the held-out split.")
     would_change: list[str] = Field(default_factory=list,
                                     description="What would change the verdict.")
 

@@ -83,6 +83,11 @@ def decide(measurement: Measurement, static: Advice, scores: dict[str, list[floa
     if rag and zero and rag.score <= zero.score + 0.02:
         change.append("Retrieval did not lift the base model: check that the documents hold "
                       "the answers (graft eval retrieval) before relying on RAG.")
+    floor = measurement.majority_score
+    if floor is not None and best.score <= floor + 0.02:
+        change.append(f"No arm clears always answering “{measurement.majority_label}” "
+                      f"({pct(floor)}), the most common label: at this size the model has not "
+                      "learned the task; more examples or a bigger base model would tell.")
     if best.score < 0.5:
         change.append(f"The best arm scores {pct(best.score)}: a bigger base model "
                       "(models.base) would likely raise every arm.")

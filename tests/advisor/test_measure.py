@@ -3,7 +3,7 @@
 import pytest
 
 from advisor.measure import Measurer
-from tests.advisor.conftest import ROWS, write_rows
+from tests.advisor.conftest import ROWS, examples_of, write_rows
 from tests.conftest import WordEmbedder
 
 
@@ -81,3 +81,11 @@ def test_bad_files_get_clear_errors(tmp_path, tiny_settings):
         Measurer(tiny_settings, workspace).run(few)
     with pytest.raises(InputError, match="not a folder"):
         Measurer(tiny_settings, workspace, docs=tmp_path / "nowhere")
+
+
+def test_the_majority_label_baseline_comes_from_the_train_split():
+    from advisor.measure import majority_baseline
+
+    train = examples_of([("a", "yes"), ("b", "yes"), ("c", "no")])
+    held = examples_of([("d", "no"), ("e", "yes"), ("f", "no"), ("g", "maybe")])
+    assert majority_baseline(train, held) == ("yes", 0.25)

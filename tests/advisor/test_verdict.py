@@ -46,3 +46,15 @@ def test_a_tie_never_picks_an_arm_whose_examples_did_not_help():
     measurement, strategy = decide(measurement_of(arms), static, scores, has_docs=True)
     assert measurement.best == "rag_lora" and strategy == "prompting"
     assert "but zero_shot (53.3) ties" in measurement.verdict
+
+
+def test_a_best_arm_at_the_majority_label_floor_is_flagged():
+    scores = {"zero_shot": [0.0] * 30, "lora": [1.0] * 17 + [0.0] * 13}
+    arms = [arm_result("zero_shot", "prompting", 0.0), arm_result("lora", "lora", 17 / 30)]
+    order = ["lora", "prompting", "few_shot", "rag", "hybrid", "full_ft"]
+    floored = measurement_of(arms).model_copy(update={"majority_label": "yes",
+                                                      "majority_score": 0.56})
+    measurement, _ = decide(floored, static_advice(order), scores, has_docs=False)
+    assert any("always answering “yes” (56.0)" in line.lower() for line in measurement.would_change)
+    measurement, _ = decide(measurement_of(arms), static_advice(order), scores, has_docs=False)
+    assert not any("always answering" in line.lower() for line in measurement.would_change)
