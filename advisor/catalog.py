@@ -112,6 +112,7 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"ten|twelve|twenty)\b",
         ),
         negated_as="generic_scheme",
+        unless=(r"\b(?:these|those|the following) \d+[- ](?:[\w-]+[- ]){0,2}\w+",),
     ),
     SignalSpec(
         "generic_scheme", "common, generic categories", "scope",
@@ -149,7 +150,8 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
         "context_misuse", "the model misuses retrieved context", "skill",
         _fx(r=-0.5, l=0.8, h=2.5),
         patterns=(
-            r"\b(?:ignores?|misuses?|gets? confused by|struggles? with|distracted by) "
+            r"\b(?:ignor(?:es?|ing|ed)|misus(?:es?|ing|ed)|gets? confused by|struggles? with|"
+            r"distracted by) "
             r"(?:\w+ ){0,3}(?:retrieved|the passages|the documents|context|search results)\b",
             r"\b(?:tried|already have|existing) (?:rag|retrieval|search)\b[^.;]{0,40}"
             r"(?:but|poor|bad|wrong|messy|fails?)",
@@ -284,7 +286,9 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"seriali[sz]ation|notation|file format|dsl|markup|instruction set|bytecode)\b",
             r"\b(?:understands?|reads?|speaks?|writes?) (?:that |this |our |the )?(?:[\w-]+ )?"
             r"(?:notation|language|format|encoding|dialect|code) natively\b|\bnatively the way\b",
-            r"\braw (?:[\w-]+ ){0,2}(?:bytes|byte sequences|binaries|opcodes|disassembly)\b|"
+            r"\braw (?:[\w-]+ ){0,2}(?:bytes|byte sequences|binaries|opcodes|disassembly|bytecode|"
+            r"dna|genomes?|(?:dna |protein |genome )?sequences?)\b|\b(?:read|reads) bytecode\b|"
+            r"\b(?:different|new) kind of (?:input|data) (?:from|than) text\b|"
             r"\bdisassembled binaries\b",
             r"\b(?:models?|it|llms?) (?:can'?t|cannot|doesn'?t|does not|don'?t|do not|fail to|"
             r"struggle to) (?:really |even |properly )?(?:read|understand|handle|parse|speak|"

@@ -62,6 +62,7 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"catalog(?:ue)?|menu|offers?|promotions?|availability|patch|events|law|guidance|"
             r"portfolio|stock status|lineup|roster|fees|timetables?|holdings|positions|balances|"
             r"orders?|weather|conditions|levels|queues?|locations?|whereabouts|occupancy|plans|"
+            r"calendars?|programmes?|programs?|season (?:\w+ )?calendar|"
             r"outages?|incidents|(?:\w+ )?agreements?|contracts?|rosters?|rotas?)|"
             r"market (?:moves|movements|data|conditions|prices)|"
             r"live (?:\w+ )?(?:data|prices|catalog(?:ue)?|inventory|stock|feeds?|rates|figures|"
@@ -75,6 +76,10 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"\b(?:stock|prices?|rates|inventory|availability) (?:levels? )?(?:shifts?|moves?|"
             r"changes?|fluctuates?)\b",
             r"\b(?:never|not) (?:be )?(?:out of date|stale)\b",
+            # "bulletins that keep arriving", "prices change when performances sell out"
+            r"\bkeeps? (?:on )?(?:arriving|coming(?: in)?|changing|growing|being added|landing|"
+            r"moving)\b",
+            r"\bchange(?:s|d)? (?:when|whenever|as soon as|each time|every time)\b",
             # live status: what is delayed, open or in stock at the moment of asking
             r"\b(?:is|are|'s|'re|was|were|have|has)\b[^.;]{0,60}?\b(?:right now|at the moment|"
             r"as we speak|at this (?:very )?moment)\b|\bon hand (?:now|right now|today)\b",
@@ -151,6 +156,8 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
         # "our educators write daily notes" names what the model is to write, not a collection;
         # "against our crop-records schema" is the output's target
         unless=(r"\b(?:our|the|their|its) (?:[\w-]+ ){0,2}(?:schema|data model|table layout)\b",
+                rf"\b(?:our|the|their) (?:[\w-]+ ){{0,2}}(?:jot|jots|take|takes|log|logs|scribble|"
+                rf"scribbles|dictate|dictates)\b[^.;]{{0,25}}?\b{_DOCS}\b",
                 r"\bthe only (?:[\w-]+ )?(?:documentation|docs?|documents?) (?:involved|needed|"
                 r"there is|we have)\b",
                 # "40 million annotated spectra in our database" is training data
@@ -163,7 +170,8 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
         "grounding", "must cite or be grounded in sources", "knowledge",
         _fx(p=-1, f=-0.5, r=2.5, l=-1, t=-1.5, h=1.5),
         patterns=(
-            r"\b(?:cites?|citing|citations?|(?<!open[- ])(?<!open )sources?(?! code)|"
+            r"\b(?:cites?|citing|citations?|(?<!open[- ])(?<!open )(?<!decompiled )(?<!original )"
+            r"sources?(?! code| files?| text)|"
             r"reference (?:the|each|every|its)|with references|referencing|provenance|traceab\w+|auditab\w+|audit trail|"
             r"verifiab\w+|attribut\w+)\b",
             r"\b(?:quote|quotes|quoting|show|shows|showing|point to|points to|pinned to|give|gives|"
@@ -178,6 +186,8 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"(?:\w+ ){0,2}(?:collection|box|document|record|file|section|page|source|entry|"
             r"reports?|cases?|papers?|tickets?|articles?|files|records|documents)\b",
             r"\bwith the (?:\w+ ){0,2}(?:number|id|reference|page|link) (?:it|they|of the)?",
+            r"\b(?:number|id|reference|page|link|source) (?:\w+ ){0,1}(?:referenced|cited|quoted|"
+            r"included|shown) (?:in|on|with) (?:each|every|the)\b",
             r"\bwhere (?:it|they|the answer) (?:got|gets|found|came from)",
             r"\bwhich (?:\w+ ){0,2}(?:notice|document|page|section|source|record|file|article|"
             r"clause|policy|manual|entry|report) (?:says|said|states|stated|mentions|supports|"

@@ -46,7 +46,7 @@ abstracts chapter chapters wiki wikis runbook runbooks guideline guidelines faq 
 # "in two or three lines" is the shape of an output; "1,200 existing lines" are examples.
 _SHAPE_NOUNS = set("line lines sentence sentences word words bullet bullets paragraph paragraphs"
                    .split())
-_CORPUS_NOUNS = {"token": 1, "tokens": 1, "word": 1, "words": 1, "gigabytes": 2.5e8,
+_CORPUS_NOUNS = {"bases": 1, "token": 1, "tokens": 1, "word": 1, "words": 1, "gigabytes": 2.5e8,
                  "gb": 2.5e8, "terabytes": 2.5e11, "tb": 2.5e11, "hours": 1e5}
 # Unlabelled pages are text to learn from: "12 million pages of transcribed records".
 _PAGE_TOKENS = 500
@@ -68,6 +68,8 @@ levels fields columns models gpus servers machines cores years months weeks days
 seconds times rules steps versions sources departments services channels accounts partners
 suppliers vendors devices sensors cameras
 """.split())
+_WORKLOAD = re.compile(r"\s+(?:left|remaining|still) (?:to (?:do|go|process|convert|clean|"
+                       r"tag|sort|check)|in the backlog|outstanding)\b|\s+to go\b", re.IGNORECASE)
 # Thousands of entries, records or rows count examples only when something says they are
 # labelled; otherwise they are a collection ("90,000 transcribed entries in the registers").
 _RECORD_NOUNS = {"entries", "records", "rows"}
@@ -75,7 +77,8 @@ _OUTPUT_VERBS = set("get generate generates produce produces create creates retu
                     "suggest suggests propose proposes draft drafts output outputs "
                     "list lists".split())
 _PUNCT = re.compile(r"[^\s\-–—&/'’]")
-_TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "night", "shift"}
+_TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "night", "shift",
+               "season", "term", "semester", "quarter"}
 
 _TOKEN = re.compile(
     r"(?<![\w.\-–])(?P<num>\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,.])|\d[\d,]*(?:\.\d+)?)(?:(?P<suf>bn|[kKmMbB])|(?P<glued>[gGtT][bB]))?"
@@ -243,6 +246,14 @@ def _classify(toks: list[_Tok], i: int, j: int, text: str,
               value: float) -> tuple[What | None, int]:
     """What the number ``toks[i:j]`` counts, from the noun within the next few words."""
     labelled = any(_LABEL_WORDS.match(t.text) for t in toks[max(0, j - 6):j + 6])
+    before = [t.text for t in toks[max(0, i - 2):i]]
+    if before[-1:] in (["these"], ["those"]) and not labelled:
+        return None, j  # "translate these 40 labels": the input itself, not examples
+    if _WORKLOAD.match(text, toks[j - 1].end) or any(
+            _WORKLOAD.match(text, toks[k].end) for k in range(j, min(j + 3, len(toks)))):
+        return None, j  # "a few hundred entries left to do": the work, not examples
+    if before == ["here", "are"]:
+        return "examples", j  # "here are 5 from last season"
     held = any(t.text in _POSSESSION for t in toks[max(0, i - 3):i])
     if any(t.text in _OUTPUT_VERBS for t in toks[max(0, i - 2):i]):
         return None, j  # "generate 5 questions" is the shape of an output, not data
@@ -266,22 +277,28 @@ def _classify(toks: list[_Tok], i: int, j: int, text: str,
         if word in _RECORD_NOUNS and not labelled and value >= 1_000:
             return "documents", k + 1  # "90,000 transcribed entries" in the registers
         if word in _EXAMPLE_NOUNS:
-            return ("traffic" if _is_rate(toks, k + 1) else "examples"), k + 1
+            return ("traffic" if _is_rate(toks, k + 1, text) else "examples"), k + 1
         if _is_numberish(toks[k]) or word in _TIME_UNITS or word.endswith("s") and \
                 word[:-1] in _TIME_UNITS:
             break
         if plural is None and word.endswith("s") and len(word) > 2 and toks[k].number is None:
             plural = k
     if held and plural is not None and toks[plural].text not in _NOT_EXAMPLES | _SHAPE_NOUNS \
-            and not _is_rate(toks, plural + 1):
+            and not _is_rate(toks, plural + 1, text):
         return "examples", plural + 1
-    if labelled and j < len(toks) and not _is_rate(toks, j):
+    if labelled and j < len(toks) and not _is_rate(toks, j, text):
         return "examples", min(j + 1, len(toks))
     return None, j
 
 
-def _is_rate(toks: list[_Tok], k: int) -> bool:
-    window = [t.text for t in toks[k:k + 4]]
+def _is_rate(toks: list[_Tok], k: int, text: str) -> bool:
+    """Whether "a day", "per week" … follows within a few words, in the same sentence."""
+    window, prev_end = [], toks[k - 1].end if k > 0 else 0
+    for t in toks[k:k + 4]:
+        if re.search(r"[.;!?]", text[prev_end:t.start]):
+            break
+        window.append(t.text)
+        prev_end = t.end
     for a, b in zip(window, window[1:]):
         if a in {"a", "an", "per", "each", "every"} and b.rstrip("s") in _TIME_UNITS:
             return True

@@ -181,9 +181,13 @@ def is_negated(clause: Clause, start: int, end: int, text: str) -> bool:
     for negation in _NEGATION.finditer(window):
         pass
     if negation is not None:
-        # "they're not in the approved layout" says the input fails a requirement; it does not
-        # waive it.
-        return not _FAILS.match(window[negation.end():])
+        # "they're not in the approved layout", "the replies don't sound like us": the input
+        # fails a requirement; that does not waive it.
+        between = window[negation.end():]
+        if not between.strip() and re.match(r"(?:sound|look|read|match|follow|fit)", text[start:end],
+                                            re.IGNORECASE):
+            return False
+        return not _FAILS.match(between)
     return bool(_NEGATION_AFTER.search(text[end:clause.end]))
 
 

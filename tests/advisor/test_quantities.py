@@ -30,6 +30,9 @@ from advisor.quantities import corpus_tokens, find_quantities
     ("about 60,000 digitised ledger entries", 60_000, "documents"),
     ("a dozen filled-in entries", 12, "examples"),
     ("3,000 lines of it", 3000, "corpus"),
+    ("Here are 6 from the spring catalogue", 6, "examples"),
+    ("I can send 4 examples. We get 30 a week.", 4, "examples"),
+    ("about 200 reviews a season", 200, "traffic"),
 ])
 def test_counts_and_what_they_count(text, value, what):
     found = find_quantities(text)
@@ -48,6 +51,9 @@ def test_counts_and_what_they_count(text, value, what):
     "we have 35 branches and 12 product lines",
     "we have 400 stations",
     "generate 10 quiz questions for each chapter",
+    # the input itself, and the work still to do, are not examples
+    "Summarise these 12 board papers",
+    "roughly 900 invoices left to process",
 ])
 def test_numbers_that_count_no_data(text):
     assert find_quantities(text) == []

@@ -89,6 +89,12 @@ def test_clause_offsets_point_into_the_text():
     ("Retrieval finds the right page, but the model ignores it.", "context_misuse", None),
     ("Notices must use the exact union-agreed wording.", "style_voice", None),
     ("It reads chromatograms serialised as token sequences.", "new_language_or_modality", None),
+    ("Recall notices keep arriving from the regulator.", "fresh_knowledge", None),
+    ("Fares change whenever a route is added.", "fresh_knowledge", None),
+    ("Each answer must have the notice number referenced in the reply.", "grounding", None),
+    ("The model must read raw protein sequences.", "new_language_or_modality", None),
+    ("The pilot kept ignoring the retrieved tariff rows.", "context_misuse", None),
+    ("The replies don't sound like us.", "style_voice", "no_style"),
 ])
 def test_wording_and_negation(lexical, text, expected, absent):
     found = signals(lexical, text)
@@ -147,6 +153,9 @@ def test_wording_hit_wins_over_meaning_for_the_same_signal(word_embedder):
     ("Staff paste a summary of the incident and want a ticket title.", "general_task"),
     ("A style guide with two examples is the only documentation involved.", "private_documents"),
     ("Flag passive voice in each chapter.", "style_voice"),
+    ("Read the firmware directly, not the decompiled source.", "no_citations"),
+    ("Our wardens jot notes after each patrol; tidy them.", "private_documents"),
+    ("Sort these 30 labels into the two bins.", "custom_scheme"),
 ])
 def test_cues_that_are_not_signals(lexical, text, absent):
     assert absent not in signals(lexical, text)
