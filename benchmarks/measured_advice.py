@@ -57,8 +57,8 @@ def pubmedqa_sample(folder: Path, questions: int, seed: int) -> list[str]:
     random.Random(seed).shuffle(rows)
     with open(folder / "pubmedqa.jsonl", "w") as out:
         for row in rows[:questions]:
-            out.write(json.dumps({"question": row["question"],
-                                  "answer": row["final_decision"]}) + "\n")
+            out.write(json.dumps({"question": row["question"], "answer": row["final_decision"],
+                                  "gold_doc": row["gold_doc_id"]}) + "\n")
     docs = folder / "abstracts"
     docs.mkdir()
     with open(docs / "abstracts.jsonl", "w") as out:
