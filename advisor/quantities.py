@@ -148,8 +148,7 @@ def _no_labels_said_apart(text: str, found: list[Quantity]) -> list[Quantity]:
     """ "~800 public comments. No labels yet." — a sentence of its own that says nothing is
     labelled applies to every count whose own sentence does not say it is labelled."""
     alone = [piece for piece in re.split(r"[.;]\s|\n\s*\n", text)
-             if _UNLABELLED.search(piece) and not re.search(r"\d", piece)
-             and not any(_is_numberish(_tokenize(m)) for m in _TOKEN.finditer(piece))]
+             if _UNLABELLED.search(piece) and not any(_is_numberish(_tokenize(m)) for m in _TOKEN.finditer(piece))]
     if not alone:
         return found
     return [replace(q, unlabelled=True) if q.what == "examples" and not _LABELLED.search(

@@ -32,6 +32,12 @@ SPLITS = {"dev": "advisor_cases_dev.jsonl", "val": "advisor_cases_val.jsonl",
           **{f"heldout{n}": f"advisor_cases_heldout{n}.jsonl" for n in range(2, 9)}}
 
 
+# Each set's top-1 when it was first scored, before any fix it prompted (recorded on arrival;
+# rerunning cannot reproduce them, since the fixes are in the code now).
+FIRST_RUN = {"heldout": 0.9, "heldout2": 0.85, "heldout3": 0.7708, "heldout4": 0.8667,
+             "heldout5": 0.85, "heldout6": 0.9167, "heldout7": 0.85, "heldout8": 0.8333}
+
+
 def load_cases() -> dict[str, list[dict]]:
     return {split: [json.loads(line) for line in (HERE / name).read_text().splitlines() if line]
             for split, name in SPLITS.items()}
@@ -77,7 +83,8 @@ def main() -> None:
     advisor = Advisor(embedder)
     cases = load_cases()
     advisor.advise("warm-up: translate emails")  # first call pays one-off costs
-    result = {"semantic": embedder is not None, **evaluate(advisor, cases)}
+    result = {"semantic": embedder is not None, "first_run_top1": FIRST_RUN,
+              **evaluate(advisor, cases)}
 
     print(f"{'split':8} {'cases':>5} {'top-1':>7} {'acceptable':>10}")
     for split, row in result["splits"].items():
