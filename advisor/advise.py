@@ -13,9 +13,10 @@ from typing import IO
 from advisor.catalog import CATALOG, SIGNALS
 from advisor.plan import caveats_for, make_plan
 from advisor.quantities import corpus_tokens
+from advisor.reader import Reader, description_vectors, features
 from advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
-from advisor.scoring import STRATEGIES, TITLES, Facts, score_hits
-from advisor.signals import Hit, SignalDetector, corpus_from, examples_from
+from advisor.scoring import STRATEGIES, TITLES, Contribution, Facts, score_hits
+from advisor.signals import Hit, SignalDetector, corpus_from, examples_from, split_clauses
 from graftlm.embedder import Embedder
 from graftlm.errors import InputError
 from graftlm.settings import Settings
@@ -30,15 +31,22 @@ class Advisor:
     Args:
         embedder: sentence embedder for matching by meaning; ``None`` for wording and numbers only.
         threshold: cosine similarity from which a clause expresses a signal.
+        reader: the learned reader of whole descriptions (``advisor.reader``), one more term of
+            the score sum; ``None`` leaves it out. It needs ``embedder`` and must fit it.
         base_name: the configured base model, for the plan's cost estimate.
         base_parameters: its parameter count, if known.
         train_tflops: sustained training throughput assumed for the cost estimate.
     """
 
     def __init__(self, embedder: Embedder | None = None, *, threshold: float = 0.48,
-                 base_name: str = "SmolLM2-135M-Instruct", base_parameters: int | None = None,
-                 train_tflops: float = 0.1):
+                 reader: Reader | None = None, base_name: str = "SmolLM2-135M-Instruct",
+                 base_parameters: int | None = None, train_tflops: float = 0.1):
+        if reader is not None and not reader.fits(embedder):
+            raise ValueError(f"the learned reader reads {reader.embedder} vectors; the advisor "
+                             f"was given {getattr(embedder, 'name', None)!r}")
         self.detector = SignalDetector(CATALOG, embedder, threshold)
+        self.embedder = embedder
+        self.reader = reader
         self.semantic = embedder is not None
         self.base_name = base_name
         self.base_parameters = base_parameters
@@ -50,13 +58,16 @@ class Advisor:
         the configured base model's name and size for the cost estimate."""
         from graftlm.models import BASE_NAME, EMBEDDED, base_model_parameters
 
-        embedder = None
+        embedder = reader = None
         if settings.advisor.semantic:
+            from advisor.reader import load_reader
             from graftlm.embedder import load_embedder
 
             embedder = load_embedder(settings.models)
+            reader = load_reader(embedder) if settings.advisor.learned else None
         base = BASE_NAME if settings.models.base == EMBEDDED else settings.models.base
-        return cls(embedder, threshold=settings.advisor.semantic_threshold, base_name=base,
+        return cls(embedder, threshold=settings.advisor.semantic_threshold, reader=reader,
+                   base_name=base,
                    base_parameters=base_model_parameters(settings.models, workspace),
                    train_tflops=settings.advisor.train_tflops)
 
@@ -69,8 +80,14 @@ class Advisor:
         """
         description = validate_description(description)
         facts = facts or Facts()
-        text_hits, quantities = self.detector.detect(description)
-        scored = score_hits(text_hits, quantities, facts)
+        clause_vectors, learned = None, None
+        if self.reader is not None:  # the clauses' vectors serve the reader and the detector
+            clauses = [c.text for c in split_clauses(description)]
+            vectors = description_vectors(self.embedder, description, clauses)
+            clause_vectors = vectors[1:]
+            learned = _reading(self.reader, self.reader.probabilities(features(vectors)))
+        text_hits, quantities = self.detector.detect(description, clause_vectors)
+        scored = score_hits(text_hits, quantities, facts, learned)
         ranking = scored.ranking
         top = recommend or ranking[0]
         confidence = scored.probabilities[top]
@@ -173,6 +190,14 @@ def _examples_count(hits: list[Hit], facts: Facts, quantities) -> int | None:
     if any(h.signal == "no_examples" for h in hits):
         return 0
     return None
+
+
+def _reading(reader: Reader, probabilities: dict[str, float]) -> Contribution:
+    likeliest = sorted(probabilities, key=probabilities.get, reverse=True)[:2]
+    said = ", ".join(f"{TITLES[s]} {probabilities[s]:.0%}" for s in likeliest)
+    return Contribution("learned_reading", "rule", reader.effects(probabilities),
+                        f"a classifier fitted on {reader.cases} labelled task descriptions "
+                        f"reads the whole text as {said}")
 
 
 def _found(hit: Hit, effects: dict[str, float]) -> SignalFound:

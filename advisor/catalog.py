@@ -23,7 +23,8 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
             r"structured|templates?|form|fixed[- ]heading|headings|fields|keys|object|"
             r"one per line|format(?:ted)?|layout|structure|sign-off|segment strings|"
             r"(?:queries|query) (?:against|for|on) (?:our|the)|status string|"
-            r"string like|line like|(?:\w+ )?\| \w+)\b",
+            r"string like|line like|(?:\w+ )?\| \w+|query language|dsl|domain[- ]specific "
+            r"language|\d+[- ](?:field|column|part|section)s?)\b",
             r"\b(?:the|a|our) (?:\w+ ){0,3}(?:note|format|layout|statement|template|structure|"
             r"form|report) (?:that )?(?:our|the) \w+ (?:like|prefer|expect|use|want|need|ingest)s?\b",
             r"\balways (?:opens?|starts?|begins?|ends?|closes?) with\b",

@@ -30,7 +30,7 @@ _WHEN = (r"(?:overnight|nightly|hourly|daily|weekly|every (?:night|morning|eveni
 _CHANGE = (r"(?:updat\w*|chang\w*|refresh\w*|revis\w*|reissu\w*|republish\w*|rewritt\w*|shift\w*|"
            r"redraw\w*|redrawn|afresh|anew|reset|"
            r"rotat\w*|mov\w*|evolv\w*|land\w*|shipped|ships? (?:a|an|new|updates?)|releas\w*|publish\w*|add\w*|expir\w*|"
-           r"come out|arriv\w*|new|fluctuat\w*)")
+           r"come out|arriv\w*|new|fluctuat\w*|grows?|growing|expand\w*)")
 _DOCS = (r"(?:docs|documents?|documentation|wiki|handbook|manuals?|polic(?:y|ies)(?: wording)?|"
          r"knowledge ?base|kb|contracts?|catalog(?:ue)?|faqs?|playbooks?|runbooks?|sops|"
          r"spec(?:ification)? sheets?|specs|formulary|ordinances?|regulations?|statutes?|case law|"
@@ -65,7 +65,7 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"calendars?|programmes?|programs?|season (?:\w+ )?calendar|"
             r"outages?|incidents|(?:\w+ )?agreements?|contracts?|rosters?|rotas?)|"
             r"market (?:moves|movements|data|conditions|prices)|"
-            r"live (?:\w+ )?(?:data|prices|catalog(?:ue)?|inventory|stock|feeds?|rates|figures|"
+            r"live (?:[\w-]+,? ){0,4}?(?:data|prices|catalog(?:ue)?|inventory|stock|feeds?|rates|figures|"
             r"scores|availability|outages?|status|dashboards?|incidents|positions|database|db|"
             r"system|map|board|tracker|layer|sheet)|"
             r"(?:real|actual) (?:\w+ )?availability)\b",
@@ -116,7 +116,8 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"\b(?:hasn'?t|haven'?t|has not|have not|wasn'?t|weren'?t|not been) (?:\w+ )?"
             r"(?:changed|updated|revised|touched|modified)\b",
             r"\b(?:schema|rules|content|corpus|catalog(?:ue)?|list|taxonomy|codes|categories|"
-            r"labels) (?:is|are|has been|have been|stays|stay) (?:\w+ )?(?:stable|static|fixed|"
+            r"labels|language|syntax|grammar|format) (?:itself |themselves )?(?:is|are|has been|"
+            r"have been|stays|stay) (?:\w+ )?(?:stable|static|fixed|"
             r"frozen|unchanged|settled)\b",
             r"\b(?:stable|static|frozen|unchanging|unchanged|settled)\b[^.;]{0,20}\b(?:for years|"
             r"since|content|corpus|schema|rules)\b",
@@ -156,6 +157,10 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
         # "our educators write daily notes" names what the model is to write, not a collection;
         # "against our crop-records schema" is the output's target
         unless=(r"\b(?:our|the|their|its) (?:[\w-]+ ){0,2}(?:schema|data model|table layout)\b",
+                # "get SQL against our case-management database": where the output runs
+                r"\b(?:sql|quer(?:y|ies)|statements?)\b[^.;]{0,15}?\b(?:against|on|over|for|to "
+                r"run (?:on|against)) (?:our|the|their) (?:[\w-]+ ){0,3}(?:database|db|"
+                r"warehouse|tables?)\b",
                 rf"\b(?:our|the|their) (?:[\w-]+ ){{0,2}}(?:jot|jots|take|takes|log|logs|scribble|"
                 rf"scribbles|dictate|dictates)\b[^.;]{{0,25}}?\b{_DOCS}\b",
                 r"\bthe only (?:[\w-]+ )?(?:documentation|docs?|documents?) (?:involved|needed|"
@@ -178,6 +183,9 @@ KNOWLEDGE: tuple[SignalSpec, ...] = (
             r"giving|include|includes|state|states|cite|"
             r"link to|name|names|see) (?:\w+ ){0,4}(?:section|clause|paragraph|page|passage|"
             r"heading|article|guideline|rule|text|ordinance|document|case law|regulation)s?\b",
+            # "with a reference to the clause each field came from"
+            r"\breferences? (?:back )?to (?:the|each|every|its|their) (?:\w+ ){0,2}(?:clause|"
+            r"section|page|paragraph|passage|article|source|document|line|record)s?\b",
             r"\b(?:grounded in|based only on|come from|comes from|taken from|pulled from) (?:the "
             r"|our |those |these |its )?(?:\w+ ){0,3}(?:documents?|reports?|sheets?|sources?|"
             r"records|texts?|manuals?|policy|policies|regulations?|files|apis?|databases?|"

@@ -54,6 +54,9 @@ _LINE_TOKENS = 10
 _LABEL_WORDS = re.compile(r"^(labell?ed|annotated|approved|reviewed|verified|rated|graded|scored|"
                           r"existing|past|previous|historical|sample|example|"
                           r"curated|written|hand-labell?ed|human-\w+|\w+-verified|\w+-reviewed|"
+                          # "800 analyst-made abstracts", "expert-written summaries"
+                          r"\w+-(?:made|written|authored|produced|drafted|created|crafted|"
+                          r"checked|corrected|approved|labell?ed|annotated|curated)|"
                           r"converted|summari[sz]ed|corrected|hand-\w+|worked|hand)$")
 # "we've got ~4k itineraries", "they gave me 8 POs": any plural noun counts examples when the
 # user says they hold it, unless it counts people, places, labels or hardware.

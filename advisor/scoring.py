@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from advisor.catalog import KNOWLEDGE_GAP, SIGNALS, SKILL_GAP
 from advisor.quantities import Quantity, corpus_tokens
+from advisor.reader import TEMPERATURE as READER_TEMPERATURE
 from advisor.signals import Hit, corpus_from, examples_from
 
 STRATEGIES = ("prompting", "few_shot", "rag", "lora", "full_ft", "hybrid")
@@ -238,10 +239,18 @@ def softmax(scores: Mapping[str, float], temperature: float = TEMPERATURE) -> di
 
 
 def score_hits(text_hits: Sequence[Hit], quantities: Sequence[Quantity],
-               facts: Facts) -> Scored:
-    """Resolve hits against facts, score them, and rank the strategies."""
+               facts: Facts, learned: Contribution | None = None) -> Scored:
+    """Resolve hits against facts, score them, and rank the strategies.
+
+    ``learned`` is the learned reader's term (``advisor.reader``); it reads the text alone, so
+    it is left out when a flag corrected something the text said.
+    """
     hits, overridden = resolve_hits(text_hits, quantities, facts)
     hits.sort(key=lambda h: (h.span[0] if h.span else 10**9, h.signal))
     contributions = score(hits)
+    temperature = TEMPERATURE
+    if learned is not None and not overridden:
+        contributions.append(learned)
+        temperature = READER_TEMPERATURE
     scores = totals(contributions)
-    return Scored(hits, contributions, scores, softmax(scores), overridden)
+    return Scored(hits, contributions, scores, softmax(scores, temperature), overridden)

@@ -215,14 +215,21 @@ class SignalDetector:
         if embedder is not None and self._proto_text:
             self._proto_vecs = np.asarray(embedder.embed(self._proto_text), dtype=np.float32)
 
-    def detect(self, text: str) -> tuple[list[Hit], list[Quantity]]:
-        """All signal hits of ``text`` (one per signal, the strongest) and its quantities."""
+    def detect(self, text: str, clause_vectors: np.ndarray | None = None
+               ) -> tuple[list[Hit], list[Quantity]]:
+        """All signal hits of ``text`` (one per signal, the strongest) and its quantities.
+
+        ``clause_vectors`` are the embeddings of :func:`split_clauses` ``(text)``, when the
+        caller has them already; otherwise they are computed here.
+        """
         clauses = split_clauses(text)
         hits: list[Hit] = []
         for clause in clauses:
             hits.extend(self._wording(clause, text))
         if self._proto_vecs is not None and clauses:
-            hits.extend(self._meaning(clauses, text, {h.signal for h in hits}))
+            if clause_vectors is None:
+                clause_vectors = self.embedder.embed([c.text for c in clauses])
+            hits.extend(self._meaning(clauses, clause_vectors, {h.signal for h in hits}))
         quantities = find_quantities(text)
         retracted = retraction_point(text)
         if retracted:
@@ -245,11 +252,11 @@ class SignalDetector:
                 break
         return found
 
-    def _meaning(self, clauses: list[Clause], text: str, worded: set[str]) -> list[Hit]:
+    def _meaning(self, clauses: list[Clause], vectors: np.ndarray, worded: set[str]
+                 ) -> list[Hit]:
         """Nearest-prototype matching: each clause votes for the one signal it is closest to,
         if that is close enough and clearly closer than any other signal."""
-        vecs = np.asarray(self.embedder.embed([c.text for c in clauses]), dtype=np.float32)
-        sims = vecs @ self._proto_vecs.T  # (clauses, prototypes)
+        sims = np.asarray(vectors, dtype=np.float32) @ self._proto_vecs.T  # (clauses, prototypes)
         owners = list(dict.fromkeys(self._proto_owner))
         columns = {o: [i for i, p in enumerate(self._proto_owner) if p == o] for o in owners}
         found = []

@@ -64,6 +64,12 @@ class AdvisorSettings(BaseModel):
         description="Match signals by meaning with the embedder, as well as by wording. "
         "Off gives lexical-only advice without loading a model.",
     )
+    learned: bool = Field(
+        True,
+        description="Add the learned reader's term to the scores: a classifier of whole "
+        "descriptions fitted on the labelled task descriptions in benchmarks/ (needs "
+        "'semantic' and the embedded embedder).",
+    )
     semantic_threshold: float = Field(
         0.48,
         ge=0.0,

@@ -95,6 +95,17 @@ def test_clause_offsets_point_into_the_text():
     ("The model must read raw protein sequences.", "new_language_or_modality", None),
     ("The pilot kept ignoring the retrieved tariff rows.", "context_misuse", None),
     ("The replies don't sound like us.", "style_voice", "no_style"),
+    # heldout9/heldout10 classes: a growing collection, several things live at once, a
+    # reference back to the source, an N-field record, a query language, a stable syntax
+    ("The recipe archive grows every week.", "fresh_knowledge", "static_knowledge"),
+    ("Quotes draw on live room, seat and cabin availability.", "fresh_knowledge", None),
+    ("Each figure carries a reference to the page it was read from.", "grounding", None),
+    ("Fill a 25-column record per shipment.", "output_format", None),
+    ("Rules are written in our firewall vendor's own DSL.", "output_format", None),
+    ("The query syntax itself is stable.", "static_knowledge", "fresh_knowledge"),
+    # the database a generated query runs against is the output's target, not a collection
+    ("Turn plain questions into SQL to run against the billing database.", "output_format",
+     "private_documents"),
 ])
 def test_wording_and_negation(lexical, text, expected, absent):
     found = signals(lexical, text)

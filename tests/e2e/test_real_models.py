@@ -74,3 +74,23 @@ def test_cli_advise_with_the_real_embedder(tmp_path):
     assert result.returncode == 0, result.stderr
     advice = json.loads(result.stdout)
     assert advice["semantic"] is True and advice["recommendation"] == "rag"
+    # the shipped learned reader reads the whole description and joins the scores
+    reading = next(r for r in advice["rules"] if r["id"] == "learned_reading")
+    assert "labelled task descriptions" in reading["note"] and reading["effects"]["rag"] > 0
+    lexical = json.loads(graft("advise", "--json", "--lexical", input="Our price sheet is "
+                               "reissued every Monday.", home=str(tmp_path)).stdout)
+    assert all(r["id"] != "learned_reading" for r in lexical["rules"])
+
+
+def test_the_advisor_with_its_reader_on_every_case_set(embedder):
+    """The signal table and the reader have both learned from every set, so this only says
+    the fixes and the fit hold; the held-out figures are the first runs in the benchmark."""
+    sys.path.insert(0, str(BENCH))
+    from advisor_accuracy import evaluate, load_cases
+
+    from advisor import Advisor
+    from advisor.reader import load_reader
+
+    result = evaluate(Advisor(embedder, reader=load_reader(embedder)), load_cases())
+    for split, row in result["splits"].items():
+        assert row["top1"] >= 0.95, (split, result["misses"])

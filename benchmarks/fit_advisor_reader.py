@@ -1,0 +1,77 @@
+"""Fit the advisor's learned reader (``advisor/reader.npz``) on every labelled description set.
+
+    python benchmarks/fit_advisor_reader.py [--out advisor/reader.npz] [--sets dev val ...]
+
+Embeds each case of ``advisor_cases_*.jsonl`` with the embedded all-MiniLM-L6-v2 exactly as the
+advisor does (the whole description, then its clauses), fits the multinomial logistic regression
+of ``advisor.reader`` and writes it with what it was fitted on (sets, case count, a hash of the
+case files). It also prints each set's top-1 for the reader *alone* when fitted on every other
+set, an honest figure for the reader part (the signal table has seen every set, so the combined
+advisor can only be judged on sets written after the fit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+from advisor_accuracy import SPLITS, load_cases  # noqa: E402
+
+from advisor import STRATEGIES  # noqa: E402
+from advisor.reader import (  # noqa: E402
+    READER_FILE,
+    REGULARISATION,
+    description_vectors,
+    features,
+    fit,
+)
+from advisor.signals import split_clauses  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def case_features(embedder, cases: list[dict]) -> np.ndarray:
+    return np.vstack([features(description_vectors(
+        embedder, c["description"], [cl.text for cl in split_clauses(c["description"])]))
+        for c in cases])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=READER_FILE)
+    parser.add_argument("--sets", nargs="*", default=list(SPLITS), help="the sets to fit on")
+    args = parser.parse_args()
+
+    from graftlm.embedder import load_embedder
+    from graftlm.settings import ModelSettings
+
+    embedder = load_embedder(ModelSettings())
+    cases = {name: rows for name, rows in load_cases().items() if name in args.sets}
+    x = {name: case_features(embedder, rows) for name, rows in cases.items()}
+    y = {name: [c["expected"] for c in rows] for name, rows in cases.items()}
+
+    print(f"{'set':10} {'cases':>5} {'reader alone, fitted on the others':>36}")
+    for name in cases:
+        others = [n for n in cases if n != name]
+        reader = fit(np.vstack([x[n] for n in others]), sum((y[n] for n in others), []),
+                     STRATEGIES, embedder.name)
+        got = [max(p := reader.probabilities(row), key=p.get) for row in x[name]]
+        top1 = np.mean([g == e for g, e in zip(got, y[name], strict=True)])
+        print(f"{name:10} {len(y[name]):5d} {top1:36.1%}")
+
+    reader = fit(np.vstack(list(x.values())), sum(y.values(), []), STRATEGIES, embedder.name)
+    digest = hashlib.sha256()
+    for name in cases:
+        digest.update((HERE / SPLITS[name]).read_bytes())
+    reader.save(args.out, {"sets": list(cases), "cases": reader.cases,
+                           "regularisation": REGULARISATION, "cases_sha256": digest.hexdigest()})
+    print(f"fitted on {reader.cases} descriptions from {len(cases)} sets -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
