@@ -33,18 +33,20 @@ class Advisor:
         threshold: cosine similarity from which a clause expresses a signal.
         reader: the learned reader of whole descriptions (``advisor.reader``), one more term of
             the score sum; ``None`` leaves it out. It needs ``embedder`` and must fit it.
+        cache: a folder that keeps the signal prototypes' vectors between runs.
         base_name: the configured base model, for the plan's cost estimate.
         base_parameters: its parameter count, if known.
         train_tflops: sustained training throughput assumed for the cost estimate.
     """
 
     def __init__(self, embedder: Embedder | None = None, *, threshold: float = 0.48,
-                 reader: Reader | None = None, base_name: str = "SmolLM2-135M-Instruct",
-                 base_parameters: int | None = None, train_tflops: float = 0.1):
+                 reader: Reader | None = None, cache: Path | None = None,
+                 base_name: str = "SmolLM2-135M-Instruct", base_parameters: int | None = None,
+                 train_tflops: float = 0.1):
         if reader is not None and not reader.fits(embedder):
             raise ValueError(f"the learned reader reads {reader.embedder} vectors; the advisor "
                              f"was given {getattr(embedder, 'name', None)!r}")
-        self.detector = SignalDetector(CATALOG, embedder, threshold)
+        self.detector = SignalDetector(CATALOG, embedder, threshold, cache)
         self.embedder = embedder
         self.reader = reader
         self.semantic = embedder is not None
@@ -63,11 +65,11 @@ class Advisor:
             from advisor.reader import load_reader
             from graftlm.embedder import load_embedder
 
-            embedder = load_embedder(settings.models)
+            embedder = load_embedder(settings.models, light=settings.advisor.light_embedder)
             reader = load_reader(embedder) if settings.advisor.learned else None
         base = BASE_NAME if settings.models.base == EMBEDDED else settings.models.base
         return cls(embedder, threshold=settings.advisor.semantic_threshold, reader=reader,
-                   base_name=base,
+                   cache=workspace.home / "cache", base_name=base,
                    base_parameters=base_model_parameters(settings.models, workspace),
                    train_tflops=settings.advisor.train_tflops)
 

