@@ -111,8 +111,14 @@ def _signals(advice: Advice) -> Table:
 
 
 def _moves(effects: dict[str, float]) -> Text:
+    """The three largest moves, but always the largest gain among them: a term that mostly
+    rules strategies out (the learned reading) still shows the one it favours."""
     text = Text()
-    for strategy, value in sorted(effects.items(), key=lambda kv: -abs(kv[1]))[:3]:
+    ranked = sorted(effects.items(), key=lambda kv: -abs(kv[1]))
+    gain = max(effects.items(), key=lambda kv: kv[1], default=None)
+    if gain is not None and gain[1] >= 0.25 and gain not in ranked[:3]:
+        ranked = [gain] + [kv for kv in ranked if kv != gain]
+    for strategy, value in ranked[:3]:
         if abs(value) < 0.25:
             continue
         if text:

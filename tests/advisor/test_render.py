@@ -36,3 +36,11 @@ def test_the_plan_is_titled_for_the_recommended_strategy():
     render(advice, console)
     out = console.export_text()
     assert "Plan: Few-shot prompting" in out and "Plan: Retrieval" not in out
+
+
+def test_a_row_of_mostly_losses_still_shows_what_it_favours():
+    from advisor.render import _moves
+
+    shown = _moves({"hybrid": 3.1, "full_ft": -8.9, "few_shot": -5.2, "rag": -5.0}).plain
+    assert shown == "+3.1 hybrid -8.9 full FT -5.2 few-shot"
+    assert _moves({"lora": 2.0, "rag": -1.2}).plain == "+2.0 LoRA -1.2 RAG"
