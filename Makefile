@@ -47,6 +47,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/advisor_accuracy.py
+	$(BIN)/python benchmarks/cold_advise.py
 	$(BIN)/python benchmarks/rag_bench.py --scale 100000
 	$(BIN)/python benchmarks/serve_bench.py
 
