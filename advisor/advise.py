@@ -16,7 +16,7 @@ from advisor.quantities import corpus_tokens
 from advisor.reader import Reader, description_vectors, features
 from advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
 from advisor.scoring import STRATEGIES, TITLES, Contribution, Facts, score_hits
-from advisor.signals import Hit, SignalDetector, corpus_from, examples_from, split_clauses
+from advisor.signals import Hit, SignalDetector, corpus_from, examples_from
 from graftlm.embedder import Embedder
 from graftlm.errors import InputError
 from graftlm.settings import Settings
@@ -84,8 +84,7 @@ class Advisor:
         facts = facts or Facts()
         clause_vectors, learned = None, None
         if self.reader is not None:  # the clauses' vectors serve the reader and the detector
-            clauses = [c.text for c in split_clauses(description)]
-            vectors = description_vectors(self.embedder, description, clauses)
+            vectors = description_vectors(self.embedder, description)
             clause_vectors = vectors[1:]
             learned = _reading(self.reader, self.reader.probabilities(features(vectors)))
         text_hits, quantities = self.detector.detect(description, clause_vectors)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from advisor.signals import split_clauses
 from graftlm.embedder import Embedder
 
 READER_FILE = Path(__file__).with_name("reader.npz")
@@ -46,13 +47,14 @@ def features(vectors: np.ndarray) -> np.ndarray:
     return np.concatenate([vectors[0], clauses.mean(axis=0), clauses.max(axis=0)])
 
 
-def description_vectors(embedder: Embedder, text: str, clauses: Sequence[str]) -> np.ndarray:
-    """The whole description's vector, then each clause's.
+def description_vectors(embedder: Embedder, text: str) -> np.ndarray:
+    """The whole description's vector, then one per clause (:func:`split_clauses`).
 
     Two batches, not one: in one, every short clause would be padded to the whole text's length
     (about 4x the work of a warm ``graft advise``)."""
+    clauses = [c.text for c in split_clauses(text)]
     whole = embedder.embed([text])
-    return np.vstack([whole, embedder.embed(list(clauses))]) if clauses else whole
+    return np.vstack([whole, embedder.embed(clauses)]) if clauses else whole
 
 
 @dataclass(frozen=True)

@@ -30,15 +30,12 @@ from advisor.reader import (  # noqa: E402
     features,
     fit,
 )
-from advisor.signals import split_clauses  # noqa: E402
 
 HERE = Path(__file__).parent
 
 
 def case_features(embedder, cases: list[dict]) -> np.ndarray:
-    return np.vstack([features(description_vectors(
-        embedder, c["description"], [cl.text for cl in split_clauses(c["description"])]))
-        for c in cases])
+    return np.vstack([features(description_vectors(embedder, c["description"])) for c in cases])
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ from advisor.reader import READER_FILE, WEIGHT, Reader, description_vectors, fea
     load_reader
 from advisor.reader import TEMPERATURE as READER_TEMPERATURE
 from advisor.scoring import softmax
-from advisor.signals import split_clauses
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 STORIES = {
@@ -25,8 +24,7 @@ def reader_of(embedder, **kwargs):
     rows, labels = [], []
     for label, texts in STORIES.items():
         for text in texts:
-            rows.append(features(description_vectors(
-                embedder, text, [c.text for c in split_clauses(text)])))
+            rows.append(features(description_vectors(embedder, text)))
             labels.append(label)
     return fit(np.vstack(rows), labels, STRATEGIES, embedder.name, **kwargs)
 
@@ -42,13 +40,13 @@ def test_a_fitted_reader_reads_new_wording_of_what_it_learned(word_embedder):
     reader = reader_of(word_embedder)
     assert reader.cases == 6 and reader.weights.shape == (6, 3 * word_embedder.dim)
     for text, label in [("staff look up the handbook", "rag"), ("in our brand voice", "lora")]:
-        x = features(description_vectors(word_embedder, text, [text]))
+        x = features(description_vectors(word_embedder, text))
         p = reader.probabilities(x)
         assert max(p, key=p.get) == label and math.isclose(sum(p.values()), 1.0, rel_tol=1e-6)
 
 
 def test_stronger_regularisation_gives_flatter_probabilities(word_embedder):
-    x = features(description_vectors(word_embedder, "in our brand voice", ["in our brand voice"]))
+    x = features(description_vectors(word_embedder, "in our brand voice"))
     loose = reader_of(word_embedder, regularisation=10.0).probabilities(x)["lora"]
     tight = reader_of(word_embedder, regularisation=0.01).probabilities(x)["lora"]
     assert loose > tight > 1 / 6
