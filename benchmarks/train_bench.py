@@ -1,13 +1,23 @@
 """graftlm's trainer against a plain transformers ``Trainer`` + peft, same data and steps.
 
-Both train the same LoRA (rank 16, all linear layers, lr 2e-4, batch 8, float32 on CPU) on the
-same SNIPS utterances for the same number of steps, one after the other in one process. The
-baseline is what a user would write: ``Trainer`` with ``DataCollatorForSeq2Seq`` padding each
-random batch to its longest member. Reported: real (non-padding) tokens per second, wall time of
-the training steps, peak resident memory during each run (sampled), and eval loss on the same
-held-out examples afterwards, as graftlm/baseline ratios.
+Both train the same LoRA (graftlm's recipe: rank 16, alpha 32, dropout 0.05, all linear
+layers, lr 2e-4, float32 on CPU) with the same batch size for the same number of steps, on two
+shapes:
 
-    python benchmarks/train_bench.py [--steps 30] [--out FILE]
+* ``snips`` — SNIPS utterances with their slots as JSON: ~60-token examples, about half answer;
+* ``raft`` — the shape retrieval-aware training produces: two PubMedQA abstracts as sources
+  (the gold one and a distractor, ~600 tokens through graftlm's retrieval prompt) and the
+  question, answered by the first words of the paper's conclusion (~20 tokens).
+
+The baseline is what a user would write: ``Trainer`` with ``DataCollatorForSeq2Seq`` padding
+each random batch to its longest member and the model's own ``labels=`` loss. Each run is its
+own child process, so each peak resident memory (VmHWM, the model load included) is that
+run's alone; the parent runs them one after the other and writes the JSON. Reported per shape:
+real (non-padding) tokens per second over the training steps, peak memory, and the eval loss
+on the same 64 held-out examples afterwards (the same function for both), as graftlm/baseline
+ratios.
+
+    python benchmarks/train_bench.py [--shapes snips raft] [--out FILE]
 """
 
 from __future__ import annotations
@@ -16,42 +26,31 @@ import argparse
 import json
 import os
 import random
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 HERE = Path(__file__).parent
-DATA = HERE.parent.parent / "shared" / "data" / "snips" / "train.jsonl"
+DATA = HERE.parent.parent / "shared" / "data"
 SYSTEM = "Extract the slots of the request as JSON."
+HELD_OUT = 64
+# Steps and batch size per shape: each side's training takes two to five minutes on a 2-core
+# CPU. At batch 8 the raft shape's Trainer run was killed for memory on a 24 GiB machine
+# (graftlm's peaked at 20 GiB), so that shape runs at batch 4 on both sides.
+STEPS = {"snips": 30, "raft": 8}
+BATCH = {"snips": 8, "raft": 4}
+MAX_LENGTH = {"snips": 256, "raft": 896}  # raft: graftlm's budget with sources (raft.py)
+ANSWER_WORDS = 14
+SOURCE_WORDS = 190  # each abstract's first words: two of them make a ~600-token prompt
 
 
-class PeakRSS:
-    """Samples this process's resident memory every 50 ms while active."""
-
-    def __enter__(self):
-        self.peak, self._stop = 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            for line in open("/proc/self/status"):
-                if line.startswith("VmRSS:"):
-                    self.peak = max(self.peak, int(line.split()[1]) * 1024)
-            time.sleep(0.05)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
-def examples(n: int):
+def snips(n: int):
     from tuning.data import Example
 
-    rows = [json.loads(line) for line in DATA.open()]
+    rows = [json.loads(line) for line in (DATA / "snips" / "train.jsonl").open()]
     random.Random(0).shuffle(rows)
     out = []
     for i, r in enumerate(rows[:n]):
@@ -60,82 +59,146 @@ def examples(n: int):
     return out
 
 
+def raft(n: int):
+    """Questions with their gold abstract and a random other one as numbered sources, rendered
+    by graftlm's one retrieval prompt; the answer is the conclusion's first words."""
+    from graftlm.settings import PromptSettings
+    from rag.prompt import with_sources
+    from tuning.data import Example
+
+    corpus = {}
+    for line in (DATA / "pubmedqa" / "corpus.jsonl").open():
+        row = json.loads(line)
+        corpus[row["_id"]] = row["text"]
+    ids = sorted(corpus)
+    rows = [json.loads(line) for line in (DATA / "pubmedqa" / "questions.jsonl").open()]
+    rng = random.Random(0)
+    rng.shuffle(rows)
+    out = []
+    for i, r in enumerate(rows[:n]):
+        other = rng.choice([d for d in ids if d != r["gold_doc_id"]])
+        sources = [" ".join(corpus[d].split()[:SOURCE_WORDS]) for d in (r["gold_doc_id"], other)]
+        rng.shuffle(sources)
+        block = "\n\n".join(f"[{k}] {text}" for k, text in enumerate(sources, 1))
+        messages = with_sources([{"role": "user", "content": r["question"]}], block,
+                                PromptSettings())
+        answer = " ".join(r["long_answer"].split()[:ANSWER_WORDS])
+        out.append(Example((*((m["role"], m["content"]) for m in messages),
+                            ("assistant", answer)), i))
+    return out
+
+
 def lora(model):
-    """The same LoRA for both sides: graftlm's recipe at the default settings (r 16, alpha 32)."""
+    """The same LoRA for both sides: graftlm's recipe at the default settings."""
     from graftlm.settings import TuningSettings
     from tuning.lora import with_lora
 
     return with_lora(model, TuningSettings())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "train_bench.json")
-    args = parser.parse_args()
+def peak_rss_mib() -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return 0
 
+
+def run_side(side: str, shape: str, steps: int) -> dict:
+    """One side's training run in this (child) process."""
     import torch
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
+    from graftlm.loader import load_base
     from graftlm.settings import TuningSettings, load_settings
     from graftlm.workspace import Workspace
-    from graftlm.loader import load_base
-    from tuning.data import encode
+    from tuning.data import IGNORE, encode
     from tuning.train import eval_loss, train
 
     settings = load_settings().settings
-    workspace = Workspace(settings.home)
-    data = examples(args.steps * 8 + 64)
-    train_set, held = data[:-64], data[-64:]
-
-    model, tokenizer, _ = load_base(settings.models, workspace, for_training=True)
-    pad = tokenizer.pad_token_id
-    enc_held = [encode(ex, tokenizer, 256) for ex in held]
-    tuning = TuningSettings(max_steps=args.steps, eval_every=10**9, batch_size=8, eval_max=8)
-    last = {}
+    data = (snips if shape == "snips" else raft)(steps * BATCH[shape] + HELD_OUT)
+    train_set, held = data[:-HELD_OUT], data[-HELD_OUT:]
+    model, tokenizer, _ = load_base(settings.models, Workspace(settings.home), for_training=True)
+    enc_held = [encode(ex, tokenizer, MAX_LENGTH[shape]) for ex in held]
     torch.manual_seed(0)
-    with PeakRSS() as ours_mem:
-        result = train(lora(model), tokenizer, train_set, held[:8], tuning,
+    if side == "graftlm":
+        last = {}
+        tuning = TuningSettings(max_steps=steps, eval_every=10**9, batch_size=BATCH[shape],
+                                max_length=MAX_LENGTH[shape])
+        result = train(lora(model), tokenizer, train_set, [], tuning,
                        progress=lambda e: last.update(e) if "loss" in e else None)
-    ours_seconds = last["seconds"]
-    ours_loss = eval_loss(result.model, enc_held, pad, 8)
-    ours = {"steps": result.steps, "tokens": result.train_tokens,
-            "train_seconds": round(ours_seconds, 1),
-            "tokens_per_s": round(result.train_tokens / ours_seconds, 1),
-            "peak_rss_mib": round(ours_mem.peak / 2**20), "eval_loss": round(ours_loss, 4)}
-    print("graftlm:", json.dumps(ours), flush=True)
+        trained, tokens, seconds = result.model, result.train_tokens, last["seconds"]
+    else:
+        trained, tokens, seconds = _trainer(lora(model), tokenizer, train_set, steps,
+                                            BATCH[shape], MAX_LENGTH[shape])
+    peak = peak_rss_mib()
+    loss = eval_loss(trained, enc_held, tokenizer.pad_token_id, 8)
+    lengths = sorted(len(e.input_ids) for e in enc_held)
+    answers = sorted(sum(label != IGNORE for label in e.labels) for e in enc_held)
+    return {"median_tokens": lengths[len(lengths) // 2],
+            "median_answer_tokens": answers[len(answers) // 2], "batch": BATCH[shape],
+            "steps": steps,
+            "tokens": tokens, "train_seconds": round(seconds, 1),
+            "tokens_per_s": round(tokens / seconds, 1), "peak_rss_mib": peak,
+            "eval_loss": round(loss, 4)}
 
-    model, tokenizer, _ = load_base(settings.models, workspace, for_training=True)
-    torch.manual_seed(0)
-    peft_model = lora(model)
-    encoded = [encode(ex, tokenizer, 256) for ex in train_set]
+
+def _trainer(model, tokenizer, train_set, steps: int, batch: int, max_length: int):
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    from tuning.data import encode
+
+    encoded = [encode(ex, tokenizer, max_length) for ex in train_set]
     dataset = [{"input_ids": e.input_ids, "labels": e.labels,
                 "attention_mask": [1] * len(e.input_ids)} for e in encoded]
-    mean_tokens = sum(len(e.input_ids) for e in encoded) / len(encoded)
+    pad = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+    counted = {"tokens": 0}
+
+    def collate(features):
+        batch = pad(features)
+        counted["tokens"] += int(batch["attention_mask"].sum())
+        return batch
+
     trainer = Trainer(
-        model=peft_model,
+        model=model,
         args=TrainingArguments(output_dir=str(HERE / "results" / ".trainer-tmp"),
-                               per_device_train_batch_size=8, max_steps=args.steps,
-                               learning_rate=2e-4, warmup_steps=max(1, int(0.05 * args.steps)),
+                               per_device_train_batch_size=batch, max_steps=steps,
+                               learning_rate=2e-4, warmup_steps=max(1, int(0.05 * steps)),
                                lr_scheduler_type="linear",
                                logging_strategy="no", save_strategy="no", report_to=[],
                                use_cpu=True, seed=0, dataloader_num_workers=0),
-        train_dataset=dataset,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100))
-    with PeakRSS() as base_mem:
-        metrics = trainer.train().metrics
-    base_seconds = metrics["train_runtime"]
-    base_tokens = mean_tokens * 8 * args.steps  # expected real tokens of random batches
-    base_loss = eval_loss(peft_model, enc_held, pad, 8)
-    base = {"steps": args.steps, "tokens": round(base_tokens),
-            "train_seconds": round(base_seconds, 1),
-            "tokens_per_s": round(base_tokens / base_seconds, 1),
-            "peak_rss_mib": round(base_mem.peak / 2**20), "eval_loss": round(base_loss, 4)}
-    out = {"data": "SNIPS slots as JSON", "graftlm": ours, "baseline_trainer": base,
-           "ratios_graftlm_over_baseline": {
-               "tokens_per_s": round(ours["tokens_per_s"] / base["tokens_per_s"], 3),
-               "train_seconds": round(ours["train_seconds"] / base["train_seconds"], 3),
-               "eval_loss": round(ours["eval_loss"] / base["eval_loss"], 3)}}
+        train_dataset=dataset, data_collator=collate)
+    started = time.perf_counter()
+    trainer.train()
+    return model, counted["tokens"], time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", nargs="+", choices=sorted(STEPS), default=["snips", "raft"])
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "train_bench.json")
+    parser.add_argument("--side", choices=["graftlm", "trainer"], help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:  # a child: one run, its figures as the last line
+        print(json.dumps(run_side(args.side, args.shapes[0], args.steps)), flush=True)
+        return
+
+    out = {"machine": f"{os.cpu_count()} CPUs, float32", "shapes": {}}
+    for shape in args.shapes:
+        runs = {}
+        for side in ("graftlm", "trainer"):
+            child = subprocess.run(
+                [sys.executable, __file__, "--side", side, "--shapes", shape,
+                 "--steps", str(STEPS[shape])], capture_output=True, text=True)
+            if child.returncode:
+                sys.exit(f"{side} on {shape} failed:\n{child.stderr[-3000:]}")
+            runs[side] = json.loads(child.stdout.strip().splitlines()[-1])
+            print(shape, side, json.dumps(runs[side]), flush=True)
+        ours, base = runs["graftlm"], runs["trainer"]
+        out["shapes"][shape] = {
+            "graftlm": ours, "baseline_trainer": base,
+            "ratios_graftlm_over_baseline": {
+                key: round(ours[key] / base[key], 3)
+                for key in ("tokens_per_s", "peak_rss_mib", "eval_loss")}}
     print(json.dumps(out, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")

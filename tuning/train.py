@@ -28,7 +28,9 @@ from graftlm.errors import TrainingError
 from graftlm.padding import pad_id
 from graftlm.settings import TuningSettings
 from tuning.data import IGNORE, Encoded, Example, encode
+from tuning import fast_lora
 from tuning.evaluate import answer_budget, evaluate_answers
+from tuning.head_loss import head_loss, hidden_states_out, output_head
 from tuning.metrics import Scorer, mean
 
 
@@ -115,24 +117,33 @@ def collate(items: Sequence[Encoded], pad: int):
 
 
 def labelled_loss(model, batch: dict):
-    """Mean next-token cross-entropy over the labelled positions, with the output head run only
-    where some row of the batch has a label next.
+    """Mean next-token cross-entropy over the labelled positions.
 
     The same loss as the model's own ``labels=`` path, without its float32 logits over every
     position: for retrieval-shaped examples (hundreds of prompt tokens, a short answer) those
     are gigabytes a batch (8 × 1,400 × 49,152 × 4 bytes ≈ 2.2 GB, shared/DESIGN.md), and the
-    head is a fifth of the embedded model's forward FLOPs.
+    head is a fifth of the embedded model's forward FLOPs. The head runs on exactly the
+    labelled positions, in chunks, through :func:`tuning.head_loss.head_loss`; a model whose
+    logits are more than a plain projection keeps its own head, run on the columns where some
+    row has a label.
     """
     import torch
 
     targets = batch["labels"][:, 1:]
-    positions = (targets != IGNORE).any(0).nonzero().squeeze(-1)
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                logits_to_keep=positions, use_cache=False)
-    logits = out.logits
-    return torch.nn.functional.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), targets[:, positions].reshape(-1),
-        ignore_index=IGNORE)
+    keep = targets != IGNORE
+    positions = keep.any(0).nonzero().squeeze(-1)
+    keep, targets = keep[:, positions], targets[:, positions]
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
+              "logits_to_keep": positions, "use_cache": False}
+    head = output_head(model)
+    if head is None:
+        logits = model(**inputs).logits
+        return torch.nn.functional.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+            ignore_index=IGNORE, reduction="sum") / keep.sum().clamp(min=1)
+    with hidden_states_out(model, head):
+        hidden = model(**inputs).logits
+    return head_loss(hidden[keep], head.weight, targets[keep])
 
 
 def eval_loss(model, encoded: Sequence[Encoded], pad: int, batch_size: int) -> float:
@@ -194,6 +205,11 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     torch.manual_seed(settings.seed)
     pad = pad_id(tokenizer)
     enc_train = [encode(ex, tokenizer, settings.max_length) for ex in train_examples]
+    # An example whose answer truncation cut off entirely has nothing to learn from.
+    enc_train = [e for e in enc_train if any(label != IGNORE for label in e.labels)]
+    if not enc_train:
+        raise TrainingError(f"no training example keeps any of its answer within "
+                            f"tuning.max_length = {settings.max_length} tokens; raise it.")
     enc_eval = [encode(ex, tokenizer, settings.max_length) for ex in eval_examples]
     # The labels of a label task are every target the data has, not only the held-out ones.
     scorer = Scorer.for_targets([ex.target for ex in (*train_examples, *eval_examples)])
@@ -227,66 +243,71 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     stopped_early = False
     steps_here = 0
     epoch = state["step"] // steps_per_epoch
-    while state["step"] < total and not stopped_early:
-        plan = batches(enc_train, settings.batch_size, settings.seed + epoch)
-        for local in range(state["step"] - epoch * steps_per_epoch, steps_per_epoch):
-            if state["step"] >= total:
-                break
-            # Every process takes its own batch of this step; the last step wraps around so
-            # that all processes run the same number of forward and backward passes.
-            batch_ids = plan[(local * world + rank) % len(plan)]
-            batch = collate([enc_train[i] for i in batch_ids], pad)
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            loss = labelled_loss(runner, batch)
-            seen = loss.detach()
-            if world > 1:  # one verdict everywhere, so no process waits on a stopped one
-                seen = accelerator.reduce(seen, reduction="mean")
-            if not torch.isfinite(seen):
-                raise TrainingError(
-                    f"the loss became {float(seen)} at step {state['step'] + 1}; training "
-                    f"diverged. Lower the learning rate (now {lr:g}) and run again.")
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            state["step"] += 1
-            tokens = batch["attention_mask"].sum()
-            if world > 1:
-                tokens = accelerator.reduce(tokens, reduction="sum")
-            state["tokens"] += int(tokens)
-            steps_here += 1
-            if deadline is not None and steps_here == 3:
-                per_step = (time.perf_counter() - started) / 3
-                room = int((deadline - time.monotonic()) / per_step)
-                total = max(state["step"] + 1, min(total, state["step"] + room))
-                schedule.plan(total)
-            elapsed = time.perf_counter() - started
-            progress({"step": state["step"], "total": total, "loss": float(seen),
-                      "seconds": elapsed})
-            if not eval_examples:
-                continue
-            if state["step"] % settings.eval_every == 0 or state["step"] == total:
-                point, _ = evaluate(state["step"])
-                state["history"].append(point)
-                # The first trained evaluation always replaces the base model's: an adapter is
-                # published to be used, and an untuned model can already pick labels well.
-                better = state["best"] is base_point or (point.metric, -point.loss) > (
-                    state["best"].metric, -state["best"].loss)
-                if better:
-                    state["best"], state["bad_evals"] = point, 0
-                    state["best_weights"] = _trainable_state(model)
-                else:
-                    state["bad_evals"] += 1
-                progress({"step": state["step"], "total": total, "eval": point,
-                          "metric": metric_name, "seconds": elapsed})
-                if checkpoint is not None and main:
-                    _save_checkpoint(checkpoint, model, optimizer, scheduler, state)
-                accelerator.wait_for_everyone()
-                if state["bad_evals"] >= settings.patience:
-                    stopped_early = True
+    # LoRA layers run fused while training (tuning/fast_lora.py); peft's own forward after.
+    unfuse = (lambda: None) if full else fast_lora.install(model, settings.seed + rank)
+    try:
+        while state["step"] < total and not stopped_early:
+            plan = batches(enc_train, settings.batch_size, settings.seed + epoch)
+            for local in range(state["step"] - epoch * steps_per_epoch, steps_per_epoch):
+                if state["step"] >= total:
                     break
-        epoch += 1
+                # Every process takes its own batch of this step; the last step wraps around so
+                # that all processes run the same number of forward and backward passes.
+                batch_ids = plan[(local * world + rank) % len(plan)]
+                batch = collate([enc_train[i] for i in batch_ids], pad)
+                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+                loss = labelled_loss(runner, batch)
+                seen = loss.detach()
+                if world > 1:  # one verdict everywhere, so no process waits on a stopped one
+                    seen = accelerator.reduce(seen, reduction="mean")
+                if not torch.isfinite(seen):
+                    raise TrainingError(
+                        f"the loss became {float(seen)} at step {state['step'] + 1}; training "
+                        f"diverged. Lower the learning rate (now {lr:g}) and run again.")
+                accelerator.backward(loss)
+                accelerator.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                state["step"] += 1
+                tokens = batch["attention_mask"].sum()
+                if world > 1:
+                    tokens = accelerator.reduce(tokens, reduction="sum")
+                state["tokens"] += int(tokens)
+                steps_here += 1
+                if deadline is not None and steps_here == 3:
+                    per_step = (time.perf_counter() - started) / 3
+                    room = int((deadline - time.monotonic()) / per_step)
+                    total = max(state["step"] + 1, min(total, state["step"] + room))
+                    schedule.plan(total)
+                elapsed = time.perf_counter() - started
+                progress({"step": state["step"], "total": total, "loss": float(seen),
+                          "seconds": elapsed})
+                if not eval_examples:
+                    continue
+                if state["step"] % settings.eval_every == 0 or state["step"] == total:
+                    point, _ = evaluate(state["step"])
+                    state["history"].append(point)
+                    # The first trained evaluation always replaces the base model's: an adapter is
+                    # published to be used, and an untuned model can already pick labels well.
+                    better = state["best"] is base_point or (point.metric, -point.loss) > (
+                        state["best"].metric, -state["best"].loss)
+                    if better:
+                        state["best"], state["bad_evals"] = point, 0
+                        state["best_weights"] = _trainable_state(model)
+                    else:
+                        state["bad_evals"] += 1
+                    progress({"step": state["step"], "total": total, "eval": point,
+                              "metric": metric_name, "seconds": elapsed})
+                    if checkpoint is not None and main:
+                        _save_checkpoint(checkpoint, model, optimizer, scheduler, state)
+                    accelerator.wait_for_everyone()
+                    if state["bad_evals"] >= settings.patience:
+                        stopped_early = True
+                        break
+            epoch += 1
+    finally:
+        unfuse()
     if eval_examples:
         _restore(model, state["best_weights"])
     else:
