@@ -5,7 +5,8 @@
 2. The vLLM engine vs the local engine (both through the gateway) vs plain transformers
    ``generate``: completion tokens per second, one stream and eight (target: vLLM at least 1.5x
    transformers).
-3. An adapter vs the base model on vLLM.
+3. An adapter vs the base model on vLLM: served from a merged copy of the weights (the default
+   on a CPU) and through vLLM's LoRA path, every request decoding the same number of tokens.
 4. A retrieval-augmented request broken down into retrieval, prefill (time to the first token,
    less retrieval) and decode time.
 5. Single-stream decode speed against this machine's memory-bandwidth bound (every weight read
@@ -64,10 +65,12 @@ class Client:
         self.http = httpx.Client(base_url=url, timeout=600,
                                  limits=httpx.Limits(max_connections=64))
 
-    def chat(self, model: str, i: int, tokens: int) -> tuple[float, int]:
+    def chat(self, model: str, i: int, tokens: int, body: dict | None = None
+             ) -> tuple[float, int]:
         started = time.perf_counter()
         reply = self.http.post("/v1/chat/completions", json={
-            "model": model, "messages": messages(i), "max_tokens": tokens, "temperature": 0})
+            "model": model, "messages": messages(i), "max_tokens": tokens, "temperature": 0,
+            **(body or {})})
         reply.raise_for_status()
         return time.perf_counter() - started, reply.json()["usage"]["completion_tokens"]
 
@@ -91,10 +94,11 @@ class Client:
                 "total": time.perf_counter() - started, "chunks": count, "extra": extra}
 
 
-def load(client: Client, model: str, streams: int, per_stream: int, tokens: int) -> dict:
+def load(client: Client, model: str, streams: int, per_stream: int, tokens: int,
+         body: dict | None = None) -> dict:
     """``streams`` concurrent clients, ``per_stream`` requests each: latencies and tokens/s."""
     def one(s):
-        return [client.chat(model, s * per_stream + r, tokens) for r in range(per_stream)]
+        return [client.chat(model, s * per_stream + r, tokens, body) for r in range(per_stream)]
 
     started = time.perf_counter()
     with ThreadPoolExecutor(streams) as pool:
@@ -118,6 +122,35 @@ def summary(runs: list[dict]) -> dict:
     lat = [x for run in runs for x in run["latencies"]]
     return {"p50_ms": round(statistics.median(lat) * 1000, 2),
             "tok_s_median": round(statistics.median(r["tok_s"] for r in runs), 2)}
+
+
+def summary_speed(one: dict, eight: dict) -> dict:
+    return {"single_tok_s": round(one["tok_s"], 2), "eight_tok_s": round(eight["tok_s"], 2)}
+
+
+def adapter_arms(servers: dict, args, workspace) -> dict:
+    """The adapter's tokens per second on its merged copy's server and through vLLM's LoRA path
+    (the same adapter loaded into the base model's server under another name), against the
+    base model's, at one stream and eight. Every request decodes exactly ``--tokens`` tokens
+    (``ignore_eos``), since a tuned adapter stops far earlier than the base model would."""
+    base, merged = Client(servers["base"]), Client(servers[args.adapter])
+    path = workspace.get("adapters", args.adapter).path
+    base.http.post("/v1/load_lora_adapter", json={"lora_name": "lora-arm",
+                                                 "lora_path": str(path)}).raise_for_status()
+    arms = {"base": (base, "base"), "merged": (merged, args.adapter),
+            "lora": (base, "lora-arm")}
+    always = {"ignore_eos": True}
+    for client, model in arms.values():
+        load(client, model, 2, 1, args.tokens, always)  # warm-up
+    runs = alternate(arms, args.rounds, lambda arm: summary_speed(
+        load(*arm, 1, 2, args.tokens, always), load(*arm, 8, 1, args.tokens, always)))
+    out = {name: {key: round(statistics.median(r[key] for r in rs), 2)
+                  for key in ("single_tok_s", "eight_tok_s")} for name, rs in runs.items()}
+    for arm in ("merged", "lora"):
+        for key in ("single", "eight"):
+            out[f"{arm}_over_base_{key}"] = round(
+                out[arm][f"{key}_tok_s"] / out["base"][f"{key}_tok_s"], 3)
+    return out
 
 
 def transformers_speed(model_path, tokens: int, rounds: int) -> dict:
@@ -160,12 +193,19 @@ def bandwidth_gbs(size_mb: int = 1024, repeats: int = 5) -> float:
 @contextmanager
 def served(engine: str, *args: str):
     """``graft serve`` in its own process, as users run it; yields its URL and, for vLLM, the
-    URL of the vLLM server it manages (read from the log line naming the vLLM log)."""
+    URLs of the vLLM servers it manages by the model each serves (read from the log lines
+    naming the vLLM logs): ``base`` for the base model's, an adapter's name for a merged one."""
+    import httpx
+
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "serve.log"
         with graft_serve("--engine", engine, *args, log=log) as (url, _):
-            found = re.search(r"vllm-(\d+)\.log", log.read_text())
-            yield url, f"http://127.0.0.1:{found.group(1)}" if found else None
+            servers = {}
+            for port in re.findall(r"vllm-(\d+)\.log", log.read_text()):
+                server = f"http://127.0.0.1:{port}"
+                served_model = httpx.get(f"{server}/v1/models").json()["data"][0]["id"]
+                servers[served_model] = server
+            yield url, servers
 
 
 def main() -> None:
@@ -175,6 +215,8 @@ def main() -> None:
     parser.add_argument("--adapter", default="support-router")
     parser.add_argument("--index", default="router-docs")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "serve_bench.json")
+    parser.add_argument("--adapters-only", action="store_true",
+                        help="measure only part 3 and update it in --out")
     args = parser.parse_args()
 
     from graftlm.settings import load_settings
@@ -186,6 +228,13 @@ def main() -> None:
     workspace = Workspace(settings.home)
     results: dict = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                      "tokens": args.tokens, "rounds": args.rounds}
+    if args.adapters_only:
+        results = json.loads(args.out.read_text()) if args.out.is_file() else results
+        with served("vllm", "--adapter", args.adapter) as (_, servers):
+            results["vllm_adapter_vs_base"] = adapter_arms(servers, args, workspace)
+        print(json.dumps(results["vllm_adapter_vs_base"], indent=2))
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        return
 
     def report(key, value):
         results[key] = value
@@ -194,8 +243,8 @@ def main() -> None:
     # -- 1, 3, 4, 5 and the vLLM part of 2: one vLLM server behind the gateway ----------------
     base_path = base_model_dir(settings.models, workspace)
     with served("vllm", "--adapter", args.adapter, "--index", args.index) as (
-            gateway_url, vllm_url):
-        gateway, direct = Client(gateway_url), Client(vllm_url)
+            gateway_url, servers):
+        gateway, direct = Client(gateway_url), Client(servers["base"])
         for c in (gateway, direct):
             load(c, "base", 2, 2, args.tokens)  # warm-up
         for streams in (1, 8):
@@ -207,15 +256,12 @@ def main() -> None:
                 "gateway": g, "direct": d,
                 "added_p50_ms": round(g["p50_ms"] - d["p50_ms"], 2),
                 "throughput_ratio": round(g["tok_s_median"] / d["tok_s_median"], 3)})
-        runs = alternate({"base": "base", "adapter": args.adapter}, args.rounds,
-                         lambda m: {"one": load(gateway, m, 1, 2, args.tokens),
-                                    "eight": load(gateway, m, 8, 1, args.tokens)})
-        arms = {name: {"single_tok_s": round(statistics.median(
-            r["one"]["tok_s"] for r in rs), 2), "eight_tok_s": round(statistics.median(
-                r["eight"]["tok_s"] for r in rs), 2)} for name, rs in runs.items()}
-        report("vllm_adapter_vs_base", {**arms, "adapter_over_base_single": round(
-            arms["adapter"]["single_tok_s"] / arms["base"]["single_tok_s"], 3)})
-        vllm_speed = arms["base"]
+        report("vllm_adapter_vs_base", adapter_arms(servers, args, workspace))
+        base_runs = [summary_speed(load(gateway, "base", 1, 2, args.tokens),
+                                   load(gateway, "base", 8, 1, args.tokens))
+                     for _ in range(args.rounds)]
+        vllm_speed = {key: round(statistics.median(r[key] for r in base_runs), 2)
+                      for key in ("single_tok_s", "eight_tok_s")}
         rag = [gateway.stream(f"base+{args.index}", i, args.tokens) for i in
                range(args.rounds * 2)]
         plain = [gateway.stream("base", i, args.tokens) for i in range(args.rounds * 2)]

@@ -190,6 +190,12 @@ class VllmSettings(BaseModel):
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1,
                                           description="Share of GPU memory vLLM may take.")
     cpu_kv_cache_gib: int = Field(2, gt=0, description="KV cache on a CPU, GiB.")
+    merged_adapters: int = Field(
+        1, ge=0, description="On a CPU: how many of the adapters named at start-up (the first "
+        "ones) get a vLLM server of their own over a merged copy of the weights, which decodes "
+        "at the base model's speed; vLLM's CPU LoRA path decodes at about a third of it. Each "
+        "such server holds its own weights and KV cache. The others, and adapters loaded at run "
+        "time, go through LoRA. On a GPU every adapter goes through LoRA (multi-LoRA batching).")
     startup_timeout_s: float = Field(600.0, gt=0, description="How long to wait for health.")
     extra_args: list[str] = Field(default_factory=list,
                                   description="More `vllm serve` arguments, verbatim.")

@@ -85,14 +85,29 @@ class Runtime:
         if kind == "auto":
             kind = "vllm" if vllm_installed() else "local"
         if kind == "vllm":
-            return VllmEngine(self.base_path, self.adapter_paths, self.settings.serving.vllm,
-                              log_dir=self.workspace.home / "logs", port=port, report=report)
+            merged = self._merged_copies(report)
+            lora = {n: p for n, p in self.adapter_paths.items() if n not in merged}
+            return VllmEngine(self.base_path, lora, self.settings.serving.vllm,
+                              log_dir=self.workspace.home / "logs", port=port, report=report,
+                              merged=merged)
         if kind == "local":
             from serving.engines.local import LocalEngine
 
             return LocalEngine(self.base_path, self.adapter_paths,
                                max_batch=self.settings.serving.max_batch)
         raise ConfigError(f"unknown engine '{kind}'; choose vllm, local or auto.")
+
+    def _merged_copies(self, report: Callable[[str], None] | None) -> dict[str, Path]:
+        """On a CPU, the first ``serving.vllm.merged_adapters`` adapters' merged copies of the
+        weights (made once per adapter build, in the workspace cache), by name."""
+        from serving.engines.vllm import on_gpu
+        from tuning.merge import merged_copy
+
+        names = list(self.adapter_paths)[:self.settings.serving.vllm.merged_adapters]
+        if on_gpu() or not names:
+            return {}
+        return {name: merged_copy(name, self.adapters[name]["sha256"], self.settings,
+                                  self.workspace, report=report) for name in names}
 
     def models(self) -> list[str]:
         heads = [BASE, *self.adapters]

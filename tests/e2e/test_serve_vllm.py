@@ -98,10 +98,17 @@ def test_models_and_lineage(client):
 
 
 def test_greedy_vllm_matches_transformers_for_base_and_adapter(home, client):
+    """'tickets' is served from a merged copy of the weights by a vLLM server of its own (the
+    default for the first adapter on a CPU), 'reader' through the base server's LoRA path: both
+    answer exactly as transformers + peft do."""
+    servers = sorted(p.name for p in (home / "logs").glob("vllm-*.log"))
+    assert len(servers) == 2, servers
+    assert any(p.name.startswith("tickets-") for p in (home / "cache" / "merged").iterdir())
     assert greedy(client, "base", QUESTION) == transformers_greedy(home, None, QUESTION)
     tuned = greedy(client, "tickets", TICKET, 6)
     assert tuned == transformers_greedy(home, "tickets", TICKET, 6)
     assert tuned != greedy(client, "base", TICKET, 6)
+    assert greedy(client, "reader", QUESTION) == transformers_greedy(home, "reader", QUESTION)
 
 
 def test_greedy_local_engine_matches_vllm(home, client):

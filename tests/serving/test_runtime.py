@@ -75,3 +75,33 @@ def test_a_retrieval_aware_adapter_away_from_its_index_is_warned_about(stack):
     assert "was rebuilt since adapter 'stale'" in stale.warnings(
         Route("stale+handbook", "stale", "handbook"))[0]
     assert "warnings" not in served.lineage(Route("base", None, None))
+
+
+def test_on_a_cpu_the_first_adapter_is_served_from_a_merged_copy_made_once(stack, monkeypatch):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from serving.engines import vllm
+    from serving.runtime import Runtime
+
+    monkeypatch.setattr(vllm, "on_gpu", lambda: False)
+    settings, workspace = stack
+    lines = []
+    engine = Runtime(settings, workspace, adapters=["terse"], engine="vllm",
+                     report=lines.append).engine
+    copy = engine.merged["terse"].model_path
+    assert engine.initial == {} and "merging it into a copy" in lines[0]
+    again = Runtime(settings, workspace, adapters=["terse"], engine="vllm",
+                    report=lines.append).engine
+    assert again.merged["terse"].model_path == copy and len(lines) == 1  # made once
+    ids = torch.tensor([[1, 5, 9, 14, 3]])
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(settings.models.base),
+                                      workspace.get("adapters", "terse").path)
+    merged = AutoModelForCausalLM.from_pretrained(copy)
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, tuned(ids).logits, atol=1e-4)
+    on_lora = Runtime(settings.model_copy(update={"serving": settings.serving.model_copy(
+        update={"vllm": settings.serving.vllm.model_copy(update={"merged_adapters": 0})})}),
+        workspace, adapters=["terse"], engine="vllm").engine
+    assert on_lora.merged == {} and set(on_lora.initial) == {"terse"}

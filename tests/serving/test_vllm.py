@@ -70,3 +70,43 @@ def test_a_cancelled_start_stops_the_server(tmp_path, monkeypatch):
 
     process = asyncio.run(asyncio.wait_for(cancel_while_starting(), 30))
     assert process.poll() is not None and engine.process is None
+
+
+def test_merged_adapters_get_servers_of_their_own_without_lora(tmp_path, monkeypatch):
+    monkeypatch.setattr(vllm, "on_gpu", lambda: False)
+    engine = VllmEngine(tmp_path / "base", {"lora-one": tmp_path / "a"}, VllmSettings(),
+                        log_dir=tmp_path, merged={"fast": tmp_path / "fast-merged"})
+    engine.port = engine.merged["fast"].port = 1
+    with pytest.raises(FileNotFoundError):  # the LoRA adapter's config is read for its rank
+        engine.command()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "adapter_config.json").write_text('{"r": 8}')
+    base = engine.command()
+    assert "--enable-lora" in base and "--enforce-eager" not in base
+    assert base[base.index("--lora-modules") + 1:][:1] == [f"lora-one={tmp_path / 'a'}"]
+    merged = engine.merged["fast"].command()
+    assert merged[merged.index("--model") + 1] == str(tmp_path / "fast-merged")
+    assert merged[merged.index("--served-model-name") + 1] == "fast"
+    assert "--enable-lora" not in merged and "--enforce-eager" in merged
+
+
+def test_requests_for_a_merged_adapter_go_to_its_server(tmp_path):
+    from serving.engines.base import Request
+    from serving.protocol import Params
+
+    engine = VllmEngine(tmp_path, {}, VllmSettings(), log_dir=tmp_path,
+                        merged={"fast": tmp_path / "m"})
+    seen = []
+
+    async def answer(request):
+        seen.append(request.adapter)
+        yield "chunk"
+
+    engine.merged["fast"].generate = answer
+    request = Request("fast", Params(max_tokens=4), messages=[{"role": "user", "content": "hi"}])
+
+    async def collect():
+        return [c async for c in engine.generate(request)]
+
+    assert asyncio.run(collect()) == ["chunk"] and seen == [None]
+    asyncio.run(engine.add_adapter("fast", tmp_path / "m"))  # already served: nothing to load
