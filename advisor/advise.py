@@ -65,7 +65,9 @@ class Advisor:
             from advisor.reader import load_reader
             from graftlm.embedder import load_embedder
 
-            embedder = load_embedder(settings.models, light=settings.advisor.light_embedder)
+            # float32 vectors whatever the index backend: the reader was fitted on them
+            models = settings.models.model_copy(update={"embedder_backend": "torch"})
+            embedder = load_embedder(models, light=settings.advisor.light_embedder)
             reader = load_reader(embedder) if settings.advisor.learned else None
         base = BASE_NAME if settings.models.base == EMBEDDED else settings.models.base
         return cls(embedder, threshold=settings.advisor.semantic_threshold, reader=reader,

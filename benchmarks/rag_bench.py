@@ -10,8 +10,12 @@ compares like for like.
 
 Reports build throughput (chunks/s), query latency p50/p95, peak traced memory (Python and
 numpy allocations; torch's own buffers are not traced) and nDCG@10/hit@10 against the gold
-abstracts, as graftlm/baseline ratios. ``--scale N`` also builds and queries an index of N
-synthetic chunks (exact and approximate dense index) and reports its figures.
+abstracts, as graftlm/baseline ratios; graftlm embeds with its default backend (ONNX Runtime,
+int8 weights). Then every embedder backend (``models.embedder_backend``: onnx-int8, onnx,
+torch) builds the index of PubMedQA and of the SQuAD Notre Dame paragraphs in turn: chunks/s
+and nDCG@10 (hybrid and dense-only search), each against the float32 torch backend's.
+``--scale N`` also builds and queries an index of N synthetic chunks (exact and approximate
+dense index) and reports its figures.
 """
 
 from __future__ import annotations
@@ -129,16 +133,61 @@ def run_pubmedqa(n_queries: int) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     ours = {"chunks": report.chunks, "build_s": round(ours_s, 2),
             "chunks_per_s": round(report.chunks / ours_s, 1), "peak_traced_mib": round(ours_mem, 1),
-            "query_ms": ours_lat, **ours_q, "search": "hybrid (dense + BM25, RRF)"}
+            "query_ms": ours_lat, **ours_q, "search": "hybrid (dense + BM25, RRF)",
+            "embedder_backend": embedder.backend}
     base = {"chunks": len(lc_docs), "build_s": round(base_s, 2),
             "chunks_per_s": round(len(lc_docs) / base_s, 1), "peak_traced_mib": round(base_mem, 1),
-            "query_ms": base_lat, **base_q, "search": "dense (FAISS flat)"}
+            "query_ms": base_lat, **base_q, "search": "dense (FAISS flat)",
+            "embedder_backend": "sentence-transformers (torch, float32)"}
     ratios = {"build_throughput": round(ours["chunks_per_s"] / base["chunks_per_s"], 3),
               "query_p50": round(ours_lat["p50"] / base_lat["p50"], 3),
               "query_p95": round(ours_lat["p95"] / base_lat["p95"], 3),
               "ndcg@10": round(ours_q["ndcg@10"] / base_q["ndcg@10"], 4)}
     return {"corpus": "pubmedqa (500 abstracts)", "queries": len(queries), "graftlm": ours,
             "baseline": base, "ratios_graftlm_over_baseline": ratios}
+
+
+def run_backends(n_queries: int) -> dict:
+    """Each embedder backend on each corpus: build throughput and retrieval quality."""
+    import numpy as np
+
+    from graftlm.embedder import load_embedder
+    from graftlm.settings import ModelSettings, RagSettings
+    from graftlm.workspace import Workspace
+    from rag.evaluate import load_queries, metrics
+    from rag.index import build_index, load_index
+    from rag.retrieve import search
+
+    out: dict = {}
+    for corpus in ("pubmedqa", "squad_notredame"):
+        queries = load_queries(DATA.parent / corpus / "questions.jsonl")[:n_queries]
+        rows = {}
+        for backend in ("onnx-int8", "onnx", "torch"):
+            embedder = load_embedder(ModelSettings(embedder_backend=backend))
+            embedder.embed(["warm-up"])
+            work = Path(tempfile.mkdtemp(prefix="rag-backend-"))
+            (work / "docs").mkdir()
+            shutil.copy(DATA.parent / corpus / "corpus.jsonl", work / "docs" / "corpus.jsonl")
+            ws = Workspace(work / "home")
+            report, seconds, _ = timed(lambda: build_index(
+                work / "docs", "b", workspace=ws, settings=RagSettings(id_field="_id"),
+                embedder=embedder))
+            index = load_index("b", workspace=ws, embedder=embedder)
+            row = {"chunks": report.chunks, "chunks_per_s": round(report.chunks / seconds, 1)}
+            for mode in ("hybrid", "dense"):
+                row[f"ndcg@10_{mode}"] = round(float(np.mean([metrics(list(dict.fromkeys(
+                    r.chunk.doc_id for r in search(index, q.text, k=30, mode=mode))), q.gold,
+                    10)["ndcg@10"] for q in queries])), 4)
+            rows[backend] = row
+            shutil.rmtree(work, ignore_errors=True)
+        for backend, row in rows.items():
+            row["over_torch"] = {
+                "chunks_per_s": round(row["chunks_per_s"] / rows["torch"]["chunks_per_s"], 3),
+                **{f"ndcg@10_{m}_diff": round(row[f"ndcg@10_{m}"] - rows["torch"][f"ndcg@10_{m}"],
+                                              4) for m in ("hybrid", "dense")}}
+        out[corpus] = {"queries": len(queries), **rows}
+        print(corpus, json.dumps(out[corpus]), flush=True)
+    return out
 
 
 def run_scale(n: int) -> dict:
@@ -190,7 +239,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0, help="also run N synthetic chunks")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "rag_bench.json")
     args = parser.parse_args()
-    result = {"pubmedqa": run_pubmedqa(args.queries)} if DATA.is_dir() else {}
+    result = {"pubmedqa": run_pubmedqa(args.queries),
+              "backends": run_backends(args.queries)} if DATA.is_dir() else {}
     if args.scale:
         result["scale"] = run_scale(args.scale)
     print(json.dumps(result, indent=2))

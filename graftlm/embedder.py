@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from graftlm.errors import BackendUnavailableError
+from graftlm.errors import BackendUnavailableError, ConfigError
 from graftlm.models import embedder_location
 from graftlm.settings import ModelSettings
 
@@ -30,6 +30,8 @@ class Embedder(Protocol):
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU (or the given device)."""
+
+    backend = "torch"
 
     def __init__(self, location: str, *, name: str | None = None, device: str = "cpu",
                  batch_size: int = 64):
@@ -80,13 +82,22 @@ def load_embedder(settings: ModelSettings, *, light: bool = False) -> Embedder:
     """The configured embedder, loaded once per process.
 
     ``light`` asks for the numpy encoder (:mod:`graftlm.numpy_embedder`: no torch import, the
-    same vectors) where the model is one it can run; otherwise sentence-transformers loads it.
+    same vectors) where the model is one it can run; otherwise ``models.embedder_backend``
+    chooses: sentence-transformers, or ONNX Runtime (:mod:`graftlm.onnx_embedder`).
     """
     location = embedder_location(settings)
     name = "all-MiniLM-L6-v2" if settings.embedder == "embedded" else settings.embedder
-    if light:
-        from graftlm.numpy_embedder import NumpyBertEmbedder, supports
+    from graftlm.numpy_embedder import NumpyBertEmbedder, supports
 
-        if supports(location):
-            return NumpyBertEmbedder(location, name=name)
+    if light and supports(location):
+        return NumpyBertEmbedder(location, name=name)
+    if settings.embedder_backend != "torch":
+        from graftlm.onnx_embedder import OnnxBertEmbedder
+
+        if not supports(location):
+            raise ConfigError(f"models.embedder_backend = '{settings.embedder_backend}' runs "
+                              f"BERT encoders with mean pooling; {name} is not one. Set it to "
+                              "'torch'.")
+        return OnnxBertEmbedder(location, int8=settings.embedder_backend == "onnx-int8",
+                                name=name)
     return SentenceTransformerEmbedder(location, name=name)

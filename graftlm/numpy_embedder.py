@@ -78,8 +78,9 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x * np.float32(0.7071067811865476)))
 
 
-class NumpyBertEmbedder:
-    """Satisfies :class:`graftlm.embedder.Embedder` for a BERT encoder with mean pooling.
+class BertPooling:
+    """Tokenization, mean pooling and normalisation of a sentence-transformers BERT directory;
+    subclasses run the encoder (:meth:`_encode`).
 
     Args:
         location: a sentence-transformers model directory (see :func:`supports`).
@@ -90,18 +91,12 @@ class NumpyBertEmbedder:
 
     def __init__(self, location: str | Path, *, name: str | None = None,
                  max_length: int | None = None):
-        from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         root = Path(location)
         config = json.loads((root / "config.json").read_text())
         self.name = name or str(location)
         self.dim = int(config["hidden_size"])
-        self._heads = int(config["num_attention_heads"])
-        self._layers = int(config["num_hidden_layers"])
-        self._eps = float(config.get("layer_norm_eps", 1e-12))
-        self._w = {k: v.astype(np.float32, copy=False)
-                   for k, v in load_file(str(root / "model.safetensors")).items()}
         self._tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=max_length or _max_length(root, config))
         self._tokenizer.no_padding()
@@ -125,6 +120,29 @@ class NumpyBertEmbedder:
             :, None]
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return (pooled / norms).astype(np.float32, copy=False)
+
+    def _encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Final hidden states (batch, tokens, dim) of token ``ids`` under ``mask``."""
+        raise NotImplementedError
+
+
+class NumpyBertEmbedder(BertPooling):
+    """Satisfies :class:`graftlm.embedder.Embedder` for a BERT encoder with mean pooling; the
+    encoder runs in numpy. Arguments as :class:`BertPooling`'s."""
+
+    backend = "numpy"
+
+    def __init__(self, location: str | Path, *, name: str | None = None,
+                 max_length: int | None = None):
+        from safetensors.numpy import load_file
+
+        super().__init__(location, name=name, max_length=max_length)
+        config = json.loads((Path(location) / "config.json").read_text())
+        self._heads = int(config["num_attention_heads"])
+        self._layers = int(config["num_hidden_layers"])
+        self._eps = float(config.get("layer_norm_eps", 1e-12))
+        self._w = {k: v.astype(np.float32, copy=False)
+                   for k, v in load_file(str(Path(location) / "model.safetensors")).items()}
 
     def _encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w, eps = self._w, self._eps

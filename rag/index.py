@@ -137,6 +137,7 @@ def build_index(folder: Path, name: str, *, workspace: Workspace, settings: RagS
         report.seconds = round(time.perf_counter() - started, 2)
         write_manifest(staging, "index", {
             "name": name, "source_folder": str(folder), "embedder": embedder.name,
+            "embedder_backend": getattr(embedder, "backend", None),
             "dim": embedder.dim, "chunking": _chunking(settings), "files": files_meta,
             "skipped": [{"file": f, "reason": r} for f, r in report.skipped],
             "chunk_count": len(chunks), "dense": {"type": report.dense, "recall_at_10": recall},

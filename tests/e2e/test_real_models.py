@@ -14,10 +14,11 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 @pytest.fixture(scope="module")
 def embedder():
+    """The embedder as the advisor loads it without the numpy path: float32 torch."""
     from graftlm.embedder import load_embedder
     from graftlm.settings import ModelSettings
 
-    return load_embedder(ModelSettings())
+    return load_embedder(ModelSettings(embedder_backend="torch"))
 
 
 def test_prepare_converts_once_and_the_model_answers():
