@@ -15,7 +15,8 @@ own child process, so each peak resident memory (VmHWM, the model load included)
 run's alone; the parent runs them one after the other and writes the JSON. Reported per shape:
 real (non-padding) tokens per second over the training steps, peak memory, and the eval loss
 on the same 64 held-out examples afterwards (the same function for both), as graftlm/baseline
-ratios.
+ratios. On the snips shape graftlm also runs with packing (``tuning.packing``: rows of 256
+tokens, as many rows per step as make about 8 examples), reported against its unpacked run.
 
     python benchmarks/train_bench.py [--shapes snips raft] [--out FILE]
 """
@@ -119,10 +120,16 @@ def run_side(side: str, shape: str, steps: int) -> dict:
     model, tokenizer, _ = load_base(settings.models, Workspace(settings.home), for_training=True)
     enc_held = [encode(ex, tokenizer, MAX_LENGTH[shape]) for ex in held]
     torch.manual_seed(0)
-    if side == "graftlm":
+    if side.startswith("graftlm"):
         last = {}
-        tuning = TuningSettings(max_steps=steps, eval_every=10**9, batch_size=BATCH[shape],
-                                max_length=MAX_LENGTH[shape])
+        packing = side == "graftlm-packed"
+        rows = BATCH[shape]
+        if packing:  # rows of max_length tokens: about as many examples per step as unpacked
+            mean = sum(len(encode(ex, tokenizer, MAX_LENGTH[shape]).input_ids)
+                       for ex in train_set) / len(train_set)
+            rows = max(1, round(BATCH[shape] * mean / MAX_LENGTH[shape]))
+        tuning = TuningSettings(max_steps=steps, eval_every=10**9, batch_size=rows,
+                                max_length=MAX_LENGTH[shape], packing=packing)
         result = train(lora(model), tokenizer, train_set, [], tuning,
                        progress=lambda e: last.update(e) if "loss" in e else None)
         trained, tokens, seconds = result.model, result.train_tokens, last["seconds"]
@@ -175,7 +182,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", nargs="+", choices=sorted(STEPS), default=["snips", "raft"])
     parser.add_argument("--out", type=Path, default=HERE / "results" / "train_bench.json")
-    parser.add_argument("--side", choices=["graftlm", "trainer"], help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=["graftlm", "graftlm-packed", "trainer"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:  # a child: one run, its figures as the last line
@@ -185,7 +193,8 @@ def main() -> None:
     out = {"machine": f"{os.cpu_count()} CPUs, float32", "shapes": {}}
     for shape in args.shapes:
         runs = {}
-        for side in ("graftlm", "trainer"):
+        # packing only changes rows of short examples: the raft shape fills a row with one
+        for side in ("graftlm", "graftlm-packed", "trainer")[::1 if shape == "snips" else 2]:
             child = subprocess.run(
                 [sys.executable, __file__, "--side", side, "--shapes", shape,
                  "--steps", str(STEPS[shape])], capture_output=True, text=True)
@@ -196,6 +205,9 @@ def main() -> None:
         ours, base = runs["graftlm"], runs["trainer"]
         out["shapes"][shape] = {
             "graftlm": ours, "baseline_trainer": base,
+            **({"graftlm_packed": runs["graftlm-packed"], "packed_over_unpacked_tokens_per_s":
+                round(runs["graftlm-packed"]["tokens_per_s"] / ours["tokens_per_s"], 3)}
+               if "graftlm-packed" in runs else {}),
             "ratios_graftlm_over_baseline": {
                 key: round(ours[key] / base[key], 3)
                 for key in ("tokens_per_s", "peak_rss_mib", "eval_loss")}}

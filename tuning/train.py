@@ -31,6 +31,7 @@ from tuning.data import IGNORE, Encoded, Example, encode
 from tuning import fast_lora
 from tuning.evaluate import answer_budget, evaluate_answers
 from tuning.head_loss import head_loss, hidden_states_out, output_head
+from tuning.packing import Packed, collate_packed, pack
 from tuning.metrics import Scorer, mean
 
 
@@ -100,10 +101,13 @@ def batches(encoded: Sequence[Encoded], batch_size: int, seed: int) -> list[list
     return out
 
 
-def collate(items: Sequence[Encoded], pad: int):
-    """Right-pad to the longest item; padding is masked out of attention and labels."""
+def collate(items: Sequence[Encoded] | Sequence[Packed], pad: int):
+    """Right-pad to the longest item; padding is masked out of attention and labels (packed
+    rows: :func:`tuning.packing.collate_packed`). ``tokens`` counts the real tokens."""
     import torch
 
+    if isinstance(items[0], Packed):
+        return collate_packed(items, pad)
     width = max(len(e.input_ids) for e in items)
     ids = torch.full((len(items), width), pad, dtype=torch.long)
     labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
@@ -113,7 +117,7 @@ def collate(items: Sequence[Encoded], pad: int):
         ids[i, :n] = torch.tensor(e.input_ids)
         labels[i, :n] = torch.tensor(e.labels)
         mask[i, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "tokens": mask.sum()}
 
 
 def labelled_loss(model, batch: dict):
@@ -133,8 +137,10 @@ def labelled_loss(model, batch: dict):
     keep = targets != IGNORE
     positions = keep.any(0).nonzero().squeeze(-1)
     keep, targets = keep[:, positions], targets[:, positions]
-    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
-              "logits_to_keep": positions, "use_cache": False}
+    inputs = {"input_ids": batch["input_ids"], "logits_to_keep": positions, "use_cache": False}
+    for key in ("attention_mask", "position_ids"):  # a packed batch has positions instead
+        if key in batch:
+            inputs[key] = batch[key]
     head = output_head(model)
     if head is None:
         logits = model(**inputs).logits
@@ -210,6 +216,8 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     if not enc_train:
         raise TrainingError(f"no training example keeps any of its answer within "
                             f"tuning.max_length = {settings.max_length} tokens; raise it.")
+    if settings.packing:  # a step is then batch_size rows of several examples each
+        enc_train = pack(enc_train, settings.max_length)
     enc_eval = [encode(ex, tokenizer, settings.max_length) for ex in eval_examples]
     # The labels of a label task are every target the data has, not only the held-out ones.
     scorer = Scorer.for_targets([ex.target for ex in (*train_examples, *eval_examples)])
@@ -270,7 +278,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 state["step"] += 1
-                tokens = batch["attention_mask"].sum()
+                tokens = batch["tokens"]
                 if world > 1:
                     tokens = accelerator.reduce(tokens, reduction="sum")
                 state["tokens"] += int(tokens)

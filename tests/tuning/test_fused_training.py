@@ -117,3 +117,45 @@ def test_a_batch_without_labels_has_a_loss_of_zero_not_nan():
     assert loss.item() == 0.0
     loss.backward()  # and nothing to learn from it
     assert all(float(p.grad.abs().sum()) == 0 for p in model.parameters() if p.grad is not None)
+
+
+def test_a_packed_row_gives_each_example_the_loss_it_has_alone():
+    """Three examples packed into two rows: every labelled token's log-probability equals the
+    one the example gets in a batch of its own, so attention did not cross examples and
+    positions restarted; the packed loss equals the unpacked one."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tuning.data import IGNORE, Encoded
+    from tuning.packing import pack
+    from tuning.train import collate, labelled_loss
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(
+        vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2)).eval()
+    gen = torch.Generator().manual_seed(2)
+    examples = []
+    for n, answer in ((9, 3), (6, 2), (4, 2)):
+        ids = torch.randint(3, 97, (n,), generator=gen).tolist()
+        examples.append(Encoded(ids, [IGNORE] * (n - answer) + ids[n - answer:], False))
+    rows = pack(examples, width=12)
+    assert sorted(len(r.input_ids) for r in rows) == [9, 10]  # 9 alone; 6 + 4 together
+    assert sorted(rows, key=lambda r: len(r.input_ids))[1].positions == [*range(6), *range(4)]
+
+    def token_logprobs(batch):
+        with torch.no_grad():
+            inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask",
+                                                                "position_ids")}
+            logp = model(**inputs, use_cache=False).logits.log_softmax(-1)[:, :-1]
+        targets = batch["labels"][:, 1:]
+        keep = targets != IGNORE
+        return sorted(logp[keep].gather(-1, targets[keep].unsqueeze(-1)).squeeze(-1).tolist())
+
+    packed = collate(rows, pad=0)
+    assert "attention_mask" not in packed and int(packed["tokens"]) == 19
+    alone = [token_logprobs(collate([e], pad=0)) for e in examples]
+    assert token_logprobs(packed) == pytest.approx(sorted(x for a in alone for x in a),
+                                                   abs=1e-5)
+    with torch.no_grad():
+        assert labelled_loss(model, packed).item() == pytest.approx(
+            labelled_loss(model, collate(examples, pad=0)).item(), abs=1e-5)

@@ -2,7 +2,7 @@ import pytest
 
 from graftlm.errors import TrainingError
 from graftlm.settings import TuningSettings
-from tuning.data import IGNORE, Encoded, Example
+from tuning.data import IGNORE, Encoded, Example, encode
 from tuning.train import batches, collate, split, train
 
 PAIRS = [("play some jazz music", "PlayMusic"), ("book a table for two", "BookRestaurant"),
@@ -137,3 +137,12 @@ def test_a_deadline_re_plans_the_warmup_with_the_steps():
     assert factors == sorted(factors, reverse=True) and schedule(10) == 0.0
     full = Schedule(100, 0.1)
     assert [full(s) for s in (0, 9, 10, 99)] == pytest.approx([0.1, 1.0, 1.0, 1 / 90])
+
+
+def test_training_with_packing_runs_on_rows_of_several_examples(tiny_model, tiny_tokenizer):
+    data = examples(8)
+    settings = FAST.model_copy(update={"packing": True, "max_steps": 2, "batch_size": 1})
+    result = train(lora(tiny_model), tiny_tokenizer, data, data[:4], settings)
+    assert result.steps == 2
+    lengths = [len(encode(ex, tiny_tokenizer, settings.max_length).input_ids) for ex in data]
+    assert result.train_tokens / result.steps > max(lengths)  # rows held several examples
