@@ -15,6 +15,7 @@ goes through :class:`graftlm.embedder.SentenceTransformerEmbedder`.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x * np.float32(0.7071067811865476)))
 
 
-class BertPooling:
+class BertPooling(ABC):
     """Tokenization, mean pooling and normalisation of a sentence-transformers BERT directory;
     subclasses run the encoder (:meth:`_encode`).
 
@@ -121,9 +122,9 @@ class BertPooling:
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return (pooled / norms).astype(np.float32, copy=False)
 
+    @abstractmethod
     def _encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Final hidden states (batch, tokens, dim) of token ``ids`` under ``mask``."""
-        raise NotImplementedError
 
 
 class NumpyBertEmbedder(BertPooling):

@@ -8,10 +8,11 @@ graftlm runs on, so graftlm exports the encoder itself: once per embedder, with
 shared by workspaces since it depends only on the weights), and for
 ``onnx-int8`` quantizes the linear layers' weights to int8 per output channel with ONNX
 Runtime's dynamic quantization (activations are quantized per batch at run time). One scale per
-channel matters: with one per tensor, nDCG@10 on the SQuAD Notre Dame corpus fell by 0.026;
-per channel it stayed within 0.002 of float32 on it and on PubMedQA. Tokenization, mean pooling and
-normalisation are :class:`~graftlm.numpy_embedder.BertPooling`'s, so only the encoder's arithmetic
-differs from sentence-transformers'.
+channel matters: with one per tensor, nDCG@10 on the SQuAD Notre Dame corpus fell by several
+hundredths; per channel it stays within 0.004 of float32 there and on PubMedQA
+(rag_bench.py). Tokenization, mean pooling and normalisation are
+:class:`~graftlm.numpy_embedder.BertPooling`'s, so only the encoder's arithmetic differs from
+sentence-transformers'.
 
 What each backend costs and keeps is measured by ``benchmarks/rag_bench.py``: build
 throughput and nDCG@10 on two corpora, side by side.

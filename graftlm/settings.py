@@ -48,8 +48,8 @@ class ModelSettings(BaseModel):
     )
     embedder_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
         "onnx-int8", description="How indexes embed chunks and queries: 'onnx-int8' (ONNX "
-        "Runtime, int8 weights per channel: about 2x the chunks/s of float32 on a CPU, nDCG@10 "
-        "within 0.002), 'onnx' (ONNX Runtime, float32) or 'torch' (sentence-transformers, "
+        "Runtime, int8 weights per channel: 2.7-3.3x the chunks/s of float32 on a CPU, nDCG@10 "
+        "within 0.004), 'onnx' (ONNX Runtime, float32) or 'torch' (sentence-transformers, "
         "float32). The ONNX backends need a BERT with mean pooling, as the embedded embedder "
         "is, and export it once into the user cache. The advisor always reads in float32.")
     dtype: Literal["bfloat16", "float16", "float32"] = Field(
