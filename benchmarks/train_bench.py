@@ -194,7 +194,9 @@ def main() -> None:
     for shape in args.shapes:
         runs = {}
         # packing only changes rows of short examples: the raft shape fills a row with one
-        for side in ("graftlm", "graftlm-packed", "trainer")[::1 if shape == "snips" else 2]:
+        sides = ("graftlm", "graftlm-packed", "trainer") if shape == "snips" else \
+            ("graftlm", "trainer")
+        for side in sides:
             child = subprocess.run(
                 [sys.executable, __file__, "--side", side, "--shapes", shape,
                  "--steps", str(STEPS[shape])], capture_output=True, text=True)

@@ -23,6 +23,7 @@ quantized bases, mixed adapter batches, inference) keep peft's own forward.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,6 +52,7 @@ def _factor(mask, dtype):
     return wide if dtype == torch.float32 else wide.to(dtype)
 
 
+@lru_cache(maxsize=1)
 def _make_function():
     import torch
 
@@ -91,15 +93,9 @@ def _make_function():
     return _LoraLinear
 
 
-_FUNCTION = None
-
-
 def _fused_forward(layer, original, rng: np.random.Generator):
     import torch
 
-    global _FUNCTION
-    if _FUNCTION is None:
-        _FUNCTION = _make_function()
 
     def forward(x, *args, **kwargs):
         active = layer.active_adapters
@@ -119,7 +115,7 @@ def _fused_forward(layer, original, rng: np.random.Generator):
         if p > 0:
             mask = _keep_mask((x.numel() // x.shape[-1], x.shape[-1]), p, rng, x.device)
             scale = scale / (1 - p)
-        return _FUNCTION.apply(x, base.weight, base.bias, layer.lora_A[name].weight,
+        return _make_function().apply(x, base.weight, base.bias, layer.lora_A[name].weight,
                                layer.lora_B[name].weight, scale, mask)
 
     return forward

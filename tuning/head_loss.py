@@ -16,10 +16,12 @@ the "logits" it returns are the final hidden states.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import lru_cache
 
 CHUNK = 1024  # positions per chunk: 1,024 × 49,152 float32 logits = 192 MiB at most
 
 
+@lru_cache(maxsize=1)
 def _make_function():
     import torch
 
@@ -59,16 +61,10 @@ def _make_function():
     return _HeadLoss
 
 
-_FUNCTION = None
-
-
 def head_loss(hidden, weight, targets, chunk: int = CHUNK):
     """Mean cross-entropy of ``targets`` (N,) under logits ``hidden @ weight.T`` (N × V),
     never holding more than ``chunk`` rows of logits."""
-    global _FUNCTION
-    if _FUNCTION is None:
-        _FUNCTION = _make_function()
-    return _FUNCTION.apply(hidden, weight, targets, chunk)
+    return _make_function().apply(hidden, weight, targets, chunk)
 
 
 def causal_lm(model):
