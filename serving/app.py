@@ -4,29 +4,34 @@ Routes (:mod:`serving.routes`): ``GET /v1/models``, ``POST /v1/chat/completions`
 /v1/completions`` (streamed as server-sent events when asked), ``POST /v1/adapters`` (serve one
 more workspace adapter at run time), ``GET /health`` and Prometheus ``GET /metrics``. Errors have
 OpenAI's body shape: an unknown model is a 404 that lists the models there are; a bad parameter a
-400 naming it; a missing or wrong key a 401; a body over the limit a 413.
+400 naming it; a missing or wrong key a 401; a body over the limit a 413; a body that is not
+JSON a 415; anything unexpected a logged 500.
 
-This module only assembles the app — the engine's life cycle, the key and body-size checks that
-come before any route, the error handler — and runs it in a thread; what a request means is
+This module only assembles the app — the engine's life cycle, the checks that come before any
+route (:mod:`serving.guard`), the error handlers — and runs it in a thread; what a request means is
 :class:`~serving.gateway.Gateway`'s.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from graftlm.errors import GraftError
 from serving.gateway import Gateway
+from serving.guard import Guard
 from serving.launch import free_port
-from serving.protocol import ApiError, error_body, too_large
+from serving.protocol import ApiError, error_body
 from serving.routes import router
 from serving.runtime import Runtime
+
+log = logging.getLogger("graftlm.serving")
 
 
 def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
@@ -52,21 +57,15 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
     async def _api_error(_request, exc: ApiError):
         return JSONResponse(exc.body, status_code=exc.status)
 
-    @app.middleware("http")
-    async def _guard(request: Request, call_next):
-        # Before the body is read: a wrong key or a declared size over the limit costs nothing.
-        if request.url.path.startswith("/v1/"):
-            key = serving.api_key
-            if key and request.headers.get("authorization") != f"Bearer {key}":
-                return JSONResponse(error_body(
-                    "missing or wrong API key; send `Authorization: Bearer <key>`.",
-                    "authentication_error", "invalid_api_key"), status_code=401)
-            size = request.headers.get("content-length")
-            if size and size.isdigit() and int(size) > serving.max_body_bytes:
-                return JSONResponse(too_large(int(size), serving.max_body_bytes).body,
-                                    status_code=413)
-        return await call_next(request)
+    @app.exception_handler(Exception)
+    async def _unexpected(_request, exc: Exception):
+        # The last resort: logged with its traceback, answered in OpenAI's shape.
+        log.error("unexpected error while answering a request", exc_info=exc)
+        return JSONResponse(error_body(f"internal error ({type(exc).__name__}); the gateway's "
+                                       "log has the details.", "server_error"),
+                            status_code=500)
 
+    app.add_middleware(Guard, api_key=serving.api_key, max_body_bytes=serving.max_body_bytes)
     app.include_router(router)
     return app
 

@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 
 from graftlm.commands import setting_help, settings_of, workspace_of
-from serving.launch import require_free
+from graftlm.errors import InputError
+from serving.launch import is_loopback, require_free
 
 
 class EngineChoice(str, Enum):
@@ -33,6 +34,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help=setting_help("serving.host"))] = None,
     port: Annotated[int | None, typer.Option(help=setting_help("serving.port"))] = None,
     api_key: Annotated[str | None, typer.Option(help=setting_help("serving.api_key"))] = None,
+    insecure: Annotated[bool, typer.Option(
+        help="Listen beyond this machine without an API key (anyone who can reach the port "
+             "can use the models).")] = False,
 ) -> None:
     """Serve the base model, adapters and indexes behind one OpenAI-compatible endpoint."""
     # Before torch loads: OpenMP threads that spin while idle take the cores the engine needs
@@ -44,6 +48,12 @@ def serve(
         ctx, **{"serving.engine": engine.value if engine else None, "serving.host": host,
                 "serving.port": port, "serving.api_key": api_key})
     s = settings.serving
+    if not s.api_key and not is_loopback(s.host):
+        if not insecure:
+            raise InputError(f"serving on {s.host} without an API key would let anyone who can "
+                             "reach the port use the models; set one (--api-key or "
+                             "serving.api_key), listen on 127.0.0.1, or pass --insecure.")
+        _err(f"warning: serving on {s.host} without an API key (--insecure).")
     require_free(s.host, s.port)
     runtime = Runtime(settings, workspace, adapters=adapter or [], indexes=index or [],
                       report=_err)

@@ -69,7 +69,9 @@ class Gateway:
         extra = {}
         if route.index:
             messages, extra = await self.augment(route, body, messages, params)
-        self.check_context(self.prompt_tokens(messages), params.max_tokens)
+        # Tokenizing a long prompt takes milliseconds: off the event loop, like the search.
+        self.check_context(await asyncio.to_thread(self.prompt_tokens, messages),
+                           params.max_tokens)
         request = EngineRequest(route.adapter, params, messages=messages, stream=body.stream)
         return await self._answer(route, body, request, extra, chat=True)
 
@@ -83,7 +85,7 @@ class Gateway:
                                                                 "content": prompt}], params)
             # A raw prompt has no turns: the augmented conversation, flattened, is the prompt.
             prompt = "\n\n".join(m["content"] for m in messages)
-        self.check_context(self.count_tokens(prompt), params.max_tokens)
+        self.check_context(await asyncio.to_thread(self.count_tokens, prompt), params.max_tokens)
         request = EngineRequest(route.adapter, params, prompt=prompt, stream=body.stream)
         return await self._answer(route, body, request, extra, chat=False,
                                   echo=prompt if body.echo else "")
@@ -122,15 +124,25 @@ class Gateway:
         """The sampling parameters; ``max_completion_tokens`` wins over ``max_tokens``.
 
         Raises:
-            ApiError: 400 if the answer asked for is longer than ``serving.max_tokens_limit``.
+            ApiError: 400 if the answer asked for is longer than ``serving.max_tokens_limit``,
+                or JSON is asked of an engine that cannot constrain its output to it.
         """
         wanted = body.max_completion_tokens or body.max_tokens or self.serving.default_max_tokens
         if wanted > self.serving.max_tokens_limit:
             raise ApiError(400, f"max_tokens is {wanted}, above this server's limit of "
                            f"{self.serving.max_tokens_limit} (serving.max_tokens_limit).",
                            param="max_tokens")
+        json_format = body.json_format()
+        if json_format and body.choice():
+            raise ApiError(400, "response_format: a request asks for JSON or for one of its "
+                           "choices, not both.", param="response_format")
+        if json_format and not getattr(self.runtime.engine, "decodes_json", False):
+            raise ApiError(400, f"response_format: JSON output needs an engine that constrains "
+                           f"decoding to it; the {self.runtime.engine.name} engine does not. "
+                           "Serve with --engine vllm, or leave response_format out.",
+                           param="response_format")
         return Params(wanted, body.temperature, body.top_p, body.stops(), body.seed,
-                      body.choice())
+                      body.choice(), json_format)
 
     def prompt_tokens(self, messages: list[dict]) -> int:
         """Tokens of the chat prompt the engine will see, generation prompt included."""
@@ -166,7 +178,8 @@ class Gateway:
         prompt = self.rag.prompt
         k = options.k if options and options.k else prompt.k
         mode = options.mode if options and options.mode else prompt.mode
-        room = self.max_len - params.max_tokens - self.prompt_tokens(messages) - SOURCE_MARGIN
+        asked = await asyncio.to_thread(self.prompt_tokens, messages)
+        room = self.max_len - params.max_tokens - asked - SOURCE_MARGIN
         started = time.perf_counter()
         try:
             # The search embeds the query: off the event loop, so other requests keep streaming.

@@ -29,6 +29,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an address only this machine can reach (``localhost`` included)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
 def require_free(host: str, port: int) -> None:
     """Check that a server can listen on ``host:port``.
 

@@ -3,13 +3,15 @@
 Requests are validated by pydantic: :func:`parse` turns a raw body into a request model, and a bad
 field into an :class:`ApiError` (a 400 with the field named; a body over the limit, a 413).
 Responses are plain dicts built here so that both engines and both routes produce the same
-shapes. Fields OpenAI defines but graftlm does not act on (``user``, ``logit_bias`` …) are
-accepted and ignored, as OpenAI clients send some of them by default. Nothing here knows about
-FastAPI or the engines.
+shapes. Every field is either honoured or refused with a 400 naming it: OpenAI's bookkeeping
+fields (``user``, ``metadata`` …) change no answer and are accepted, as are the fields graftlm does
+not act on when they hold their no-op value (``logprobs: false``, ``tools: []`` …), which some
+clients send by default. Nothing here knows about FastAPI or the engines.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -47,6 +49,26 @@ class StructuredOutputs(BaseModel):
         return value
 
 
+class ResponseFormat(BaseModel):
+    """``response_format``: plain text, or JSON (any object, or one matching ``json_schema``).
+    JSON needs an engine that constrains decoding to it (vLLM)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: dict[str, Any] | None = None
+
+
+# Fields that change no answer, whatever they hold.
+BOOKKEEPING = frozenset({"user", "metadata", "store", "service_tier", "prompt_cache_key",
+                         "safety_identifier", "parallel_tool_calls"})
+# Fields graftlm does not act on, accepted only at the value that asks for nothing.
+NO_OP = {"logprobs": (False, None), "top_logprobs": (0, None), "logit_bias": ({}, None),
+         "frequency_penalty": (0, None), "presence_penalty": (0, None), "tools": ([], None),
+         "tool_choice": ("none", None), "functions": ([], None), "best_of": (1, None),
+         "suffix": ("", None), "modalities": (["text"], None)}
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -78,20 +100,38 @@ class _Sampling(BaseModel):
     top_p: float = Field(1.0, gt=0, le=1)
     n: int = Field(1, ge=1, le=1)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-(2**63), lt=2**63)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     retrieval: Retrieval | None = None
     structured_outputs: StructuredOutputs | None = None
     guided_choice: list[str] | None = Field(None, min_length=1, max_length=64,
                                             description="vLLM's older spelling of a choice.")
+    response_format: ResponseFormat | None = None
 
     @field_validator("stop")
     @classmethod
     def _stops(cls, value):
-        if isinstance(value, list) and len(value) > 4:
+        stops = [value] if isinstance(value, str) else value or []
+        if len(stops) > 4:
             raise ValueError("at most 4 stop sequences")
+        if any(len(stop) > 256 for stop in stops):
+            raise ValueError("a stop sequence has at most 256 characters")
         return value
+
+    def unsupported(self) -> str | None:
+        """The first field sent that this server would not honour, if any."""
+        for key, value in (self.model_extra or {}).items():
+            if key in BOOKKEEPING or value in NO_OP.get(key, ()):
+                continue
+            return key
+        return None
+
+    def json_format(self) -> dict | None:
+        """``response_format`` when it asks for JSON (else None: plain text)."""
+        if self.response_format is None or self.response_format.type == "text":
+            return None
+        return self.response_format.model_dump(exclude_none=True)
 
     def stops(self) -> list[str]:
         if self.stop is None:
@@ -129,7 +169,9 @@ class CompletionRequest(_Sampling):
 class AdapterRequest(BaseModel):
     """``POST /v1/adapters``: the workspace adapter to serve from now on."""
 
-    name: str
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
 
 
 @dataclass
@@ -142,6 +184,7 @@ class Params:
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
     choice: list[str] | None = None  # the answer is exactly one of these
+    json_format: dict | None = None  # response_format asking for JSON (engines that can)
 
 
 @dataclass
@@ -173,11 +216,17 @@ def parse(model: type[RequestModel], raw: bytes, limit: int) -> RequestModel:
     if len(raw) > limit:
         raise too_large(len(raw), limit)
     try:
-        return model.model_validate_json(raw)
+        request = model.model_validate_json(raw)
     except ValidationError as exc:
         problem = exc.errors()[0]
         where = ".".join(str(p) for p in problem["loc"]) or "body"
         raise ApiError(400, f"{where}: {problem['msg']}", param=where) from exc
+    field = request.unsupported() if isinstance(request, _Sampling) else None
+    if field is not None:
+        value = json.dumps(request.model_extra[field])[:80]
+        raise ApiError(400, f"{field}: this server does not support `{field}` (sent: {value}); "
+                       "leave it out.", param=field, code="unsupported_parameter")
+    return request
 
 
 def too_large(size: int, limit: int) -> ApiError:

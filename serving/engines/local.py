@@ -48,6 +48,7 @@ class LocalEngine:
     """transformers + peft in this process."""
 
     name = "local"
+    decodes_json = False
 
     def __init__(self, model_path: Path | str, adapters: dict[str, Path] | None = None, *,
                  max_batch: int = 16, device: str | None = None):

@@ -74,6 +74,7 @@ class VllmEngine:
     """
 
     name = "vllm"
+    decodes_json = True  # response_format: vLLM's structured outputs
 
     def __init__(self, model_path: Path | str, adapters: dict[str, Path] | None, settings:
                  VllmSettings, *, log_dir: Path, port: int | None = None,
@@ -241,6 +242,8 @@ class VllmEngine:
             body["seed"] = p.seed
         if p.choice:
             body["structured_outputs"] = {"choice": p.choice}
+        if p.json_format:
+            body["response_format"] = p.json_format
         if request.messages is not None:
             route, body["messages"] = "/v1/chat/completions", request.messages
         else:

@@ -57,7 +57,14 @@ def stack(tmp_path_factory):
 
 
 def gateway(stack, **serving):
-    from serving.app import create_app, run_in_thread
+    """A gateway over ``stack`` with these serving settings, as ``run_in_thread``'s context."""
+    from serving.app import run_in_thread
+
+    return run_in_thread(make_app(stack, **serving), startup_timeout=60)
+
+
+def make_app(stack, **serving):
+    from serving.app import create_app
     from serving.runtime import Runtime
 
     settings, workspace = stack
@@ -66,7 +73,7 @@ def gateway(stack, **serving):
             "serving": settings.serving.model_copy(update=serving)})
     runtime = Runtime(settings, workspace, adapters=["terse"], indexes=["handbook"],
                       engine="local", embedder=WordEmbedder())
-    return run_in_thread(create_app(runtime), startup_timeout=60)
+    return create_app(runtime)
 
 
 @pytest.fixture(scope="module")

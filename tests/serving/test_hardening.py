@@ -1,0 +1,152 @@
+"""The gateway off the happy path: bodies that never end, requests a web page can forge, fields it
+would not honour, out-of-range values and unexpected failures, over a real gateway (local engine,
+tiny model) and plain sockets where a client library would not misbehave."""
+
+import resource
+import socket
+import time
+
+import httpx
+import openai
+import pytest
+
+from tests.serving.conftest import gateway, make_app
+
+ASK = [{"role": "user", "content": "what is the wifi password"}]
+
+
+def _post_chunked(url: str, chunk: bytes, total: int) -> bytes:
+    """POST ``total`` bytes of ``chunk`` with chunked transfer encoding and no length, over a raw
+    socket; stop sending as soon as the server answers; the server's reply."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sent = 0
+        sock.setblocking(False)
+        reply = b""
+        while sent < total:
+            try:
+                reply += sock.recv(65536)
+                if reply:
+                    break
+            except BlockingIOError:
+                pass
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                time.sleep(0.01)
+                continue
+            sent += len(chunk)
+        sock.setblocking(True)
+        while b"\r\n\r\n" not in reply:
+            more = sock.recv(65536)
+            if not more:
+                break
+            reply += more
+    return reply
+
+
+def test_a_chunked_body_over_the_limit_is_refused_as_it_arrives(url):
+    """No Content-Length to refuse by: the body is counted as it comes, refused once it passes
+    serving.max_body_bytes (20,000 here), and never held whole — 64 MB sent, memory flat."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reply = _post_chunked(url, b"x" * 65536, 64 * 2**20)
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+    assert b"serving.max_body_bytes" in reply
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 16, f"peak memory grew by {grown_mib:.0f} MiB"
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("application/x-www-form-urlencoded", b"model=base&messages=hi"),  # a cross-site <form>
+    ("text/plain", b'{"model": "base", "messages": [{"role": "user", "content": "hi"}]}'),
+    (None, b'{"model": "base", "messages": [{"role": "user", "content": "hi"}]}'),
+])
+def test_a_body_that_is_not_declared_json_is_a_415(url, content_type, body):
+    headers = {"content-type": content_type} if content_type else {}
+    reply = httpx.post(f"{url}/v1/chat/completions", content=body, headers=headers)
+    assert reply.status_code == 415, reply.text
+    assert reply.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}]),
+    ("logprobs", True),
+    ("presence_penalty", 0.5),
+    ("logit_bias", {"42": 5}),
+    ("frobnicate", 1),
+])
+def test_a_field_the_server_would_not_honour_is_a_400_naming_it(client, field, value):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="base", messages=ASK, max_tokens=2,
+                                       extra_body={field: value})
+    assert caught.value.body["param"] == field
+    assert caught.value.body["code"] == "unsupported_parameter"
+
+
+def test_bookkeeping_fields_and_no_op_values_are_accepted(client):
+    reply = client.chat.completions.create(
+        model="base", messages=ASK, max_tokens=2, user="u-1", metadata={"team": "a"},
+        logprobs=False, presence_penalty=0, tools=[], response_format={"type": "text"})
+    assert reply.choices[0].finish_reason in {"stop", "length"}
+
+
+def test_json_output_is_refused_by_an_engine_that_cannot_constrain_to_it(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="base", messages=ASK, max_tokens=2,
+                                       response_format={"type": "json_object"})
+    assert caught.value.body["param"] == "response_format"
+    assert "--engine vllm" in caught.value.body["message"]
+
+
+def test_an_out_of_range_seed_is_a_400_and_spoils_no_other_request(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="base", messages=ASK, max_tokens=2, seed=2**70)
+    assert caught.value.body["param"] == "seed"
+    reply = client.chat.completions.create(model="base", messages=ASK, max_tokens=2,
+                                           seed=-(2**63), temperature=1)
+    assert reply.choices[0].finish_reason in {"stop", "length"}
+
+
+def test_the_schema_needs_the_key_when_one_is_set(stack):
+    with gateway(stack, api_key="s3cret") as url:
+        assert httpx.get(f"{url}/openapi.json").status_code == 401
+        keyed = httpx.get(f"{url}/openapi.json", headers={"authorization": "Bearer s3cret"})
+        assert keyed.status_code == 200 and "/v1/chat/completions" in keyed.json()["paths"]
+        assert httpx.get(f"{url}/v1/models", headers={
+            "authorization": "Bearer s3cre"}).status_code == 401  # a prefix is not the key
+
+
+def test_an_unexpected_failure_is_an_openai_shaped_500(stack):
+    from serving.app import run_in_thread
+    from serving.routes import gateway_of
+
+    class Broken:
+        serving = make_app(stack).state.gateway.serving
+
+        async def chat(self, _body):
+            raise RuntimeError("boom")
+
+    app = make_app(stack)
+    app.dependency_overrides[gateway_of] = lambda: Broken()
+    with run_in_thread(app, startup_timeout=60) as url:
+        reply = httpx.post(f"{url}/v1/chat/completions",
+                           json={"model": "base", "messages": ASK})
+    assert reply.status_code == 500
+    assert reply.json()["error"]["type"] == "server_error"
+    assert "RuntimeError" in reply.json()["error"]["message"]
+
+
+def test_serving_beyond_loopback_needs_a_key_or_insecure(tmp_path):
+    from typer.testing import CliRunner
+
+    from graftlm.cli import app
+    from serving.launch import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "1"],
+                                env={"GRAFT_HOME": str(tmp_path)})
+    assert result.exit_code != 0
+    assert "--insecure" in result.output and "Traceback" not in result.output
