@@ -227,6 +227,11 @@ class ServingSettings(BaseModel):
     max_tokens_limit: int = Field(1024, gt=0, description="Largest max_tokens accepted.")
     default_max_tokens: int = Field(256, gt=0, description="max_tokens when none is given.")
     max_batch: int = Field(16, gt=0, description="Local engine: requests decoded together.")
+    max_in_flight: int = Field(64, gt=0, description="Requests answered at once; more wait.")
+    max_queue: int = Field(256, ge=0, description="Requests waiting for a slot; beyond it, 429.")
+    request_timeout_s: float = Field(
+        600.0, gt=0, description="Longest a request may take, waiting included; then 504 (or "
+        "an error event in a stream).")
     vllm: VllmSettings = Field(default_factory=VllmSettings)
 
 

@@ -55,7 +55,7 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request, exc: ApiError):
-        return JSONResponse(exc.body, status_code=exc.status)
+        return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request, exc: Exception):

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from graftlm.errors import ArtifactNotFoundError, GraftError, InputError
 from rag.prompt import augment, token_counter
+from serving.admission import Admission, Slot
 from serving.engines.base import Request as EngineRequest
 from serving.metrics import Metrics
 from serving.protocol import ApiError, ChatRequest, CompletionRequest, Params
@@ -54,7 +57,8 @@ class Gateway:
         self.runtime = runtime
         self.serving = runtime.settings.serving
         self.rag = runtime.settings.rag
-        self.metrics = Metrics()
+        self.admission = Admission(self.serving.max_in_flight, self.serving.max_queue)
+        self.metrics = Metrics(self.admission)
         self.tokenizer = _tokenizer(runtime)
         self.count_tokens = token_counter(self.tokenizer)
         self.max_len = self.serving.vllm.max_model_len
@@ -62,7 +66,33 @@ class Gateway:
     # -- requests ----------------------------------------------------------------------------
 
     async def chat(self, body: ChatRequest) -> Answer:
-        """Answer ``POST /v1/chat/completions``."""
+        """Answer ``POST /v1/chat/completions``, once admitted (429 if the server is full)."""
+        return await self._admitted(lambda deadline: self._chat(body, deadline))
+
+    async def complete(self, body: CompletionRequest) -> Answer:
+        """Answer ``POST /v1/completions``, once admitted (429 if the server is full)."""
+        return await self._admitted(lambda deadline: self._complete(body, deadline))
+
+    async def _admitted(self, work) -> Answer:
+        """``work(deadline)`` in a slot of :attr:`admission`, held until the answer is whole or
+        its stream has ended or been dropped. The deadline counts from arrival, waiting
+        included."""
+        deadline = asyncio.get_running_loop().time() + self.serving.request_timeout_s
+        slot = await self.admission.enter()
+        try:
+            answer = await work(deadline)
+        except BaseException:
+            slot.release()
+            raise
+        if isinstance(answer, dict):
+            slot.release()
+            return answer
+        held = _holding(answer, slot)
+        # A stream the server never starts (its client left at once) still gives its slot back.
+        weakref.finalize(held, slot.release)
+        return held
+
+    async def _chat(self, body: ChatRequest, deadline: float) -> Answer:
         route = self.route(body.model)
         messages = chat_messages(body)
         params = self.params(body)
@@ -73,10 +103,10 @@ class Gateway:
         self.check_context(await asyncio.to_thread(self.prompt_tokens, messages),
                            params.max_tokens)
         request = EngineRequest(route.adapter, params, messages=messages, stream=body.stream)
-        return await self._answer(route, body, request, extra, chat=True)
+        return await self._answer(route, body, request, extra, deadline, chat=True)
 
-    async def complete(self, body: CompletionRequest) -> Answer:
-        """Answer ``POST /v1/completions``; a retrieval model's sources go before the prompt."""
+    async def _complete(self, body: CompletionRequest, deadline: float) -> Answer:
+        """A retrieval model's sources go before the prompt."""
         route = self.route(body.model)
         params = self.params(body)
         prompt, extra = body.prompt, {}
@@ -87,7 +117,7 @@ class Gateway:
             prompt = "\n\n".join(m["content"] for m in messages)
         self.check_context(await asyncio.to_thread(self.count_tokens, prompt), params.max_tokens)
         request = EngineRequest(route.adapter, params, prompt=prompt, stream=body.stream)
-        return await self._answer(route, body, request, extra, chat=False,
+        return await self._answer(route, body, request, extra, deadline, chat=False,
                                   echo=prompt if body.echo else "")
 
     async def add_adapter(self, name: str) -> dict:
@@ -196,14 +226,25 @@ class Gateway:
 
     # -- answers -----------------------------------------------------------------------------
 
-    async def _answer(self, route: Route, body: Body, request: EngineRequest, extra: dict, *,
-                      chat: bool, echo: str = "") -> Answer:
+    async def _answer(self, route: Route, body: Body, request: EngineRequest, extra: dict,
+                      deadline: float, *, chat: bool, echo: str = "") -> Answer:
         extra["graft"] = {**self.runtime.lineage(route), **extra.pop("graft", {})}
-        reply = Reply(route.model, chat, extra, echo, body.wants_usage_chunk())
+        reply = Reply(route.model, chat, extra, echo, body.wants_usage_chunk(),
+                      deadline=deadline)
         chunks = self.runtime.engine.generate(request)
         if body.stream:
             return events(reply, chunks, self.metrics)
         return await whole(reply, chunks, self.metrics)
+
+
+async def _holding(events: AsyncIterator[str], slot: Slot) -> AsyncIterator[str]:
+    """``events``, giving ``slot`` back when they end or are dropped."""
+    try:
+        async with aclosing(events):
+            async for event in events:
+                yield event
+    finally:
+        slot.release()
 
 
 def _tokenizer(runtime: Runtime):

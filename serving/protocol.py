@@ -198,12 +198,14 @@ class Chunk:
 
 
 class ApiError(Exception):
-    """An error the client gets as an OpenAI error body with this HTTP status."""
+    """An error the client gets as an OpenAI error body with this HTTP status (and headers)."""
 
     def __init__(self, status: int, message: str, kind: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None):
+                 code: str | None = None, param: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.body = status, error_body(message, kind, code, param)
+        self.headers = headers
 
 
 def parse(model: type[RequestModel], raw: bytes, limit: int) -> RequestModel:

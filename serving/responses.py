@@ -8,12 +8,14 @@ arrives ready-made in :attr:`Reply.extra`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from graftlm.errors import GraftError
+from graftlm.errors import GraftError, InputError
 from serving.metrics import Metrics
 from serving.protocol import (ApiError, Chunk, chat_chunk, chat_response, completion_chunk,
                               completion_response, error_body, new_id, usage)
@@ -31,6 +33,8 @@ class Reply:
         extra: Top-level fields added to the response (``citations``, ``graft`` lineage).
         echo: Text sent before the generated text (``echo`` on completions: the prompt).
         usage_chunk: Whether a stream ends with a usage chunk (``stream_options.include_usage``).
+        deadline: When the answer must be whole (``loop.time()``), if ever: past it the
+            generation is stopped, and the client gets a 504 or, in a stream, an error event.
     """
 
     model: str
@@ -40,6 +44,7 @@ class Reply:
     usage_chunk: bool = False
     rid: str = ""
     started: float = field(default_factory=time.perf_counter)
+    deadline: float | None = None
 
     def __post_init__(self):
         self.rid = self.rid or new_id("chatcmpl" if self.chat else "cmpl")
@@ -48,21 +53,63 @@ class Reply:
         return time.perf_counter() - self.started
 
 
+class DeadlineExceeded(GraftError):
+    """The answer was not whole by the request's deadline (``serving.request_timeout_s``)."""
+
+
+async def within(chunks: AsyncIterator[Chunk], deadline: float | None) -> AsyncIterator[Chunk]:
+    """``chunks`` until ``deadline``; then the engine's generator is closed (which stops the
+    generation) and :class:`DeadlineExceeded` raised. However this ends — finished, failed, or
+    dropped by a client that left — the engine's generator is closed here."""
+    loop = asyncio.get_running_loop()
+    pending = aiter(chunks)
+    try:
+        while True:
+            try:
+                if deadline is None:
+                    chunk = await anext(pending)
+                else:
+                    chunk = await asyncio.wait_for(anext(pending),
+                                                   max(0.0, deadline - loop.time()))
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise DeadlineExceeded("the answer took longer than this server allows "
+                                       "(serving.request_timeout_s); ask for fewer tokens or "
+                                       "retry later.") from None
+            yield chunk
+    finally:
+        if hasattr(pending, "aclose"):
+            await pending.aclose()
+
+
+def _failure(exc: GraftError) -> ApiError:
+    """What the client hears of an engine's failure: the request's fault (400), the deadline
+    (504), or the engine's (503)."""
+    if isinstance(exc, InputError):
+        return ApiError(400, str(exc))
+    if isinstance(exc, DeadlineExceeded):
+        return ApiError(504, str(exc), "timeout_error", "timeout")
+    return ApiError(503, str(exc), "server_error", "engine_unavailable")
+
+
 async def whole(reply: Reply, chunks: AsyncIterator[Chunk], metrics: Metrics) -> dict:
     """The whole answer as one OpenAI response, once the engine has finished.
 
     Raises:
-        ApiError: 503 if the engine fails (the failure is counted in the metrics).
+        ApiError: 503 if the engine fails, 504 past the deadline, 400 if the engine refused
+            the request (each counted in the metrics).
     """
     pieces: list[str] = []
     last = Chunk()
     try:
-        async for piece in chunks:
-            pieces.append(piece.text)
-            last = piece
+        async with aclosing(within(chunks, reply.deadline)) as pieces_of:
+            async for piece in pieces_of:
+                pieces.append(piece.text)
+                last = piece
     except GraftError as exc:
         metrics.observe(reply.model, "error", reply.seconds(), 0, 0)
-        raise ApiError(503, str(exc), "server_error") from exc
+        raise _failure(exc) from exc
     used = usage(last.prompt_tokens, last.completion_tokens)
     metrics.observe(reply.model, "ok", reply.seconds(), last.prompt_tokens,
                     last.completion_tokens)
@@ -87,9 +134,11 @@ async def events(reply: Reply, chunks: AsyncIterator[Chunk],
                                  None, reply.extra))
         elif reply.echo:
             yield sse(completion_chunk(reply.rid, reply.model, reply.echo, None, reply.extra))
-        async for piece in chunks:
-            last = piece
-            if piece.text or piece.finish_reason:
+        async with aclosing(within(chunks, reply.deadline)) as pieces:
+            async for piece in pieces:
+                last = piece
+                if not (piece.text or piece.finish_reason):
+                    continue
                 more = reply.extra if first and not reply.chat and not reply.echo else {}
                 first = False
                 if reply.chat:
@@ -107,7 +156,7 @@ async def events(reply: Reply, chunks: AsyncIterator[Chunk],
                         last.completion_tokens)
     except GraftError as exc:
         metrics.observe(reply.model, "error", reply.seconds(), 0, 0)
-        yield sse(error_body(str(exc), "server_error"))
+        yield sse(_failure(exc).body)
     yield DONE
 
 

@@ -7,6 +7,9 @@ can swap it with ``app.dependency_overrides[gateway_of]``.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +20,7 @@ from serving.protocol import (AdapterRequest, ChatRequest, CompletionRequest, mo
                               parse)
 
 router = APIRouter()
+DISCONNECT_POLL_S = 0.25  # how often a waiting request checks that its client is still there
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -52,14 +56,32 @@ async def add_adapter(request: Request, gateway: Served):
 @router.post("/v1/chat/completions")
 async def chat(request: Request, gateway: Served):
     body = parse(ChatRequest, await request.body(), gateway.serving.max_body_bytes)
-    return _reply(await gateway.chat(body), body.stream)
+    return await _reply(request, gateway.chat(body), body.stream)
 
 
 @router.post("/v1/completions")
 async def complete(request: Request, gateway: Served):
     body = parse(CompletionRequest, await request.body(), gateway.serving.max_body_bytes)
-    return _reply(await gateway.complete(body), body.stream)
+    return await _reply(request, gateway.complete(body), body.stream)
 
 
-def _reply(answer: Answer, stream: bool):
+async def _reply(request: Request, work: Awaitable[Answer], stream: bool):
+    """The answer ``work`` gives, unless the client leaves first: then ``work`` is cancelled,
+    which stops its generation (or takes it out of the queue). A stream that has begun is
+    stopped the same way when its client leaves, by the response closing it."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if done:
+                break
+            if await request.is_disconnected():
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+                return Response(status_code=499)  # nobody is there to read it
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    answer = task.result()
     return StreamingResponse(answer, media_type="text/event-stream") if stream else answer

@@ -64,7 +64,7 @@ def test_an_engine_failure_is_a_503_and_counted():
                           engine(Chunk("a"), BackendUnavailableError("vLLM went away")), metrics))
     assert caught.value.status == 503
     assert caught.value.body["error"] == {"message": "vLLM went away", "type": "server_error",
-                                          "param": None, "code": None}
+                                          "param": None, "code": "engine_unavailable"}
     assert counted(metrics, "base", "error")
 
 
@@ -96,5 +96,5 @@ def test_a_failure_mid_stream_is_an_error_event_before_done():
     got = stream(Reply("base", chat=True), Chunk("a"), BackendUnavailableError("gone"),
                  metrics=metrics)
     assert got[-1] == {"error": {"message": "gone", "type": "server_error", "param": None,
-                                 "code": None}}
+                                 "code": "engine_unavailable"}}
     assert counted(metrics, "base", "error")
