@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import statistics
 import tempfile
 import time
@@ -55,15 +56,21 @@ def messages(i: int) -> list[dict]:
     return [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]
 
 
+SECRET = secrets.token_urlsafe(32)  # the key of the vLLM servers graft serve starts here
+
+
 class Client:
     """Blocking OpenAI-protocol calls over one pooled connection per thread."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, uds: str | None = None):
         import httpx
 
         self.url = url
-        self.http = httpx.Client(base_url=url, timeout=600,
-                                 limits=httpx.Limits(max_connections=64))
+        # A vLLM server graft serve manages listens on a Unix socket, behind this run's key.
+        transport = httpx.HTTPTransport(uds=uds) if uds else None
+        headers = {"Authorization": f"Bearer {SECRET}"} if uds else None
+        self.http = httpx.Client(base_url=url, timeout=600, transport=transport,
+                                 headers=headers, limits=httpx.Limits(max_connections=64))
 
     def chat(self, model: str, i: int, tokens: int, body: dict | None = None
              ) -> tuple[float, int]:
@@ -133,7 +140,7 @@ def adapter_arms(servers: dict, args, workspace) -> dict:
     (the same adapter loaded into the base model's server under another name), against the
     base model's, at one stream and eight. Every request decodes exactly ``--tokens`` tokens
     (``ignore_eos``), since a tuned adapter stops far earlier than the base model would."""
-    base, merged = Client(servers["base"]), Client(servers[args.adapter])
+    base, merged = servers["base"], servers[args.adapter]
     path = workspace.get("adapters", args.adapter).path
     base.http.post("/v1/load_lora_adapter", json={"lora_name": "lora-arm",
                                                  "lora_path": str(path)}).raise_for_status()
@@ -192,18 +199,18 @@ def bandwidth_gbs(size_mb: int = 1024, repeats: int = 5) -> float:
 
 @contextmanager
 def served(engine: str, *args: str):
-    """``graft serve`` in its own process, as users run it; yields its URL and, for vLLM, the
-    URLs of the vLLM servers it manages by the model each serves (read from the log lines
-    naming the vLLM logs): ``base`` for the base model's, an adapter's name for a merged one."""
-    import httpx
-
+    """``graft serve`` in its own process, as users run it; yields its URL and, for vLLM, a
+    client of each vLLM server it manages by the model each serves (their sockets read from
+    the log lines naming them, their key fixed for this run through ``GRAFT_VLLM_SECRET``):
+    ``base`` for the base model's, an adapter's name for a merged one."""
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "serve.log"
-        with graft_serve("--engine", engine, *args, log=log) as (url, _):
+        env = {**os.environ, "GRAFT_VLLM_SECRET": SECRET}
+        with graft_serve("--engine", engine, *args, log=log, env=env) as (url, _):
             servers = {}
-            for port in re.findall(r"vllm-(\d+)\.log", log.read_text()):
-                server = f"http://127.0.0.1:{port}"
-                served_model = httpx.get(f"{server}/v1/models").json()["data"][0]["id"]
+            for socket in re.findall(r"\(socket (\S+\.sock)\)", log.read_text()):
+                server = Client("http://vllm", uds=socket)
+                served_model = server.http.get("/v1/models").json()["data"][0]["id"]
                 servers[served_model] = server
             yield url, servers
 
@@ -244,7 +251,7 @@ def main() -> None:
     base_path = base_model_dir(settings.models, workspace)
     with served("vllm", "--adapter", args.adapter, "--index", args.index) as (
             gateway_url, servers):
-        gateway, direct = Client(gateway_url), Client(servers["base"])
+        gateway, direct = Client(gateway_url), servers["base"]
         for c in (gateway, direct):
             load(c, "base", 2, 2, args.tokens)  # warm-up
         for streams in (1, 8):

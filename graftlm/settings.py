@@ -208,6 +208,8 @@ class VllmSettings(BaseModel):
         "such server holds its own weights and KV cache. The others, and adapters loaded at run "
         "time, go through LoRA. On a GPU every adapter goes through LoRA (multi-LoRA batching).")
     startup_timeout_s: float = Field(600.0, gt=0, description="How long to wait for health.")
+    max_restarts: int = Field(3, ge=0, description="Restarts of a vLLM server that died, in a "
+                              "row, before the gateway gives up and exits non-zero.")
     extra_args: list[str] = Field(default_factory=list,
                                   description="More `vllm serve` arguments, verbatim.")
 

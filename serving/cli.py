@@ -55,17 +55,33 @@ def serve(
                              "serving.api_key), listen on 127.0.0.1, or pass --insecure.")
         _err(f"warning: serving on {s.host} without an API key (--insecure).")
     require_free(s.host, s.port)
+    stopper = _Stopper()
     runtime = Runtime(settings, workspace, adapters=adapter or [], indexes=index or [],
-                      report=_err)
+                      report=_err, on_fatal=stopper)
     for warning in runtime.warnings():
         _err(f"warning: {warning}")
     try:
-        asyncio.run(_serve(runtime))
+        asyncio.run(_serve(runtime, stopper))
     except (KeyboardInterrupt, asyncio.CancelledError):
         raise typer.Exit(130) from None  # interrupted before serving began
+    if stopper.reason:
+        raise typer.Exit(1)
 
 
-async def _serve(runtime) -> None:
+class _Stopper:
+    """Stops the server when the engine is down for good, and remembers why."""
+
+    server = None
+    reason: str | None = None
+
+    def __call__(self, reason: str) -> None:
+        self.reason = reason
+        _err(f"error: {reason} Stopping.")
+        if self.server is not None:
+            self.server.should_exit = True
+
+
+async def _serve(runtime, stopper: _Stopper) -> None:
     import uvicorn
 
     from serving.app import create_app
@@ -82,6 +98,7 @@ async def _serve(runtime) -> None:
         server = uvicorn.Server(uvicorn.Config(app, host=s.host, port=s.port,
                                                log_level="warning", access_log=False,
                                                timeout_graceful_shutdown=10))
+        stopper.server = server
         loop.remove_signal_handler(signal.SIGTERM)
         # While serving, uvicorn owns SIGINT and SIGTERM and shuts down gracefully; it passes
         # the signal on afterwards, which must not interrupt stopping the engine.

@@ -56,7 +56,8 @@ def require_free(host: str, port: int) -> None:
 
 
 def wait_healthy(url: str, process: subprocess.Popen, *, timeout: float, log_path: Path,
-                 what: str, setting: str | None = None, interval: float = 0.5) -> None:
+                 what: str, setting: str | None = None, interval: float = 0.5,
+                 uds: str | None = None) -> None:
     """Wait until ``GET {url}/health`` answers 200.
 
     Blocking; an async caller runs it with ``asyncio.to_thread``.
@@ -69,6 +70,7 @@ def wait_healthy(url: str, process: subprocess.Popen, *, timeout: float, log_pat
         what: The server, as the error names it ("the vLLM server").
         setting: The setting that holds ``timeout``, named when it runs out.
         interval: Seconds between two probes.
+        uds: The Unix socket the server listens on, if it listens on one.
 
     Raises:
         BackendUnavailableError: The process exited, or the server was not healthy in time.
@@ -76,6 +78,7 @@ def wait_healthy(url: str, process: subprocess.Popen, *, timeout: float, log_pat
     import httpx
 
     deadline = time.monotonic() + timeout
+    client = httpx.Client(transport=httpx.HTTPTransport(uds=uds) if uds else None, timeout=2)
     while True:
         if process.poll() is not None:
             raise BackendUnavailableError(
@@ -87,11 +90,24 @@ def wait_healthy(url: str, process: subprocess.Popen, *, timeout: float, log_pat
                 f"{what} was not healthy after {timeout:.0f} s{knob}; its log ({log_path}) "
                 f"ends with:\n{tail(log_path)}")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+            if client.get(f"{url}/health").status_code == 200:
+                client.close()
                 return
         except httpx.HTTPError:
             pass  # not listening yet
         time.sleep(interval)
+
+
+def die_with_parent() -> None:
+    """For ``Popen(preexec_fn=...)``: the child gets SIGTERM when the process that started it
+    dies, even by SIGKILL (Linux; elsewhere nothing). It survives ``exec``."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def tail(path: Path, lines: int = 30) -> str:

@@ -13,7 +13,7 @@ from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from serving.gateway import Answer, Gateway
 from serving.protocol import (AdapterRequest, ChatRequest, CompletionRequest, model_list,
@@ -33,7 +33,11 @@ Served = Annotated[Gateway, Depends(gateway_of)]
 
 @router.get("/health")
 async def health(gateway: Served):
-    return {"status": "ok", "engine": gateway.runtime.engine.name}
+    """200 while the engine can answer; 503 while it is down (a vLLM server restarting)."""
+    engine = gateway.runtime.engine
+    if not engine.healthy():
+        return JSONResponse({"status": "unavailable", "engine": engine.name}, status_code=503)
+    return {"status": "ok", "engine": engine.name}
 
 
 @router.get("/metrics")

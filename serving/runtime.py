@@ -47,14 +47,16 @@ class Runtime:
         indexes: Indexes for retrieval models, by name.
         engine: ``vllm``, ``local`` or ``auto`` (default: ``serving.engine``).
         embedder: The indexes' embedder (default: the configured one).
-        port: The vLLM server's port (default: a free one).
-        report: Where the engine's lines for the user go (the vLLM log's path); the CLI passes
-            one that writes to stderr. By default they go nowhere.
+        report: Where the engine's lines for the user go (the vLLM log's path, a restart); the
+            CLI passes one that writes to stderr. By default they go nowhere.
+        on_fatal: Called when the engine is down for good (a vLLM server that died and did
+            not start again); ``graft serve`` then exits non-zero.
     """
 
     def __init__(self, settings: Settings, workspace: Workspace, *, adapters: list[str] = (),
                  indexes: list[str] = (), engine: str | None = None, embedder=None,
-                 port: int | None = None, report: Callable[[str], None] | None = None):
+                 report: Callable[[str], None] | None = None,
+                 on_fatal: Callable[[str], None] | None = None):
         from graftlm.models import base_model_dir
         from tuning.adapter import fitting_adapter
 
@@ -77,9 +79,10 @@ class Runtime:
             for name in dict.fromkeys(indexes):
                 index = load_index(name, workspace=workspace, embedder=embedder)
                 self.indexes[name] = Sources(index, version_of(workspace.get("indexes", name)))
-        self.engine = self._engine(engine or settings.serving.engine, port, report)
+        self.engine = self._engine(engine or settings.serving.engine, report, on_fatal)
 
-    def _engine(self, kind: str, port: int | None, report: Callable[[str], None] | None):
+    def _engine(self, kind: str, report: Callable[[str], None] | None,
+                on_fatal: Callable[[str], None] | None):
         from serving.engines.vllm import VllmEngine, vllm_installed
 
         if kind == "auto":
@@ -88,8 +91,8 @@ class Runtime:
             merged = self._merged_copies(report)
             lora = {n: p for n, p in self.adapter_paths.items() if n not in merged}
             return VllmEngine(self.base_path, lora, self.settings.serving.vllm,
-                              log_dir=self.workspace.home / "logs", port=port, report=report,
-                              merged=merged)
+                              log_dir=self.workspace.home / "logs", report=report,
+                              on_fatal=on_fatal, merged=merged)
         if kind == "local":
             from serving.engines.local import LocalEngine
 

