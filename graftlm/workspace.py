@@ -1,14 +1,21 @@
 """The workspace: named artifacts (prepared models, indexes, adapters) under one home directory.
 
 Every artifact is a directory ``<home>/<kind>/<name>/`` holding a ``manifest.json`` that makes it
-self-describing. Writes are atomic: an artifact is built in a staging directory beside its final
-place and renamed into it only once complete, so a failed or interrupted write leaves the previous
-version intact and loadable. The workspace knows nothing about what an artifact contains.
+self-describing. Writes are atomic and durable: an artifact is built in a staging directory beside
+its final place, flushed to disk (fsync), and renamed into place only once complete, so a failed
+or interrupted write leaves the previous version intact and loadable. Publishing takes two renames
+(the old version aside, the new one in); a crash between them leaves no artifact under the name,
+and the next process to look for it puts the previous version back. One process writes an
+artifact at a time (a lock per artifact; a second writer is refused), and a reader that loads
+inside :meth:`Workspace.reading` never sees parts of two versions: publishing waits for it.
+The workspace knows nothing about what an artifact contains.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import shutil
 import time
@@ -55,6 +62,8 @@ class Workspace:
         """The artifact, or :class:`ArtifactNotFoundError` listing the ones that exist."""
         path = self.path(kind, name)
         if not (path / MANIFEST).is_file():
+            self._recover_if_idle(kind, name)
+        if not (path / MANIFEST).is_file():
             known = ", ".join(a.name for a in self.list(kind)) or "none yet"
             noun = _SINGULAR.get(kind, kind)
             missing = _NOT_FOUND.get(kind, ArtifactNotFoundError)
@@ -67,6 +76,10 @@ class Workspace:
         root = self.home / kind
         if not root.is_dir():
             return []
+        for leftover in root.glob(".trash-*"):  # a publish cut short: its previous version
+            name = _TRASH.fullmatch(leftover.name)
+            if name and not (root / name[1] / MANIFEST).is_file():
+                self._recover_if_idle(kind, name[1])
         found = []
         for child in sorted(root.iterdir()):
             if child.name.startswith(".") or not (child / MANIFEST).is_file():
@@ -86,29 +99,80 @@ class Workspace:
         previous artifact of that name is untouched.
 
         Raises:
-            ArtifactError: the name is taken and ``replace`` is false.
+            ArtifactError: the name is taken and ``replace`` is false, or another process is
+                writing this artifact now.
         """
         final = self.path(kind, name)
-        if final.exists() and not replace:
-            raise ArtifactError(f"{final} already exists; pass --force to replace it.")
         final.parent.mkdir(parents=True, exist_ok=True)
-        staging = final.parent / f".staging-{name}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
-        try:
-            yield staging
-            if not (staging / MANIFEST).is_file():
-                raise ArtifactError(f"internal: {kind} '{name}' was written without a manifest.")
-            _publish(staging, final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with self._lock(kind, name, "write", exclusive=True, wait=False) as held:
+            if not held:
+                raise ArtifactError(f"another process is writing {_SINGULAR.get(kind, kind)} "
+                                    f"'{name}' now; wait for it to finish.")
+            _recover(final)
+            if final.exists() and not replace:
+                raise ArtifactError(f"{final} already exists; pass --force to replace it.")
+            staging = final.parent / f".staging-{name}-{uuid.uuid4().hex[:8]}"
+            staging.mkdir()
+            try:
+                yield staging
+                if not (staging / MANIFEST).is_file():
+                    raise ArtifactError(f"internal: {kind} '{name}' was written without a "
+                                        "manifest.")
+                _sync_tree(staging)
+                with self._lock(kind, name, "read", exclusive=True, wait=True):
+                    _publish(staging, final)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    @contextmanager
+    def reading(self, kind: str, name: str) -> Iterator[Artifact]:
+        """The artifact, kept from being replaced while the body reads its files."""
+        self.path(kind, name).parent.mkdir(parents=True, exist_ok=True)
+        with self._lock(kind, name, "read", exclusive=False, wait=True):
+            yield self.get(kind, name)
 
     def remove(self, kind: str, name: str) -> Path:
         """Delete an artifact; raises :class:`ArtifactNotFoundError` if it does not exist."""
         artifact = self.get(kind, name)
-        trash = artifact.path.parent / f".trash-{name}-{uuid.uuid4().hex[:8]}"
-        artifact.path.rename(trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        with self._lock(kind, name, "write", exclusive=True, wait=False) as held:
+            if not held:
+                raise ArtifactError(f"another process is writing {_SINGULAR.get(kind, kind)} "
+                                    f"'{name}' now; try again when it has finished.")
+            trash = artifact.path.parent / f".trash-{name}-{uuid.uuid4().hex[:8]}"
+            with self._lock(kind, name, "read", exclusive=True, wait=True):
+                artifact.path.rename(trash)
+                (trash / MANIFEST).unlink()  # not a version to recover
+            _sync_dir(trash.parent)
+            shutil.rmtree(trash, ignore_errors=True)
         return artifact.path
+
+    def _recover_if_idle(self, kind: str, name: str) -> None:
+        """Put back the previous version of an artifact whose publish was cut short, unless a
+        writer holds it now (then it is publishing, not crashed)."""
+        if not (self.home / kind).is_dir():
+            return
+        with self._lock(kind, name, "write", exclusive=True, wait=False) as held:
+            if held:
+                _recover(self.path(kind, name))
+
+    @contextmanager
+    def _lock(self, kind: str, name: str, role: str, *, exclusive: bool,
+              wait: bool) -> Iterator[bool]:
+        """An advisory lock (``flock``) on ``<kind>/.locks/<name>.<role>``; yields whether it
+        is held (only ``wait=False`` can fail to get it)."""
+        locks = self.home / kind / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{validate_name(name)}.{role}", "a") as handle:
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            try:
+                fcntl.flock(handle, mode if wait else mode | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def validate_name(name: str) -> str:
@@ -138,9 +202,13 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise ArtifactError(f"{path} is corrupt ({exc}); rebuild the artifact.") from None
 
 
+_TRASH = re.compile(r"\.trash-(.+)-[0-9a-f]{8}")
+
+
 def _publish(staging: Path, final: Path) -> None:
     # A rename is atomic on one filesystem; the old version is moved aside first and deleted only
-    # after the new one is in place, so at every instant one complete version exists.
+    # after the new one is in place and on disk. A crash between the two renames leaves the old
+    # version under .trash-<name>-*, where _recover finds it.
     old = None
     if final.exists():
         old = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
@@ -151,5 +219,47 @@ def _publish(staging: Path, final: Path) -> None:
         if old is not None:
             old.rename(final)
         raise
+    _sync_dir(final.parent)
     if old is not None:
+        (old / MANIFEST).unlink(missing_ok=True)  # no longer a version to recover
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(final: Path) -> None:
+    """Clear what interrupted writes left beside ``final`` (its writer lock held): a staging
+    directory is dropped; a version moved aside is put back if nothing is under the name, else
+    dropped."""
+    for leftover in sorted(final.parent.glob(f".trash-{final.name}-*"),
+                           key=lambda p: p.stat().st_mtime, reverse=True):
+        if not _TRASH.fullmatch(leftover.name) or _TRASH.fullmatch(leftover.name)[1] != \
+                final.name:
+            continue
+        if not (final / MANIFEST).is_file() and (leftover / MANIFEST).is_file():
+            shutil.rmtree(final, ignore_errors=True)
+            leftover.rename(final)
+            _sync_dir(final.parent)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in final.parent.glob(f".staging-{final.name}-*"):
+        if re.fullmatch(rf"\.staging-{re.escape(final.name)}-[0-9a-f]{{8}}", leftover.name):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _sync_tree(root: Path) -> None:
+    """Flush every file under ``root``, and the directories, to disk."""
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _sync_dir(Path(directory))
+
+
+def _sync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

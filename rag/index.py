@@ -248,8 +248,14 @@ class Index:
 
 
 def load_index(name: str, *, workspace: Workspace, embedder: Embedder) -> Index:
-    """Load index ``name``; refuse one built with another embedder than ``embedder``."""
-    artifact = workspace.get(KIND, name)
+    """Load index ``name``; refuse one built with another embedder than ``embedder``. Every file
+    is read under the workspace's read lock, so a rebuild publishing meanwhile waits: the
+    loaded index is one version, whole."""
+    with workspace.reading(KIND, name) as artifact:
+        return _checked(artifact, name, embedder)
+
+
+def _checked(artifact: Artifact, name: str, embedder: Embedder) -> Index:
     manifest = artifact.manifest
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(f"index '{name}' has format version {manifest.get('format_version')}"
