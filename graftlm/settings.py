@@ -176,6 +176,7 @@ class TuningSettings(BaseModel):
     eval_max: int = Field(200, gt=0, description="Held-out examples evaluated, at most.")
     eval_every: int = Field(50, gt=0, description="Steps between evaluations.")
     patience: int = Field(3, ge=1, description="Evaluations without improvement before stopping.")
+    keep_checkpoints: int = Field(2, ge=1, description="Checkpoints of a run kept (the newest).")
     seed: int = Field(0, description="Seed for the split, batch order and initialisation.")
     distractor_share: float = Field(
         0.2, ge=0, le=1, description="With --index: share of training examples shown only "

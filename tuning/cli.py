@@ -133,6 +133,9 @@ def _train(data, name, settings, workspace, **kwargs):
         task = bar.add_task("training", total=None, status="")
 
         def progress(event: dict) -> None:
+            if "note" in event:  # a line of its own above the bar
+                bar.console.print(f"note: {event['note']}", highlight=False)
+                return
             status = bar.tasks[0].fields.get("status", "")
             if "eval" in event:
                 point = event["eval"]

@@ -121,14 +121,15 @@ def _fused_forward(layer, original, rng: np.random.Generator):
     return forward
 
 
-def install(model, seed: int = 0) -> Callable[[], None]:
-    """Route the LoRA layers of peft ``model`` through the fused function while training.
+def install(model, seed: int | np.random.Generator = 0) -> Callable[[], None]:
+    """Route the LoRA layers of peft ``model`` through the fused function while training; the
+    dropout masks come from ``seed`` (or from that generator, which a checkpoint can save).
 
     Returns the function that restores peft's own forward on every layer it changed.
     """
     from peft.tuners.lora import Linear as LoraLinear
 
-    rng = np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     changed = []
     for module in model.modules():
         if type(module) is LoraLinear and "forward" not in vars(module):

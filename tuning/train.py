@@ -17,17 +17,19 @@ publishes. A step is then ``num_processes`` batches.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from graftlm.errors import TrainingError
 from graftlm.padding import pad_id
 from graftlm.settings import TuningSettings
 from tuning.data import IGNORE, Encoded, Example, encode
+from tuning import checkpoint as checkpoints
 from tuning import fast_lora
 from tuning.evaluate import answer_budget, evaluate_answers
 from tuning.head_loss import head_loss, hidden_states_out, output_head
@@ -200,6 +202,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     count is re-planned from the measured step time after a few steps, so the learning-rate
     schedule still decays to zero.
     """
+    import numpy as np
     import torch
     from accelerate import Accelerator
 
@@ -216,6 +219,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     if not enc_train:
         raise TrainingError(f"no training example keeps any of its answer within "
                             f"tuning.max_length = {settings.max_length} tokens; raise it.")
+    run_id = checkpoints.fingerprint(enc_train, settings, full)
     if settings.packing:  # a step is then batch_size rows of several examples each
         enc_train = pack(enc_train, settings.max_length)
     enc_eval = [encode(ex, tokenizer, settings.max_length) for ex in eval_examples]
@@ -244,15 +248,18 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     runner, optimizer = accelerator.prepare(model, optimizer)
     state = {"step": 0, "best": base_point, "best_weights": _trainable_state(model),
              "history": [], "bad_evals": 0, "tokens": 0}
-    if resume and checkpoint is not None and (checkpoint / "state.pt").is_file():
-        _load_checkpoint(checkpoint, model, optimizer, scheduler, state)
+    rng = np.random.default_rng(settings.seed + rank)  # the LoRA dropout masks' stream
+    if resume and checkpoint is not None:
+        saved = checkpoints.load(checkpoint, run_id, lambda line: progress({"note": line}))
+        if saved is not None:
+            _resume(saved, model, optimizer, scheduler, state, rng)
     started = time.perf_counter()
     model.train()
     stopped_early = False
     steps_here = 0
     epoch = state["step"] // steps_per_epoch
     # LoRA layers run fused while training (tuning/fast_lora.py); peft's own forward after.
-    unfuse = (lambda: None) if full else fast_lora.install(model, settings.seed + rank)
+    unfuse = (lambda: None) if full else fast_lora.install(model, rng)
     try:
         while state["step"] < total and not stopped_early:
             plan = batches(enc_train, settings.batch_size, settings.seed + epoch)
@@ -308,7 +315,9 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
                     progress({"step": state["step"], "total": total, "eval": point,
                               "metric": metric_name, "seconds": elapsed})
                     if checkpoint is not None and main:
-                        _save_checkpoint(checkpoint, model, optimizer, scheduler, state)
+                        checkpoints.save(checkpoint, state["step"], _payload(
+                            run_id, model, optimizer, scheduler, state, rng),
+                            settings.keep_checkpoints)
                     accelerator.wait_for_everyone()
                     if state["bad_evals"] >= settings.patience:
                         stopped_early = True
@@ -347,25 +356,29 @@ def _restore(model, weights: dict) -> None:
             params[key].copy_(value)
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, state: dict) -> None:
+def _payload(run_id: dict, model, optimizer, scheduler, state: dict, rng) -> dict:
+    """A checkpoint's contents: tensors, numbers and strings only (see tuning/checkpoint.py)."""
     import torch
 
-    path.mkdir(parents=True, exist_ok=True)
-    tmp = path / "state.pt.tmp"
-    torch.save({"trainable": _trainable_state(model), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "state": state}, tmp)
-    tmp.replace(path / "state.pt")  # atomic: a kill mid-write keeps the previous checkpoint
+    return {"fingerprint": run_id, "trainable": _trainable_state(model),
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "state": {**state, "best": asdict(state["best"]),
+                      "history": [asdict(p) for p in state["history"]]},
+            "rng": {"torch": torch.get_rng_state(), "numpy": json.dumps(rng.bit_generator.state)}}
 
 
-def _load_checkpoint(path: Path, model, optimizer, scheduler, state: dict) -> None:
+def _resume(saved: dict, model, optimizer, scheduler, state: dict, rng) -> None:
     import torch
 
-    saved = torch.load(path / "state.pt", weights_only=False)
     trainable = {k for k, v in model.named_parameters() if v.requires_grad}
     if set(saved["trainable"]) != trainable:
-        raise TrainingError(f"the checkpoint in {path} was made with other settings (different "
-                            "trainable weights); start again without --resume.")
+        raise TrainingError("the checkpoint was made with other settings (different trainable "
+                            "weights); start again without --resume.")
     _restore(model, saved["trainable"])
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
-    state.update(saved["state"])
+    saved_state = saved["state"]
+    state.update(saved_state, best=EvalPoint(**saved_state["best"]),
+                 history=[EvalPoint(**p) for p in saved_state["history"]])
+    torch.set_rng_state(saved["rng"]["torch"])
+    rng.bit_generator.state = json.loads(saved["rng"]["numpy"])

@@ -3,6 +3,7 @@ import pytest
 from graftlm.errors import TrainingError
 from graftlm.settings import TuningSettings
 from tuning.data import IGNORE, Encoded, Example, encode
+from tuning.checkpoint import checkpoints
 from tuning.train import batches, collate, split, train
 
 PAIRS = [("play some jazz music", "PlayMusic"), ("book a table for two", "BookRestaurant"),
@@ -97,7 +98,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_model, tiny_tokenizer,
     with pytest.raises(KeyboardInterrupt):
         train(lora(tiny_model), tiny_tokenizer, data, data[:4], settings,
               checkpoint=tmp_path / "run", progress=interrupt)
-    assert (tmp_path / "run" / "state.pt").is_file()
+    assert [p.name for p in checkpoints(tmp_path / "run")] == ["step-0000010", "step-0000005"]
     steps = []
     result = train(lora(fresh), tiny_tokenizer, data, data[:4], settings,
                    checkpoint=tmp_path / "run", resume=True,
@@ -146,3 +147,79 @@ def test_training_with_packing_runs_on_rows_of_several_examples(tiny_model, tiny
     assert result.steps == 2
     lengths = [len(encode(ex, tiny_tokenizer, settings.max_length).input_ids) for ex in data]
     assert result.train_tokens / result.steps > max(lengths)  # rows held several examples
+
+
+def _interrupted_run(model, tokenizer, data, settings, run, at=12):
+    def interrupt(event):
+        if event.get("step") == at and "loss" in event:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(model, tokenizer, data, data[:4], settings, checkpoint=run, progress=interrupt)
+
+
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tiny_model,
+                                                                      tiny_tokenizer, tmp_path):
+    """The checkpoint carries the random streams (torch's, and the LoRA dropout masks'), so
+    resuming changes nothing: the same final weights, to float tolerance."""
+    import copy
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    def dropped(model):
+        torch.manual_seed(0)
+        return get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.2,
+                                                target_modules="all-linear",
+                                                task_type="CAUSAL_LM"))
+
+    data = examples(4)
+    settings = FAST.model_copy(update={"max_steps": 20, "eval_every": 5, "patience": 10})
+    fresh, again = copy.deepcopy(tiny_model), copy.deepcopy(tiny_model)
+    whole = train(dropped(tiny_model), tiny_tokenizer, data, data[:4], settings).model
+    _interrupted_run(dropped(fresh), tiny_tokenizer, data, settings, tmp_path / "run")
+    resumed = train(dropped(again), tiny_tokenizer, data, data[:4], settings,
+                    checkpoint=tmp_path / "run", resume=True).model
+    ours = {k: v for k, v in resumed.named_parameters() if v.requires_grad}
+    for name, value in whole.named_parameters():
+        if value.requires_grad:
+            assert torch.allclose(ours[name], value, atol=1e-6), name
+
+
+def test_a_torn_checkpoint_is_reported_and_the_one_before_it_resumed(tiny_model,
+                                                                     tiny_tokenizer, tmp_path):
+    import copy
+
+    data = examples(4)
+    settings = FAST.model_copy(update={"max_steps": 20, "eval_every": 5})
+    fresh = copy.deepcopy(tiny_model)
+    _interrupted_run(lora(tiny_model), tiny_tokenizer, data, settings, tmp_path / "run")
+    newest = checkpoints(tmp_path / "run")[0] / "state.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])  # a write cut short
+    events = []
+    train(lora(fresh), tiny_tokenizer, data, data[:4], settings, checkpoint=tmp_path / "run",
+          resume=True, progress=events.append)
+    notes = [e["note"] for e in events if "note" in e]
+    assert len(notes) == 1 and "step-0000010" in notes[0] and "one before" in notes[0]
+    assert next(e["step"] for e in events if "loss" in e) == 6  # from step 5's checkpoint
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"data": 1}, "training data changed"),
+    ({"learning_rate": 1e-3}, "learning_rate 0.02 → 0.001"),
+])
+def test_resuming_with_other_data_or_hyperparameters_is_refused(tiny_model, tiny_tokenizer,
+                                                                tmp_path, change, named):
+    import copy
+
+    data = examples(4)
+    settings = FAST.model_copy(update={"max_steps": 20, "eval_every": 5})
+    fresh = copy.deepcopy(tiny_model)
+    _interrupted_run(lora(tiny_model), tiny_tokenizer, data, settings, tmp_path / "run")
+    if "data" in change:
+        data = data[:-1]
+    else:
+        settings = settings.model_copy(update=change)
+    with pytest.raises(TrainingError, match=named):
+        train(lora(fresh), tiny_tokenizer, data, data[:4], settings,
+              checkpoint=tmp_path / "run", resume=True)
