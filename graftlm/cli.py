@@ -9,10 +9,12 @@ need them, so ``graft --help`` stays fast.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from typer.core import TyperGroup
 
@@ -26,20 +28,40 @@ from tuning.cli import adapters_app, eval_adapter, train
 
 
 class GraftGroup(TyperGroup):
-    """Turns a :class:`GraftError` into one paragraph on stderr and a non-zero exit.
+    """Turns every error into one paragraph on stderr and a non-zero exit, never a traceback.
 
-    This is the CLI's one error edge; ``--debug`` (or ``GRAFT_DEBUG=1``) lets the traceback
-    through instead.
+    This is the CLI's one error edge. A :class:`GraftError` says what went wrong and what to
+    do; a file the system would not read or write (a full disk, no permission) is named with
+    the reason; anything else is a bug, reported as one. ``--debug`` (or ``GRAFT_DEBUG=1``) lets
+    the traceback through instead.
     """
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except GraftError as exc:
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
             if ctx.params.get("debug") or os.environ.get("GRAFT_DEBUG"):
                 raise
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from None
+            typer.echo(f"error: {_message(exc)}", err=True)
+            raise typer.Exit(exc.exit_code if isinstance(exc, GraftError) else 1) from None
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, GraftError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        hint = {errno.ENOSPC: "the disk is full; free some space and run again (what was "
+                              "published before is intact)",
+                errno.EACCES: "permission denied; check who owns it",
+                errno.EPERM: "operation not permitted; check who owns it",
+                errno.EROFS: "the file system is read-only; use another --home or folder",
+                errno.ENOENT: "no such file or folder"}.get(exc.errno, exc.strerror or str(exc))
+        return f"{where}{hint}."
+    return (f"unexpected {type(exc).__name__}: {exc}. This is a bug in graftlm; run again with "
+            "--debug for the traceback and report it.")
 
 
 app = typer.Typer(

@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from graftlm.errors import ArtifactError
+from graftlm.errors import ArtifactError, InputError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace
 from tuning.adapter import open_adapter
@@ -24,6 +24,9 @@ def merge_adapter(name: str, out: Path, settings: Settings, workspace: Workspace
     import torch
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; the merged model is a folder of files. Name a "
+                         "new or empty folder.")
     if out.exists() and any(out.iterdir()) and not force:
         raise ArtifactError(f"{out} is not empty; pass --force to replace it.")
     model, tokenizer, _ = open_adapter(name, settings, workspace)
