@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -39,10 +38,10 @@ class GraftGroup(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
         except Exception as exc:
-            if ctx.params.get("debug") or os.environ.get("GRAFT_DEBUG"):
+            # Usage errors and exits are the command-line library's own (typer vendors click).
+            if type(exc).__module__.startswith(("click", "typer")) or ctx.params.get(
+                    "debug") or os.environ.get("GRAFT_DEBUG"):
                 raise
             typer.echo(f"error: {_message(exc)}", err=True)
             raise typer.Exit(exc.exit_code if isinstance(exc, GraftError) else 1) from None
