@@ -142,7 +142,7 @@ class Workspace:
             with self._lock(kind, name, "read", exclusive=True, wait=True):
                 artifact.path.rename(trash)
                 (trash / MANIFEST).unlink()  # not a version to recover
-            _sync_dir(trash.parent)
+            fsync_path(trash.parent)
             shutil.rmtree(trash, ignore_errors=True)
         return artifact.path
 
@@ -219,7 +219,7 @@ def _publish(staging: Path, final: Path) -> None:
         if old is not None:
             old.rename(final)
         raise
-    _sync_dir(final.parent)
+    fsync_path(final.parent)
     if old is not None:
         (old / MANIFEST).unlink(missing_ok=True)  # no longer a version to recover
         shutil.rmtree(old, ignore_errors=True)
@@ -237,7 +237,7 @@ def _recover(final: Path) -> None:
         if not (final / MANIFEST).is_file() and (leftover / MANIFEST).is_file():
             shutil.rmtree(final, ignore_errors=True)
             leftover.rename(final)
-            _sync_dir(final.parent)
+            fsync_path(final.parent)
         else:
             shutil.rmtree(leftover, ignore_errors=True)
     for leftover in final.parent.glob(f".staging-{final.name}-*"):
@@ -249,16 +249,13 @@ def _sync_tree(root: Path) -> None:
     """Flush every file under ``root``, and the directories, to disk."""
     for directory, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(directory, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _sync_dir(Path(directory))
+            fsync_path(Path(directory) / name)
+        fsync_path(Path(directory))
 
 
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from graftlm.errors import TrainingError
 from graftlm.settings import TuningSettings
+from graftlm.workspace import fsync_path
 
 FORMAT = 1
 # The settings that shape the training trajectory: a resume with any of them changed would
@@ -52,10 +52,10 @@ def save(run: Path, step: int, payload: dict, keep: int) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     torch.save({"format": FORMAT, **payload}, tmp / "state.pt")
-    _fsync(tmp / "state.pt")
+    fsync_path(tmp / "state.pt")
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
-    _fsync(run)
+    fsync_path(run)
     for old in checkpoints(run)[keep:]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -115,10 +115,3 @@ def _same_run(saved: dict, expected: dict, path: Path) -> None:
                             f"made ({'; '.join(changed)}); resume with the same ones, or start "
                             "again without --resume.")
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
