@@ -31,6 +31,7 @@ HERE = Path(__file__).parent
 KEY = "load-bench-key"
 ASK = [{"role": "user", "content": "My router keeps dropping the wifi. What should I do?"}]
 KINDS = ("base", "adapter", "retrieval", "streamed")
+FAILURES: list[str] = []  # what the failed requests said
 
 
 def body(kind: str, args) -> dict:
@@ -45,12 +46,17 @@ async def one(client, kind: str, args) -> tuple[str, int, float, int]:
     if kind != "streamed":
         reply = await client.post("/v1/chat/completions", json=body(kind, args))
         tokens = reply.json()["usage"]["completion_tokens"] if reply.status_code == 200 else 0
+        if reply.status_code not in (200, 429):
+            FAILURES.append(f"{reply.status_code}: {reply.text[:300]}")
         return kind, reply.status_code, time.perf_counter() - started, tokens
     tokens, status = 0, 0
     async with client.stream("POST", "/v1/chat/completions", json=body(kind, args)) as reply:
         status = reply.status_code
         async for line in reply.aiter_lines():
+            if status != 200:
+                continue  # a refusal (429 …) is a JSON error, not an event stream
             if '"error"' in line:
+                FAILURES.append(f"error event: {line[:300]}")
                 status = 599  # an error event: a failure the status line could not carry
             elif '"content":' in line and '"content":""' not in line:
                 tokens += 1
@@ -61,6 +67,8 @@ async def level(url: str, clients: int, args) -> dict:
     import httpx
 
     results = []
+    failures: dict[str, int] = {}
+    FAILURES.clear()
     stop = time.perf_counter() + args.seconds
 
     async def client_loop(i: int, http) -> None:
@@ -68,7 +76,9 @@ async def level(url: str, clients: int, args) -> dict:
         while time.perf_counter() < stop:
             try:
                 results.append(await one(http, KINDS[n % len(KINDS)], args))
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:  # no answer at all: counted as status 0
+                FAILURES.append(f"{type(exc).__name__}: {exc!r}"[:300])
+                failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1
                 results.append((KINDS[n % len(KINDS)], 0, 0.0, 0))
             n += 1
 
@@ -93,6 +103,10 @@ async def level(url: str, clients: int, args) -> dict:
             "p50_ms": pct(0.5), "p99_ms": pct(0.99),
             "refused_429_share": round(refused / max(1, len(results)), 3),
             "failed_share": round(failed / max(1, len(results)), 3),
+            "statuses": {str(code): sum(r[1] == code for r in results)
+                         for code in sorted({r[1] for r in results})},
+            "transport_errors": failures,
+            "failure_examples": sorted(set(FAILURES))[:5],
             "by_kind_p50_ms": {k: round(statistics.median(
                 [r[2] for r in ok if r[0] == k]) * 1000, 1) for k in KINDS
                 if any(r[0] == k for r in ok)}}

@@ -79,7 +79,7 @@ def run_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = N
 
     port = port or free_port(host)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           timeout_graceful_shutdown=10))
+                                           timeout_keep_alive=65, timeout_graceful_shutdown=10))
     thread = threading.Thread(target=server.run, name="graft-gateway", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout

@@ -17,6 +17,12 @@ from graftlm.errors import InputError
 from serving.launch import is_loopback, require_free
 
 
+# Idle client connections are kept longer than clients keep them (httpx, and so the OpenAI SDK:
+# 5 s), so a client never sends a request on a connection the server is closing (measured under
+# load with uvicorn's default of 5 s: a few requests in a thousand failed with a read error).
+KEEP_ALIVE_S = 65
+
+
 class EngineChoice(str, Enum):
     auto = "auto"
     vllm = "vllm"
@@ -97,6 +103,7 @@ async def _serve(runtime, stopper: _Stopper) -> None:
         app = create_app(runtime, manage_engine=False)
         server = uvicorn.Server(uvicorn.Config(app, host=s.host, port=s.port,
                                                log_level="warning", access_log=False,
+                                               timeout_keep_alive=KEEP_ALIVE_S,
                                                timeout_graceful_shutdown=10))
         stopper.server = server
         loop.remove_signal_handler(signal.SIGTERM)

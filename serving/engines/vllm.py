@@ -269,7 +269,10 @@ class VllmEngine:
             self._client = httpx.AsyncClient(
                 base_url="http://vllm", transport=httpx.AsyncHTTPTransport(uds=str(self.socket)),
                 headers={"Authorization": f"Bearer {self.secret}"},
-                timeout=httpx.Timeout(600.0), limits=httpx.Limits(max_connections=256))
+                timeout=httpx.Timeout(600.0),
+                # Idle connections are dropped well before vLLM's server closes them (5 s):
+                # reusing one it has just closed fails the request (seen under load).
+                limits=httpx.Limits(max_connections=256, keepalive_expiry=2.0))
             self._client_loop = loop
         return self._client
 
