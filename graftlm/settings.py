@@ -232,6 +232,10 @@ class ServingSettings(BaseModel):
     max_batch: int = Field(16, gt=0, description="Local engine: requests decoded together.")
     max_in_flight: int = Field(64, gt=0, description="Requests answered at once; more wait.")
     max_queue: int = Field(256, ge=0, description="Requests waiting for a slot; beyond it, 429.")
+    upstream: list[str] = Field(
+        default_factory=list, description="vLLM servers someone else runs to front, instead "
+        "of starting one (their base URLs); models.base must be the model they serve.")
+    upstream_api_key: str | None = Field(None, description="The upstream servers' key.")
     request_timeout_s: float = Field(
         600.0, gt=0, description="Longest a request may take, waiting included; then 504 (or "
         "an error event in a stream).")

@@ -40,6 +40,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help=setting_help("serving.host"))] = None,
     port: Annotated[int | None, typer.Option(help=setting_help("serving.port"))] = None,
     api_key: Annotated[str | None, typer.Option(help=setting_help("serving.api_key"))] = None,
+    upstream: Annotated[str | None, typer.Option(
+        help="Front vLLM servers that already run (URL[,URL…]) instead of starting one; "
+             "setting serving.upstream.")] = None,
     insecure: Annotated[bool, typer.Option(
         help="Listen beyond this machine without an API key (anyone who can reach the port "
              "can use the models).")] = False,
@@ -52,7 +55,9 @@ def serve(
 
     settings, workspace = workspace_of(
         ctx, **{"serving.engine": engine.value if engine else None, "serving.host": host,
-                "serving.port": port, "serving.api_key": api_key})
+                "serving.port": port, "serving.api_key": api_key,
+                "serving.upstream": [u.strip() for u in upstream.split(",") if u.strip()]
+                if upstream else None})
     s = settings.serving
     if not s.api_key and not is_loopback(s.host):
         if not insecure:

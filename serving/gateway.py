@@ -61,7 +61,12 @@ class Gateway:
         self.metrics = Metrics(self.admission)
         self.tokenizer = _tokenizer(runtime)
         self.count_tokens = token_counter(self.tokenizer)
-        self.max_len = self.serving.vllm.max_model_len
+
+    @property
+    def max_len(self) -> int:
+        """The context length: what upstream servers report, else ``serving.vllm``'s."""
+        return getattr(self.runtime.engine, "max_model_len", None) or \
+            self.serving.vllm.max_model_len
 
     # -- requests ----------------------------------------------------------------------------
 

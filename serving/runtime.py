@@ -85,6 +85,12 @@ class Runtime:
                 on_fatal: Callable[[str], None] | None):
         from serving.engines.vllm import VllmEngine, vllm_installed
 
+        serving = self.settings.serving
+        if serving.upstream:  # vLLM servers that run already: start none
+            from serving.engines.upstream import UpstreamEngine
+
+            return UpstreamEngine(serving.upstream, self.adapter_paths,
+                                  api_key=serving.upstream_api_key, report=report)
         if kind == "auto":
             kind = "vllm" if vllm_installed() else "local"
         if kind == "vllm":

@@ -44,7 +44,7 @@ from pathlib import Path
 from graftlm.errors import ArtifactError, BackendUnavailableError
 from graftlm.settings import VllmSettings
 from serving.engines.base import Request
-from serving.engines.vllm_http import check_status, httpx_errors, request_body, stream_chunks
+from serving.engines.vllm_http import forward, httpx_errors
 from serving.launch import die_with_parent, wait_healthy
 from serving.protocol import Chunk
 
@@ -332,27 +332,10 @@ class VllmEngine:
         if not self.up:
             raise BackendUnavailableError(f"the vLLM server for '{self.served}' is restarting; "
                                           "retry shortly.")
-        route, body = request_body(request, self.served)
-        try:
-            if not request.stream:  # one JSON answer: far less work than parsing a stream
-                reply = await self._http().post(route, json=body)
-                check_status(reply.status_code, reply.text)
-                answer = reply.json()
-                choice, used = answer["choices"][0], answer["usage"]
-                text = choice["text"] if "text" in choice else choice["message"]["content"]
-                yield Chunk(text or "", choice.get("finish_reason") or "stop",
-                            used["prompt_tokens"], used["completion_tokens"])
-                return
-            async with self._http().stream("POST", route, json=body) as reply:
-                if reply.status_code != 200:
-                    check_status(reply.status_code,
-                                 (await reply.aread()).decode(errors="replace"))
-                async for chunk in stream_chunks(reply.aiter_lines()):
-                    yield chunk
-        except httpx_errors() as exc:
-            raise BackendUnavailableError(
-                f"the vLLM server stopped answering ({type(exc).__name__}); retry shortly."
-            ) from exc
+        async for chunk in forward(self._http(), request, self.served,
+                                   f"the vLLM server for '{self.served}'"):
+            yield chunk
+
 
 def _silent(_line: str) -> None:
     pass

@@ -16,6 +16,38 @@ from serving.engines.base import Request
 from serving.protocol import Chunk
 
 
+async def forward(client, request: Request, served: str, what: str) -> AsyncIterator[Chunk]:
+    """``request``'s answer from the vLLM OpenAI server ``client`` talks to (an
+    ``httpx.AsyncClient``), whose base model is named ``served``; ``what`` names the server in
+    errors.
+
+    Raises:
+        BackendUnavailableError: The server stopped answering or failed the request.
+        InputError: The server refused the request (4xx).
+    """
+    import httpx
+
+    route, body = request_body(request, served)
+    try:
+        if not request.stream:  # one JSON answer: far less work than parsing a stream
+            reply = await client.post(route, json=body)
+            check_status(reply.status_code, reply.text)
+            answer = reply.json()
+            choice, used = answer["choices"][0], answer["usage"]
+            text = choice["text"] if "text" in choice else choice["message"]["content"]
+            yield Chunk(text or "", choice.get("finish_reason") or "stop",
+                        used["prompt_tokens"], used["completion_tokens"])
+            return
+        async with client.stream("POST", route, json=body) as reply:
+            if reply.status_code != 200:
+                check_status(reply.status_code, (await reply.aread()).decode(errors="replace"))
+            async for chunk in stream_chunks(reply.aiter_lines()):
+                yield chunk
+    except httpx.HTTPError as exc:
+        raise BackendUnavailableError(f"{what} stopped answering ({type(exc).__name__}); "
+                                      "retry shortly.") from exc
+
+
 def request_body(request: Request, served: str) -> tuple[str, dict]:
     """The route and JSON body of ``request`` for vLLM's OpenAI server; ``served`` is the name
     the server gives its model."""
