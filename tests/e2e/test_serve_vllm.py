@@ -75,7 +75,11 @@ def transformers_greedy(home, adapter, messages, n=24):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    base = next((home / "models").iterdir())
+    from graftlm.models import base_model_dir
+    from graftlm.settings import ModelSettings
+    from graftlm.workspace import Workspace
+
+    base = base_model_dir(ModelSettings(), Workspace(home), prepare=False)
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     if adapter:
