@@ -4,6 +4,7 @@ over a real gateway whose engine is slowed down so the timing is the test's."""
 
 import asyncio
 import json
+import resource
 import time
 
 import httpx
@@ -18,13 +19,14 @@ ASK = {"model": "base", "messages": [{"role": "user", "content": "hi"}]}
 
 class SlowEngine:
     """Generates ``max_tokens`` pieces, one every ``step`` seconds, and counts generations
-    started and closed (finished, cancelled or abandoned)."""
+    started and closed (finished, cancelled or abandoned), and the most running at once."""
 
     def __init__(self, step: float):
-        self.step, self.started, self.closed = step, 0, 0
+        self.step, self.started, self.closed, self.peak = step, 0, 0, 0
 
     async def generate(self, request):
         self.started += 1
+        self.peak = max(self.peak, self.started - self.closed)
         try:
             for _ in range(request.params.max_tokens - 1):
                 await asyncio.sleep(self.step)
@@ -84,6 +86,8 @@ def test_slots_then_queue_then_429_and_queued_requests_go_in_order():
 
 
 def test_five_hundred_requests_over_the_bound_get_answers_or_429s_and_nothing_else(stack):
+    """500 at once against 4 slots and 8 queue places: answers or 429s, never more than 4
+    generations at a time, and memory bounded — the refused hold nothing once refused."""
     server, engine = serve_slowly(stack, 0.05, max_in_flight=4, max_queue=8)
 
     async def flood(url):
@@ -94,12 +98,17 @@ def test_five_hundred_requests_over_the_bound_get_answers_or_429s_and_nothing_el
                                           for _ in range(500)))
 
     with server as url:
+        warm = asyncio.run(flood(url))  # the first flood warms the client's and server's pools
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         replies = asyncio.run(flood(url))
+        grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
         metrics = httpx.get(f"{url}/metrics").text
-    statuses = [r.status_code for r in replies]
+    assert grown_mib < 32, f"peak memory grew by {grown_mib:.0f} MiB over the second flood"
+    assert engine.peak <= 4
+    statuses = [r.status_code for r in warm + replies]
     assert set(statuses) <= {200, 429}, sorted(set(statuses))
-    assert statuses.count(200) >= 12  # every slot and queue place served at least once
-    refused = [r for r in replies if r.status_code == 429]
+    assert statuses.count(200) >= 24  # every slot and queue place served at least once a flood
+    refused = [r for r in warm + replies if r.status_code == 429]
     assert refused and all(r.headers["retry-after"] == "1" for r in refused)
     assert refused[0].json()["error"]["code"] == "server_busy"
     assert engine.started == engine.closed == statuses.count(200)
