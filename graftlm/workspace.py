@@ -32,7 +32,9 @@ from graftlm.errors import (AdapterNotFoundError, ArtifactError, ArtifactNotFoun
 MANIFEST = "manifest.json"
 _SINGULAR = {"indexes": "index", "adapters": "adapter", "models": "model"}
 _NOT_FOUND = {"indexes": IndexNotFoundError, "adapters": AdapterNotFoundError}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# An artifact name (also the pattern the gateway's OpenAPI description gives adapter names).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_NAME = re.compile(NAME_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ class Workspace:
 
 def validate_name(name: str) -> str:
     """Artifact names are path-safe: letters, digits, '.', '_' and '-', at most 64 characters."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):  # not match: "$" would let a trailing newline through
         raise InputError(
             f"invalid name {name!r}: use letters, digits, '.', '_' or '-' (at most 64 "
             "characters, starting with a letter or digit)."

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from graftlm.errors import GraftError
+from serving import openapi
 from serving.gateway import Gateway
 from serving.guard import Guard
 from serving.launch import free_port
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
 
     app.add_middleware(Guard, api_key=serving.api_key, max_body_bytes=serving.max_body_bytes)
     app.include_router(router)
+    openapi.install(app, serving.max_tokens_limit)
     return app
 
 

@@ -114,13 +114,14 @@ class Gateway:
         """A retrieval model's sources go before the prompt."""
         route = self.route(body.model)
         params = self.params(body)
-        prompt, extra = body.prompt, {}
+        prompt, extra = body.text(), {}
         if route.index:
             messages, extra = await self.augment(route, body, [{"role": "user",
                                                                 "content": prompt}], params)
             # A raw prompt has no turns: the augmented conversation, flattened, is the prompt.
             prompt = "\n\n".join(m["content"] for m in messages)
-        self.check_context(await asyncio.to_thread(self.count_tokens, prompt), params.max_tokens)
+        self.check_context(await asyncio.to_thread(self.count_tokens, prompt), params.max_tokens,
+                           "prompt")
         request = EngineRequest(route.adapter, params, prompt=prompt, stream=body.stream)
         return await self._answer(route, body, request, extra, deadline, chat=False,
                                   echo=prompt if body.echo else "")
@@ -185,17 +186,21 @@ class Gateway:
                                                  tokenize=True, return_dict=True)
         return len(ids["input_ids"])
 
-    def check_context(self, prompt_tokens: int, max_tokens: int) -> None:
-        """Refuse a request whose prompt and answer together exceed the context length.
+    def check_context(self, prompt_tokens: int, max_tokens: int, param: str = "messages") -> None:
+        """Refuse a request whose prompt is empty, or whose prompt and answer together exceed
+        the context length (``param`` names the field that holds the prompt).
 
         Raises:
-            ApiError: 400 with code ``context_length_exceeded``.
+            ApiError: 400, with code ``context_length_exceeded`` for a prompt too long.
         """
+        if prompt_tokens == 0:  # nothing to continue from (vLLM refuses it too)
+            raise ApiError(400, f"{param}: the prompt is empty; send some text to complete.",
+                           param=param)
         if prompt_tokens + max_tokens > self.max_len:
             raise ApiError(400, f"the prompt has {prompt_tokens} tokens and max_tokens is "
                            f"{max_tokens}: {prompt_tokens + max_tokens} in all, above the "
                            f"context length of {self.max_len}. Shorten the messages or lower "
-                           "max_tokens.", code="context_length_exceeded", param="messages")
+                           "max_tokens.", code="context_length_exceeded", param=param)
 
     async def augment(self, route: Route, body: Body, messages: list[dict],
                       params: Params) -> tuple[list[dict], dict]:

@@ -15,17 +15,25 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from graftlm.workspace import NAME_PATTERN
+
 RequestModel = TypeVar("RequestModel", bound=BaseModel)
+
+
+# Request models are strict: "5" is not a number and 1 not a boolean, as the schema says.
+STRICT = ConfigDict(extra="forbid", strict=True)
+Stop = Annotated[str, Field(max_length=256)]
+Choice = Annotated[str, Field(pattern=r"\S")]  # not blank
 
 
 class Retrieval(BaseModel):
     """``extra_body={"retrieval": {...}}``: how a retrieval model searches its index."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     k: int | None = Field(None, ge=1, le=50)
     mode: Literal["hybrid", "dense", "sparse"] | None = None
@@ -37,14 +45,14 @@ class StructuredOutputs(BaseModel):
     """``extra_body={"structured_outputs": {"choice": [...]}}`` (vLLM's spelling): the answer is
     exactly one of the choices. Only ``choice`` is served."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    choice: list[str] = Field(min_length=1, max_length=64)
+    choice: list[Choice] = Field(min_length=1, max_length=64)
 
-    @field_validator("choice")
+    @field_validator("choice", mode="before")
     @classmethod
     def _choices(cls, value):
-        if any(not c.strip() for c in value):
+        if isinstance(value, list) and any(isinstance(c, str) and not c.strip() for c in value):
             raise ValueError("choices must be non-empty strings")
         return value
 
@@ -53,7 +61,7 @@ class ResponseFormat(BaseModel):
     """``response_format``: plain text, or JSON (any object, or one matching ``json_schema``).
     JSON needs an engine that constrains decoding to it (vLLM)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     type: Literal["text", "json_object", "json_schema"]
     json_schema: dict[str, Any] | None = None
@@ -70,7 +78,7 @@ NO_OP = {"logprobs": (False, None), "top_logprobs": (0, None), "logit_bias": ({}
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
@@ -91,7 +99,9 @@ class Message(BaseModel):
 
 
 class _Sampling(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Fields beyond these are allowed through pydantic and then honoured or refused by name
+    # (:meth:`unsupported`), so that the 400 says which field and why.
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: str = Field(min_length=1)
     max_tokens: int | None = Field(None, ge=1)
@@ -99,23 +109,23 @@ class _Sampling(BaseModel):
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     n: int = Field(1, ge=1, le=1)
-    stop: str | list[str] | None = None
+    stop: Stop | Annotated[list[Stop], Field(max_length=4)] | None = None
     seed: int | None = Field(None, ge=-(2**63), lt=2**63)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     retrieval: Retrieval | None = None
     structured_outputs: StructuredOutputs | None = None
-    guided_choice: list[str] | None = Field(None, min_length=1, max_length=64,
+    guided_choice: list[Choice] | None = Field(None, min_length=1, max_length=64,
                                             description="vLLM's older spelling of a choice.")
     response_format: ResponseFormat | None = None
 
-    @field_validator("stop")
+    @field_validator("stop", mode="before")
     @classmethod
     def _stops(cls, value):
-        stops = [value] if isinstance(value, str) else value or []
+        stops = [value] if isinstance(value, str) else value if isinstance(value, list) else []
         if len(stops) > 4:
             raise ValueError("at most 4 stop sequences")
-        if any(len(stop) > 256 for stop in stops):
+        if any(isinstance(stop, str) and len(stop) > 256 for stop in stops):
             raise ValueError("a stop sequence has at most 256 characters")
         return value
 
@@ -153,25 +163,27 @@ class ChatRequest(_Sampling):
 
 
 class CompletionRequest(_Sampling):
-    prompt: str | list[str]
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)]
     echo: bool = False
 
-    @field_validator("prompt")
+    @field_validator("prompt", mode="before")
     @classmethod
     def _one_prompt(cls, value):
-        if isinstance(value, list):
-            if len(value) != 1:
-                raise ValueError("send one prompt per request")
-            return value[0]
+        if isinstance(value, list) and len(value) != 1:
+            raise ValueError("send one prompt per request")
         return value
+
+    def text(self) -> str:
+        """The prompt (a list holds exactly one)."""
+        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
 
 
 class AdapterRequest(BaseModel):
     """``POST /v1/adapters``: the workspace adapter to serve from now on."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(pattern=NAME_PATTERN, description="a workspace adapter's name")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from serving import openapi as api
 from serving.gateway import Answer, Gateway
 from serving.protocol import (AdapterRequest, ChatRequest, CompletionRequest, model_list,
                               parse)
@@ -31,7 +32,9 @@ def gateway_of(request: Request) -> Gateway:
 Served = Annotated[Gateway, Depends(gateway_of)]
 
 
-@router.get("/health")
+@router.get("/health", responses={
+    200: {"model": api.Health, "description": "the engine can answer"},
+    503: {"model": api.Health, "description": "the engine is down (restarting)"}})
 async def health(gateway: Served):
     """200 while the engine can answer; 503 while it is down (a vLLM server restarting)."""
     engine = gateway.runtime.engine
@@ -40,30 +43,36 @@ async def health(gateway: Served):
     return {"status": "ok", "engine": engine.name}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+          "description": "Prometheus text format"}})
 async def prometheus(gateway: Served):
     body, content_type = gateway.metrics.render()
     return Response(body, media_type=content_type)
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", response_model=api.ModelList, responses=api.errors(401))
 async def models(gateway: Served):
     return model_list(gateway.runtime.models())
 
 
-@router.post("/v1/adapters")
+@router.post("/v1/adapters", response_model=api.AdapterAdded,
+             openapi_extra=api.json_body(AdapterRequest),
+             responses=api.errors(400, 401, 404, 413, 415))
 async def add_adapter(request: Request, gateway: Served):
     body = parse(AdapterRequest, await request.body(), gateway.serving.max_body_bytes)
     return await gateway.add_adapter(body.name)
 
 
-@router.post("/v1/chat/completions")
+@router.post("/v1/chat/completions", openapi_extra=api.json_body(ChatRequest),
+             responses={**api.streamed(api.ChatCompletion), **api.errors(*api.GENERATING)})
 async def chat(request: Request, gateway: Served):
     body = parse(ChatRequest, await request.body(), gateway.serving.max_body_bytes)
     return await _reply(request, gateway.chat(body), body.stream)
 
 
-@router.post("/v1/completions")
+@router.post("/v1/completions", openapi_extra=api.json_body(CompletionRequest),
+             responses={**api.streamed(api.Completion), **api.errors(*api.GENERATING)})
 async def complete(request: Request, gateway: Served):
     body = parse(CompletionRequest, await request.body(), gateway.serving.max_body_bytes)
     return await _reply(request, gateway.complete(body), body.stream)

@@ -249,16 +249,22 @@ def _generator(seed: int | None, device):
     return gen
 
 
+GREEDY_BELOW = 1e-5  # vLLM's sampling epsilon: a lower temperature samples greedily
+
+
 def _pick(logits, params, generator) -> int:
-    """Greedy at temperature 0, else temperature and nucleus (top-p) sampling."""
+    """Greedy at temperature 0 (below 1e-5, as vLLM has it), else temperature and nucleus
+    (top-p) sampling. Logits are shifted to a maximum of 0 first, so a tiny temperature gives
+    -inf, never inf - inf, and no NaN reaches the sampler."""
     import torch
 
-    if params.temperature == 0:
+    if params.temperature < GREEDY_BELOW:
         return int(torch.argmax(logits))
-    probs = torch.softmax(logits / params.temperature, dim=-1)
+    probs = torch.softmax((logits - logits.max()) / params.temperature, dim=-1)
     if params.top_p < 1.0:
         ordered, order = torch.sort(probs, descending=True)
         keep = ordered.cumsum(-1) - ordered < params.top_p
+        keep[0] = True  # the likeliest token always stays, however small top_p is
         probs = torch.zeros_like(probs).scatter(0, order[keep], ordered[keep])
         probs = probs / probs.sum()
     return int(torch.multinomial(probs, 1, generator=generator))

@@ -109,6 +109,21 @@ def test_an_out_of_range_seed_is_a_400_and_spoils_no_other_request(client):
     assert reply.choices[0].finish_reason in {"stop", "length"}
 
 
+@pytest.mark.parametrize("sampling", [{"top_p": 5e-324, "temperature": 1},
+                                      {"temperature": 1e-300}])
+def test_extreme_sampling_values_in_range_still_answer(client, sampling):
+    """Found by the schema fuzzer: a top_p that rounds to 0 in float32 kept no token, and a
+    tiny temperature turned the logits into inf - inf."""
+    reply = client.chat.completions.create(model="base", messages=ASK, max_tokens=3, **sampling)
+    assert reply.choices[0].finish_reason in {"stop", "length"}
+
+
+def test_an_empty_prompt_is_a_400(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.completions.create(model="base", prompt="", max_tokens=2)
+    assert caught.value.body["param"] == "prompt"
+
+
 def test_the_schema_needs_the_key_when_one_is_set(stack):
     with gateway(stack, api_key="s3cret") as url:
         assert httpx.get(f"{url}/openapi.json").status_code == 401

@@ -51,7 +51,7 @@ def test_a_bad_field_is_a_400_naming_it(fields, param):
 
 
 def test_completions_take_one_prompt():
-    assert parse(CompletionRequest, body(prompt=["only"]), LIMIT).prompt == "only"
+    assert parse(CompletionRequest, body(prompt=["only"]), LIMIT).text() == "only"
     with pytest.raises(ApiError) as caught:
         parse(CompletionRequest, body(prompt=["one", "two"]), LIMIT)
     assert "one prompt per request" in caught.value.body["error"]["message"]
@@ -62,3 +62,14 @@ def test_model_list_names_every_model():
     assert listed["object"] == "list"
     assert [m["id"] for m in listed["data"]] == ["base", "base+docs"]
     assert all(m["owned_by"] == "graftlm" for m in listed["data"])
+
+
+@pytest.mark.parametrize("fields, param", [
+    ({"max_tokens": "5"}, "max_tokens"),  # a string is not a number
+    ({"stream": 1}, "stream"),  # nor a number a boolean
+    ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+])
+def test_request_fields_are_strictly_typed_as_the_schema_says(fields, param):
+    with pytest.raises(ApiError) as caught:
+        parse(ChatRequest, body(**fields), LIMIT)
+    assert caught.value.body["error"]["param"] == param
