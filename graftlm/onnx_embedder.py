@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -138,6 +139,16 @@ class OnnxBertEmbedder(BertPooling):
         self._session = onnxruntime.InferenceSession(
             str(exported(location, int8=int8, cache=cache)), options,
             providers=["CPUExecutionProvider"])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One text per run. On a CPU that is faster than batches, which compute their padding
+        (PubMedQA chunks: 1.4x the chunks/s of length-sorted batches of 32, int8 and float32
+        alike), and it makes each vector independent of what it was batched with: int8
+        activations are quantized with one scale per run, so in a batch the other texts moved
+        a vector by up to 0.03 — a build on Ray, or an update, would not match a full local
+        build."""
+        one = super().embed
+        return one(texts) if len(texts) <= 1 else np.vstack([one([text]) for text in texts])
 
     def _encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self._session.run(None, {"input_ids": ids,
