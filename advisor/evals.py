@@ -53,7 +53,8 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
 
         from tuning.raft import render
 
-        loaded = load_index(index, workspace=workspace, embedder=load_embedder(settings.models))
+        loaded = load_index(index, workspace=workspace, embedder=load_embedder(settings.models),
+                            milvus=settings.rag.milvus)
         prompts = render(examples, loaded, settings.rag, tokenizer).examples
         index_version = loaded.manifest.get("created")
     targets = [ex.target for ex in examples]

@@ -14,8 +14,11 @@ abstracts, as graftlm/baseline ratios; graftlm embeds with its default backend (
 int8 weights). Then every embedder backend (``models.embedder_backend``: onnx-int8, onnx,
 torch) builds the index of PubMedQA and of the SQuAD Notre Dame paragraphs in turn: chunks/s
 and nDCG@10 (hybrid and dense-only search), each against the float32 torch backend's.
-``--scale N`` also builds and queries an index of N synthetic chunks (exact and approximate
-dense index) and reports its figures.
+Past one machine: PubMedQA built locally and on a local Ray with 1 and 2 embedding workers
+(chunks/s, and whether the index is the same), and searched in each store — the folder store,
+Milvus Lite through graftlm's fusion, Milvus's own hybrid search — for query p50/p95 and
+nDCG@10 (``--only-scale-out`` runs just these). ``--scale N`` also builds and queries an index of
+N synthetic chunks (exact and approximate dense index) and reports its figures.
 """
 
 from __future__ import annotations
@@ -224,7 +227,7 @@ def run_scale(n: int) -> dict:
     flat.add(vectors)
     qvecs = embedder.embed(queries)
     exact = latencies(lambda i: flat.search(qvecs[i:i + 1], 10), range(len(queries)))
-    approx = latencies(lambda i: index.dense.search(qvecs[i:i + 1], 10), range(len(queries)))
+    approx = latencies(lambda i: index.store.index.search(qvecs[i:i + 1], 10), range(len(queries)))
     shutil.rmtree(work, ignore_errors=True)
     return {"chunks": report.chunks, "build_s": round(seconds, 1),
             "chunks_per_s": round(report.chunks / seconds, 1), "dense": report.dense,
@@ -233,14 +236,122 @@ def run_scale(n: int) -> dict:
             "peak_traced_mib": round(peak, 1)}
 
 
+def run_ray(corpus: str) -> dict:
+    """The same corpus built locally and on a local Ray with 1 and 2 embedding workers, in one
+    run: chunks/s of each, its ratio to the local build's, and whether the index is the same."""
+    import numpy as np
+
+    from graftlm.embedder import load_embedder
+    from graftlm.settings import ModelSettings, RagSettings, RaySettings
+    from graftlm.workspace import Workspace
+    from rag.index import build_index
+    from rag.ray_build import ray_executor
+
+    models = ModelSettings()
+    embedder = load_embedder(models)
+    embedder.embed(["warm-up"])
+    work = Path(tempfile.mkdtemp(prefix="rag-ray-"))
+    (work / "docs").mkdir()
+    shutil.copy(DATA.parent / corpus / "corpus.jsonl", work / "docs" / "corpus.jsonl")
+    ws = Workspace(work / "home")
+    rag = RagSettings(id_field="_id")
+    runs = {"local": None, "ray_1_worker": RaySettings(workers=1),
+            "ray_2_workers": RaySettings(workers=2)}
+    rows = {}
+    for name, ray in runs.items():
+        executor = ray_executor(models, ray) if ray else None
+        report, seconds, _ = timed(lambda: build_index(work / "docs", name, workspace=ws,
+                                                       settings=rag, embedder=embedder,
+                                                       executor=executor))
+        rows[name] = {"chunks": report.chunks, "seconds": round(seconds, 1),
+                      "chunks_per_s": round(report.chunks / seconds, 1)}
+        print(name, rows[name], flush=True)
+    here = np.load(ws.path("indexes", "local") / "vectors.npy")
+    for name in runs:
+        path = ws.path("indexes", name)
+        rows[name]["over_local"] = round(rows[name]["chunks_per_s"]
+                                         / rows["local"]["chunks_per_s"], 3)
+        rows[name]["same_chunks"] = ((path / "chunks.jsonl").read_text()
+                                     == (ws.path("indexes", "local") / "chunks.jsonl").read_text())
+        rows[name]["max_vector_diff"] = float(np.abs(np.load(path / "vectors.npy") - here).max())
+    shutil.rmtree(work, ignore_errors=True)
+    return {"corpus": corpus, "cpus": os.cpu_count(), **rows,
+            "note": "Ray figures include starting a local Ray (a few seconds) and loading one "
+                    "embedder per worker; on this machine every worker shares the same cores."}
+
+
+def run_stores(n_queries: int) -> dict:
+    """PubMedQA in each store: query p50/p95 and nDCG@10 of the folder store (FAISS + bm25s,
+    fused by graftlm), of Milvus Lite with graftlm's fusion of Milvus's dense and BM25 searches
+    (what graft serve does), and of Milvus's own hybrid search (its RRF ranker, k = 10)."""
+    import numpy as np
+
+    from graftlm.embedder import load_embedder
+    from graftlm.settings import MilvusSettings, ModelSettings, RagSettings
+    from graftlm.workspace import Workspace
+    from rag.evaluate import load_queries, metrics
+    from rag.index import build_index, load_index
+    from rag.milvus import MilvusWriter, resolved
+    from rag.retrieve import search
+
+    embedder = load_embedder(ModelSettings())
+    queries = load_queries(DATA / "questions.jsonl")[:n_queries]
+    work = Path(tempfile.mkdtemp(prefix="rag-stores-"))
+    (work / "docs").mkdir()
+    shutil.copy(DATA / "corpus.jsonl", work / "docs" / "corpus.jsonl")
+    rag = RagSettings(id_field="_id")
+    ws = Workspace(work / "home")
+    milvus = resolved(MilvusSettings(uri=str(work / "milvus.db")), ws)
+    build_index(work / "docs", "folder", workspace=ws, settings=rag, embedder=embedder)
+    build_index(work / "docs", "milvus", workspace=ws, settings=rag, embedder=embedder,
+                store=MilvusWriter(milvus))
+    folder = load_index("folder", workspace=ws, embedder=embedder)
+    held = load_index("milvus", workspace=ws, embedder=embedder, milvus=milvus)
+
+    def milvus_own(text):
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        store = held.store
+        vector = embedder.embed([text])[0].tolist()
+        found = store.client.hybrid_search(store.collection, [
+            AnnSearchRequest([vector], "vector", {"metric_type": "IP"}, 50),
+            AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, 50)],
+            RRFRanker(10), limit=30, output_fields=["chunk"])
+        return [h["entity"]["chunk"]["doc_id"] for h in found[0]]
+
+    ways = {"folder (FAISS + bm25s)": lambda t: [r.chunk.doc_id for r in search(folder, t, k=30)],
+            "milvus lite, graftlm fusion": lambda t: [r.chunk.doc_id
+                                                     for r in search(held, t, k=30)],
+            "milvus lite, its own hybrid search": milvus_own}
+    out = {}
+    for name, ranked in ways.items():
+        ranked(queries[0].text)  # warm-up
+        times, scores = [], []
+        for q in queries:
+            start = time.perf_counter()
+            docs = list(dict.fromkeys(ranked(q.text)))
+            times.append((time.perf_counter() - start) * 1000)
+            scores.append(metrics(docs, q.gold, 10)["ndcg@10"])
+        out[name] = {"query_ms": _summary(times), "ndcg@10": round(float(np.mean(scores)), 4)}
+        print(name, out[name], flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return {"corpus": "pubmedqa", "queries": len(queries), "chunks": len(folder), **out}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--scale", type=int, default=0, help="also run N synthetic chunks")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "rag_bench.json")
+    parser.add_argument("--only-scale-out", action="store_true",
+                        help="run only the Ray build and store comparisons (and --scale)")
     args = parser.parse_args()
-    result = {"pubmedqa": run_pubmedqa(args.queries),
-              "backends": run_backends(args.queries)} if DATA.is_dir() else {}
+    result = {}
+    if DATA.is_dir() and not args.only_scale_out:
+        result = {"pubmedqa": run_pubmedqa(args.queries), "backends": run_backends(args.queries)}
+    if DATA.is_dir():
+        result["ray_build"] = run_ray("pubmedqa")
+        result["stores"] = run_stores(args.queries)
     if args.scale:
         result["scale"] = run_scale(args.scale)
     print(json.dumps(result, indent=2))

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from graftlm.errors import ConfigError
+from graftlm.rag_settings import (  # noqa: F401  (re-exported: every section lives here)
+    MilvusSettings, PromptSettings, RagSettings, RaySettings)
 
 CONFIG_FILE_NAME = "graft.toml"
 ENV_PREFIX = "GRAFT_"
@@ -103,50 +105,6 @@ class AdvisorSettings(BaseModel):
     measure_shots: int = Field(8, gt=0, description="Demonstrations in the few-shot arm, "
                                "at most.")
 
-
-
-class PromptSettings(BaseModel):
-    """The one retrieval prompt: how retrieved sources join a conversation, everywhere they do
-    (``graft serve``, ``graft eval run --index``, measured advice, ``graft train --index``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    k: int = Field(1, gt=0, le=50, description="Sources retrieved per question.")
-    mode: Literal["hybrid", "dense", "sparse"] = Field(
-        "hybrid", description="How the index is searched for them.")
-    context_tokens: int = Field(512, gt=0, le=32768,
-                                description="Token budget for the sources in the prompt.")
-    placement: Literal["user", "system"] = Field(
-        "user", description="Where the sources go: before the question in the last user "
-        "message, or appended to the system message.")
-    instruction: str = Field(
-        "Answer with a short phrase copied from the sources.",
-        min_length=1, description="What the model is told to do with the sources.")
-
-
-class RagSettings(BaseModel):
-    """How ``graft index`` reads, chunks, embeds and searches documents."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    chunk_tokens: int = Field(200, gt=16, le=4096,
-                              description="Chunk size in embedder tokens.")
-    chunk_overlap: int = Field(30, ge=0, le=1024, description="Overlap between chunks, in tokens.")
-    batch_size: int = Field(32, gt=0, le=4096, description="Chunks embedded per batch.")
-    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped.")
-    exact_max_chunks: int = Field(
-        50_000, gt=0,
-        description="Up to this many chunks the dense index is exact (flat); above, HNSW.")
-    text_field: str = Field("text", description="Field of JSONL records that holds the text.")
-    id_field: str | None = Field(
-        None, description="Field of JSONL records that holds a document id (default: file:line).")
-    k: int = Field(5, gt=0, le=1000, description="Results per query.")
-    mode: Literal["hybrid", "dense", "sparse"] = Field(
-        "hybrid", description="Dense (embeddings), sparse (BM25), or both fused.")
-    rrf_k: int = Field(10, gt=0, description="Reciprocal rank fusion constant.")
-    sparse_weight: float = Field(
-        0.5, ge=0, le=10, description="Weight of the BM25 ranking in fusion (dense is 1).")
-    prompt: PromptSettings = Field(default_factory=PromptSettings)
 
 
 class TuningSettings(BaseModel):

@@ -14,6 +14,16 @@ from graftlm.commands import echo_rows, setting_help, workspace_of
 index_app = typer.Typer(no_args_is_help=True, help="Build, query and manage retrieval indexes.")
 
 
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class StoreKind(str, Enum):
+    faiss = "faiss"
+    milvus = "milvus"
+
+
 class Mode(str, Enum):
     hybrid = "hybrid"
     dense = "dense"
@@ -26,7 +36,7 @@ def _embedder(settings):
     return load_embedder(settings.models)
 
 
-def _build(ctx, folder, name, *, force, strict, update, overrides):
+def _build(ctx, folder, name, *, force, strict, update, overrides, milvus_uri=None):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -34,6 +44,17 @@ def _build(ctx, folder, name, *, force, strict, update, overrides):
 
     settings, workspace = workspace_of(ctx, **overrides)
     embedder = _embedder(settings)
+    executor = store = None
+    if settings.rag.executor == "ray":
+        from rag.ray_build import ray_executor
+
+        executor = ray_executor(settings.models, settings.rag.ray)
+    if settings.rag.store == "milvus":
+        from rag.milvus import MilvusWriter, resolved
+
+        milvus = settings.rag.milvus
+        store = MilvusWriter(resolved(milvus.model_copy(update={"uri": milvus_uri or milvus.uri}),
+                                      workspace))
     err = Console(stderr=True)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err, transient=True) as bar:
@@ -46,7 +67,7 @@ def _build(ctx, folder, name, *, force, strict, update, overrides):
 
         report = build_index(folder, name, workspace=workspace, settings=settings.rag,
                              embedder=embedder, force=force, strict=strict, update=update,
-                             progress=progress)
+                             progress=progress, executor=executor, store=store)
     for file, reason in report.skipped:
         err.print(f"skipped {file}: {reason}", style="yellow", highlight=False)
     recall = f", recall@10 {report.recall_at_10:.3f}" if report.recall_at_10 is not None else ""
@@ -70,11 +91,15 @@ def build(
     = None,
     chunk_overlap: Annotated[int | None, typer.Option(help=setting_help("rag.chunk_overlap"))]
     = None,
+    executor: Annotated[Executor | None, typer.Option(help=setting_help("rag.executor"))]
+    = None,
+    store: Annotated[StoreKind | None, typer.Option(help=setting_help("rag.store"))] = None,
 ) -> None:
     """Index a folder: text, Markdown, HTML, PDF and JSONL files."""
     _build(ctx, folder, name, force=force, strict=strict, update=False, overrides={
         "rag.text_field": text_field, "rag.id_field": id_field,
-        "rag.chunk_tokens": chunk_tokens, "rag.chunk_overlap": chunk_overlap})
+        "rag.chunk_tokens": chunk_tokens, "rag.chunk_overlap": chunk_overlap,
+        "rag.executor": executor and executor.value, "rag.store": store and store.value})
 
 
 @index_app.command("update")
@@ -84,16 +109,20 @@ def update(
     folder: Annotated[Path | None, typer.Option(
         help="Folder to read (default: the one it was built from).")] = None,
     strict: Annotated[bool, typer.Option(help="Fail on any unreadable file.")] = False,
+    executor: Annotated[Executor | None, typer.Option(help=setting_help("rag.executor"))]
+    = None,
 ) -> None:
-    """Re-embed only new or changed files; drop deleted ones."""
+    """Re-embed only new or changed files; drop deleted ones. The index stays in its store."""
     from rag.index import KIND, source_folder
 
     settings, workspace = workspace_of(ctx)
     manifest = workspace.get(KIND, name).manifest
     chunking = manifest.get("chunking", {})
-    overrides = {f"rag.{k}": v for k, v in chunking.items()}
+    held = manifest.get("store", {"type": "faiss"})
+    overrides = {**{f"rag.{k}": v for k, v in chunking.items()}, "rag.store": held["type"],
+                 "rag.executor": executor and executor.value}
     _build(ctx, folder or source_folder(workspace, name), name, force=False, strict=strict,
-           update=True, overrides=overrides)
+           update=True, overrides=overrides, milvus_uri=held.get("uri"))
 
 
 @index_app.command("query")
@@ -111,7 +140,8 @@ def query(
     from rag.retrieve import search
 
     settings, workspace = workspace_of(ctx)
-    index = load_index(name, workspace=workspace, embedder=_embedder(settings))
+    index = load_index(name, workspace=workspace, embedder=_embedder(settings),
+                       milvus=settings.rag.milvus)
     results = search(index, text, k=k or settings.rag.k, mode=(mode or Mode(settings.rag.mode))
                      .value, rrf_k=settings.rag.rrf_k, sparse_weight=settings.rag.sparse_weight)
     if as_json:
@@ -145,11 +175,19 @@ def list_(ctx: typer.Context,
     _, workspace = workspace_of(ctx)
     rows = [{"name": a.name, "chunks": a.manifest.get("chunk_count"),
              "files": len(a.manifest.get("files", {})), "embedder": a.manifest.get("embedder"),
+             "store": _held_in(a.manifest.get("store", {"type": "faiss"})),
              "created": a.manifest.get("created"), "path": str(a.path)}
             for a in workspace.list(KIND)]
     echo_rows(rows, as_json, "no indexes yet; build one with `graft index build DIR --name NAME`.",
               lambda r: f"{r['name']}\t{r['files']} files\t{r['chunks']} chunks\t"
-                        f"{r['embedder']}\t{r['created']}")
+                        f"{r['embedder']}\t{r['store']}\t{r['created']}")
+
+
+def _held_in(store: dict) -> str:
+    """Where an index is held, for a listing: 'faiss', or the Milvus collection and URI."""
+    if store["type"] == "milvus":
+        return f"milvus {store['collection']} at {store['uri']}"
+    return store["type"]
 
 
 def eval_retrieval(
@@ -170,7 +208,8 @@ def eval_retrieval(
 
     settings, workspace = workspace_of(ctx)
     loaded = load_queries(queries, qrels=qrels, query_field=query_field, gold_field=gold_field)
-    index = load_index(name, workspace=workspace, embedder=_embedder(settings))
+    index = load_index(name, workspace=workspace, embedder=_embedder(settings),
+                       milvus=settings.rag.milvus)
     result = evaluate(index, loaded, k=k, rrf_k=settings.rag.rrf_k,
                       sparse_weight=settings.rag.sparse_weight)
     if as_json:

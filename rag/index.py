@@ -1,18 +1,18 @@
-"""The index artifact: build, update and load a hybrid (dense FAISS + sparse BM25) index.
+"""The index artifact: build, update and load a hybrid (dense + sparse BM25) index.
 
 An index lives in the workspace under ``indexes/<name>/``: ``chunks.jsonl`` (the chunk store),
 ``vectors.npy`` (one embedding per chunk, kept so an update re-embeds only changed files),
-``dense.faiss``, ``sparse/`` (bm25s) and ``manifest.json`` (embedder and dimension, chunking
-parameters, every source file with its hash, counts, the dense index type and its measured
-recall, format version). Builds are written atomically: a failed or interrupted build leaves the
+``manifest.json`` (embedder and dimension, chunking parameters, every source file with its
+hash, counts, the store and its dense index type and measured recall, format version), and what
+its store keeps there (:mod:`rag.store`: ``dense.faiss`` and ``sparse/`` by default; a Milvus
+collection elsewhere). Builds are written atomically: a failed or interrupted build leaves the
 previous index intact and loadable.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,15 +20,15 @@ import numpy as np
 
 from graftlm.embedder import Embedder
 from graftlm.errors import ArtifactError, ConfigError, DocumentLoadError, InputError
-from graftlm.lineage import file_sha256
-from graftlm.settings import RagSettings
+from graftlm.lineage import file_sha256, version_of
+from graftlm.settings import MilvusSettings, RagSettings
 from graftlm.workspace import Artifact, Workspace, write_manifest
 from rag.chunking import Chunk, chunk_all, make_splitter
 from rag.loaders import discover, load
+from rag.store import FolderStore, Store, StoreWriter, read_chunks, write_chunks
 
 KIND = "indexes"
 FORMAT_VERSION = 1
-RECALL_SAMPLE = 200
 
 
 @dataclass
@@ -49,15 +49,25 @@ class BuildReport:
 
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+# What an executor yields per file it was given: (path relative to the folder, sha256, and
+# either (chunks, their vectors) or why the file was skipped).
+Outcome = tuple[str, str, "tuple[list[Chunk], np.ndarray] | str"]
+Executor = Callable[[Sequence[tuple[str, Path, str]], Path, RagSettings, Embedder, bool,
+                     Progress], Iterable[Outcome]]
 
 
 def build_index(folder: Path, name: str, *, workspace: Workspace, settings: RagSettings,
                 embedder: Embedder, force: bool = False, strict: bool = False,
-                update: bool = False, progress: Progress | None = None) -> BuildReport:
+                update: bool = False, progress: Progress | None = None,
+                executor: Executor | None = None, store: StoreWriter | None = None
+                ) -> BuildReport:
     """Build (or, with ``update``, refresh) the index ``name`` over ``folder``.
 
     With ``update`` only new or changed files are loaded and embedded; deleted files are
-    dropped. Unreadable files are skipped and reported, or fatal with ``strict``.
+    dropped. Unreadable files are skipped and reported, or fatal with ``strict``. The
+    ``executor`` reads, chunks and embeds the files that need it (by default
+    :func:`local_executor`; :mod:`rag.ray_build` spreads them over a Ray cluster); the ``store``
+    holds what is searched (by default FAISS and BM25 files in the index folder).
 
     Raises:
         ArtifactError: the name exists and neither ``force`` nor ``update`` was given.
@@ -76,75 +86,100 @@ def build_index(folder: Path, name: str, *, workspace: Workspace, settings: RagS
     if not files:
         raise DocumentLoadError(folder, "is empty; put documents (.txt, .md, .html, .pdf, "
                                 ".jsonl) in it")
-    splitter = make_splitter(settings.chunk_tokens, settings.chunk_overlap, embedder.count_tokens)
-    kept: list[tuple[str, str, list[Chunk], np.ndarray | None]] = []
-    for i, path in enumerate(files):
-        progress("reading", i, len(files))
+    todo, ready = [], {}
+    for path in files:
         rel = path.relative_to(folder).as_posix()
         sha = file_sha256(path)
         if rel in previous and previous[rel][0] == sha:
-            kept.append((rel, sha, previous[rel][1], previous[rel][2]))
+            ready[rel] = (sha, previous[rel][1], previous[rel][2])
             report.reused_files += 1
-            continue
-        try:
-            sources = load(path, folder, max_bytes=int(settings.max_file_mb * 1e6),
-                           text_field=settings.text_field, id_field=settings.id_field)
-        except DocumentLoadError as exc:
-            if strict:
-                raise
-            report.skipped.append((rel, exc.reason))
-            continue
-        except OSError as exc:
-            if strict:
-                raise DocumentLoadError(rel, f"cannot be read ({exc.strerror})") from None
-            report.skipped.append((rel, f"cannot be read ({exc.strerror})"))
-            continue
-        chunks = chunk_all(sources, splitter)
-        if not chunks:
-            report.skipped.append((rel, "has no text"))
-            continue
-        kept.append((rel, sha, chunks, None))
-    progress("reading", len(files), len(files))
+        else:
+            todo.append((rel, path, sha))
+    run = executor or local_executor
+    for rel, sha, outcome in run(todo, folder, settings, embedder, strict, progress):
+        if isinstance(outcome, str):
+            report.skipped.append((rel, outcome))
+        else:
+            ready[rel] = (sha, *outcome)
+            report.embedded += len(outcome[0])
+    kept = [(rel, *ready[rel]) for rel in (p.relative_to(folder).as_posix() for p in files)
+            if rel in ready]
     report.removed_files = sorted(set(previous) - {rel for rel, *_ in kept})
     if not kept:
         why = "; ".join(f"{f}: {r}" for f, r in report.skipped[:5])
         raise DocumentLoadError(folder, f"has no readable text in {len(files)} files ({why})")
 
-    todo = [c for _, _, chunks, vecs in kept if vecs is None for c in chunks]
-    fresh = embed_chunks(embedder, todo, settings.batch_size, progress)
-    report.embedded = len(todo)
-    chunks, blocks, offset, files_meta = [], [], 0, {}
+    chunks, blocks, files_meta = [], [], {}
     for rel, sha, file_chunks, vecs in kept:
-        if vecs is None:
-            vecs = fresh[offset:offset + len(file_chunks)]
-            offset += len(file_chunks)
         chunks.extend(file_chunks)
         blocks.append(vecs)
         files_meta[rel] = {"sha256": sha, "chunks": len(file_chunks), "kind": file_chunks[0].kind}
     vectors = np.vstack(blocks).astype(np.float32)
     report.files, report.chunks = len(kept), len(chunks)
-
+    store = store or FolderStore
     with workspace.writer(KIND, name, replace=True) as staging:
         progress("indexing", 0, 1)
-        _write_chunks(staging / "chunks.jsonl", chunks)
+        write_chunks(staging / "chunks.jsonl", chunks)
         np.save(staging / "vectors.npy", vectors)
-        dense, recall = _dense_index(vectors, settings.exact_max_chunks)
-        import faiss
-
-        faiss.write_index(dense, str(staging / "dense.faiss"))
-        _sparse_index(chunks).save(str(staging / "sparse"), show_progress=False)
-        report.dense, report.recall_at_10 = ("flat" if recall is None else "hnsw"), recall
+        described = store.write(staging, chunks, vectors, name=name, settings=settings,
+                                previous=workspace.get(KIND, name).manifest
+                                if workspace.exists(KIND, name) else None)
+        report.dense = described["dense"]["type"]
+        report.recall_at_10 = described["dense"].get("recall_at_10")
         report.seconds = round(time.perf_counter() - started, 2)
         write_manifest(staging, "index", {
             "name": name, "source_folder": str(folder), "embedder": embedder.name,
             "embedder_backend": getattr(embedder, "backend", None),
             "dim": embedder.dim, "chunking": _chunking(settings), "files": files_meta,
             "skipped": [{"file": f, "reason": r} for f, r in report.skipped],
-            "chunk_count": len(chunks), "dense": {"type": report.dense, "recall_at_10": recall},
-            "sparse": {"type": "bm25s"}, "build_seconds": report.seconds,
+            "chunk_count": len(chunks), **described, "build_seconds": report.seconds,
         }, version=FORMAT_VERSION)
         progress("indexing", 1, 1)
+    store.published(described)
     return report
+
+
+def local_executor(todo: Sequence[tuple[str, Path, str]], folder: Path, settings: RagSettings,
+                   embedder: Embedder, strict: bool, progress: Progress) -> Iterator[Outcome]:
+    """Read, chunk and embed files in this process: every file is read first (so that
+    ``strict`` fails before any embedding), then all chunks are embedded in batches."""
+    splitter = make_splitter(settings.chunk_tokens, settings.chunk_overlap, embedder.count_tokens)
+    read: list[tuple[str, str, list[Chunk]]] = []
+    for i, (rel, path, sha) in enumerate(todo):
+        progress("reading", i, len(todo))
+        found = read_file(path, folder, rel, settings, splitter, strict)
+        if isinstance(found, str):
+            yield rel, sha, found
+        else:
+            read.append((rel, sha, found))
+    progress("reading", len(todo), len(todo))
+    vectors = embed_chunks(embedder, [c for *_, cs in read for c in cs], settings.batch_size,
+                           progress)
+    offset = 0
+    for rel, sha, chunks in read:
+        yield rel, sha, (chunks, vectors[offset:offset + len(chunks)])
+        offset += len(chunks)
+
+
+def read_file(path: Path, folder: Path, rel: str, settings: RagSettings, splitter,
+              strict: bool) -> list[Chunk] | str:
+    """The chunks of one file, or why it was skipped.
+
+    Raises:
+        DocumentLoadError: with ``strict``, instead of skipping.
+    """
+    try:
+        sources = load(path, folder, max_bytes=int(settings.max_file_mb * 1e6),
+                       text_field=settings.text_field, id_field=settings.id_field)
+    except DocumentLoadError as exc:
+        if strict:
+            raise
+        return exc.reason
+    except OSError as exc:
+        if strict:
+            raise DocumentLoadError(rel, f"cannot be read ({exc.strerror})") from None
+        return f"cannot be read ({exc.strerror})"
+    return chunk_all(sources, splitter) or "has no text"
 
 
 def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk], batch_size: int,
@@ -182,80 +217,41 @@ def _chunking(settings: RagSettings) -> dict:
             "text_field": settings.text_field, "id_field": settings.id_field}
 
 
-def _write_chunks(path: Path, chunks: Sequence[Chunk]) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for chunk in chunks:
-            fh.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
-
-
-def read_chunks(path: Path) -> list[Chunk]:
-    with path.open(encoding="utf-8") as fh:
-        return [Chunk.from_dict(json.loads(line)) for line in fh]
-
-
-def _dense_index(vectors: np.ndarray, exact_max: int):
-    """Exact inner product for small collections; HNSW above, with its recall@10 measured."""
-    import faiss
-
-    dim = vectors.shape[1]
-    if len(vectors) <= exact_max:
-        index = faiss.IndexFlatIP(dim)
-        index.add(vectors)
-        return index, None
-    index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = 80
-    index.add(vectors)
-    index.hnsw.efSearch = 64
-    rng = np.random.default_rng(0)
-    sample = vectors[rng.choice(len(vectors), size=min(RECALL_SAMPLE, len(vectors)),
-                                replace=False)]
-    exact = np.argsort(-(sample @ vectors.T), axis=1)[:, :10]
-    _, approx = index.search(sample, 10)
-    hits = sum(len(set(a) & set(e)) for a, e in zip(approx.tolist(), exact.tolist()))
-    return index, round(hits / exact.size, 4)
-
-
-def sparse_tokens(texts: Sequence[str]) -> list[list[str]]:
-    import bm25s
-
-    return bm25s.tokenize(list(texts), stopwords="en", return_ids=False, show_progress=False)
-
-
-def _sparse_index(chunks: Sequence[Chunk]):
-    import bm25s
-
-    retriever = bm25s.BM25()
-    retriever.index(sparse_tokens([c.embedding_text() for c in chunks]), show_progress=False)
-    return retriever
-
-
 class Index:
-    """A loaded index: chunks, dense and sparse structures, and its manifest."""
+    """A loaded index: its manifest, the embedder that queries it, and its store."""
 
-    def __init__(self, artifact: Artifact, embedder: Embedder):
-        import bm25s
-        import faiss
-
+    def __init__(self, artifact: Artifact, embedder: Embedder, store: Store):
         self.name = artifact.name
         self.path = artifact.path
         self.manifest = artifact.manifest
         self.embedder = embedder
-        self.chunks = read_chunks(artifact.path / "chunks.jsonl")
-        self.dense = faiss.read_index(str(artifact.path / "dense.faiss"))
-        if hasattr(self.dense, "hnsw"):
-            self.dense.hnsw.efSearch = 64
-        self.sparse = bm25s.BM25.load(str(artifact.path / "sparse"))
+        self.store = store
+        # Which build this is, read with it (under the read lock): what lineage names.
+        self.version = version_of(artifact)
+        if "collection" in self.manifest.get("store", {}):
+            self.version["collection"] = self.manifest["store"]["collection"]
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """Every chunk, in build order."""
+        return self.store.chunks
 
 
-def load_index(name: str, *, workspace: Workspace, embedder: Embedder) -> Index:
+def load_index(name: str, *, workspace: Workspace, embedder: Embedder,
+               milvus: MilvusSettings | None = None) -> Index:
     """Load index ``name``; refuse one built with another embedder than ``embedder``. Every file
     is read under the workspace's read lock, so a rebuild publishing meanwhile waits: the
-    loaded index is one version, whole."""
+    loaded index is one version, whole. An index held in Milvus is searched in the collection
+    its manifest names, which no later build changes (``milvus`` gives the credentials)."""
     with workspace.reading(KIND, name) as artifact:
-        return _checked(artifact, name, embedder)
+        return _checked(artifact, name, embedder, milvus)
 
 
-def _checked(artifact: Artifact, name: str, embedder: Embedder) -> Index:
+def _checked(artifact: Artifact, name: str, embedder: Embedder,
+             milvus: MilvusSettings | None) -> Index:
     manifest = artifact.manifest
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(f"index '{name}' has format version {manifest.get('format_version')}"
@@ -266,7 +262,12 @@ def _checked(artifact: Artifact, name: str, embedder: Embedder) -> Index:
             f"index '{name}' was built with the embedder '{manifest.get('embedder')}' "
             f"(dimension {manifest.get('dim')}), but the configured embedder is '{embedder.name}' "
             f"(dimension {embedder.dim}). Set models.embedder back, or rebuild the index.")
-    return Index(artifact, embedder)
+    if manifest.get("store", {}).get("type", "faiss") == "milvus":
+        from rag.milvus import MilvusStore
+
+        return Index(artifact, embedder,
+                     MilvusStore(manifest["store"], milvus, manifest["chunk_count"]))
+    return Index(artifact, embedder, FolderStore(artifact.path))
 
 
 def source_folder(workspace: Workspace, name: str) -> Path:

@@ -15,7 +15,8 @@ import numpy as np
 
 from graftlm.errors import InputError
 from rag.chunking import Chunk
-from rag.index import Index, sparse_tokens
+from rag.index import Index
+from rag.store import Hit
 
 MODES = ("hybrid", "dense", "sparse")
 
@@ -40,34 +41,26 @@ def search(index: Index, query: str, *, k: int = 5, mode: str = "hybrid",
         raise InputError("the query is empty.")
     if k < 1:
         raise InputError(f"k must be at least 1, not {k}.")
-    depth = min(len(index.chunks), max(k * 4, 50) if mode == "hybrid" else k)
+    depth = min(len(index.store), max(k * 4, 50) if mode == "hybrid" else k)
     # BM25 costs about half a millisecond; embedding the query is nearly all of a search.
     dense = dense_ranking(index, query, depth) if mode in {"hybrid", "dense"} else []
-    sparse = sparse_ranking(index, query, depth) if mode in {"hybrid", "sparse"} else []
+    sparse = index.store.sparse(query, depth) if mode in {"hybrid", "sparse"} else []
     if mode == "dense":
-        return [Result(index.chunks[i], s, dense_rank=r + 1) for r, (i, s) in enumerate(dense)]
+        return [Result(h.chunk, h.score, dense_rank=r + 1) for r, h in enumerate(dense)]
     if mode == "sparse":
-        return [Result(index.chunks[i], s, sparse_rank=r + 1) for r, (i, s) in enumerate(sparse)]
-    fused = rrf([[i for i, _ in dense], [i for i, _ in sparse]], rrf_k, (1.0, sparse_weight))
-    d_rank = {i: r + 1 for r, (i, _) in enumerate(dense)}
-    s_rank = {i: r + 1 for r, (i, _) in enumerate(sparse)}
-    return [Result(index.chunks[i], round(score, 6), d_rank.get(i), s_rank.get(i))
+        return [Result(h.chunk, h.score, sparse_rank=r + 1) for r, h in enumerate(sparse)]
+    fused = rrf([[h.position for h in dense], [h.position for h in sparse]], rrf_k,
+                (1.0, sparse_weight))
+    chunks = {h.position: h.chunk for h in (*dense, *sparse)}
+    d_rank = {h.position: r + 1 for r, h in enumerate(dense)}
+    s_rank = {h.position: r + 1 for r, h in enumerate(sparse)}
+    return [Result(chunks[i], round(score, 6), d_rank.get(i), s_rank.get(i))
             for i, score in fused[:k]]
 
 
-def dense_ranking(index: Index, query: str, depth: int) -> list[tuple[int, float]]:
-    vec = np.asarray(index.embedder.embed([query]), dtype=np.float32)
-    scores, ids = index.dense.search(vec, depth)
-    return [(int(i), round(float(s), 6)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-
-
-def sparse_ranking(index: Index, query: str, depth: int) -> list[tuple[int, float]]:
-    vocab = index.sparse.vocab_dict
-    tokens = [t for t in sparse_tokens([query])[0] if t in vocab]
-    if not tokens:
-        return []
-    ids, scores = index.sparse.retrieve([tokens], k=depth, show_progress=False, n_threads=1)
-    return [(int(i), round(float(s), 6)) for i, s in zip(ids[0], scores[0]) if s > 0]
+def dense_ranking(index: Index, query: str, depth: int) -> list[Hit]:
+    return index.store.dense(np.asarray(index.embedder.embed([query]), dtype=np.float32)[0],
+                             depth)
 
 
 def rrf(rankings: Sequence[Sequence[int]], k: int = 60,

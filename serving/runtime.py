@@ -77,8 +77,9 @@ class Runtime:
 
             embedder = embedder or load_embedder(settings.models)
             for name in dict.fromkeys(indexes):
-                index = load_index(name, workspace=workspace, embedder=embedder)
-                self.indexes[name] = Sources(index, version_of(workspace.get("indexes", name)))
+                index = load_index(name, workspace=workspace, embedder=embedder,
+                                   milvus=settings.rag.milvus)
+                self.indexes[name] = Sources(index, index.version)
         self.engine = self._engine(engine or settings.serving.engine, report, on_fatal)
 
     def _engine(self, kind: str, report: Callable[[str], None] | None,

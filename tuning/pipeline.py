@@ -94,7 +94,8 @@ def with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, t
     from tuning.raft import max_length_with_sources, render
 
     loaded = load_index(name, workspace=workspace,
-                        embedder=embedder or load_embedder(settings.models))
+                        embedder=embedder or load_embedder(settings.models),
+                        milvus=settings.rag.milvus)
     t = settings.tuning
     room = max_length_with_sources(t, settings.rag)
     settings = settings.model_copy(update={"tuning": t.model_copy(update={"max_length": room})})

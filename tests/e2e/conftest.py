@@ -8,9 +8,9 @@ import sys
 from tests.conftest import SHARED_HOME
 
 
-def graft(*args, home=SHARED_HOME, **kwargs):
+def graft(*args, home=SHARED_HOME, env=None, **kwargs):
     """Run `graft ARGS` in a fresh process against the workspace ``home``."""
-    env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "graftlm.cli", *args], capture_output=True,
                           text=True, env=env, timeout=900, **kwargs)
 
@@ -21,4 +21,20 @@ def home_with_model(tmp_path_factory, name: str):
     assert prepared.returncode == 0, prepared.stderr
     home = tmp_path_factory.mktemp(name)
     (home / "models").symlink_to(os.path.join(SHARED_HOME, "models"))
+    return home
+
+
+def home_with_tickets_and_docs(tmp_path_factory, name: str):
+    """A workspace sharing the prepared model, with the adapter 'tickets' (10 steps on the
+    example tickets) and the index 'docs' (the example documents) built."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    home = home_with_model(tmp_path_factory, name)
+    trained = graft("train", str(root / "examples/train/support_tickets.jsonl"), "--name",
+                    "tickets", "--max-steps", "10", "--lr", "1e-3", home=str(home))
+    assert trained.returncode == 0, trained.stderr
+    built = graft("index", "build", str(root / "examples/docs"), "--name", "docs",
+                  home=str(home))
+    assert built.returncode == 0, built.stderr
     return home

@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from serving.launch import graft_serve
-from tests.e2e.conftest import graft, home_with_model
+from tests.e2e.conftest import graft, home_with_tickets_and_docs
 
 pytestmark = pytest.mark.e2e
 
@@ -33,13 +33,7 @@ QUESTION = [{"role": "user", "content": "How long does the warranty last?"}]
 def home(tmp_path_factory):
     """A home sharing the prepared model, with adapter 'tickets', index 'docs' and the
     retrieval-aware adapter 'reader' (trained with sources from 'docs') built."""
-    home = home_with_model(tmp_path_factory, "serve-home")
-    trained = graft("train", str(ROOT / "examples/train/support_tickets.jsonl"), "--name",
-                    "tickets", "--max-steps", "10", "--lr", "1e-3", home=str(home))
-    assert trained.returncode == 0, trained.stderr
-    built = graft("index", "build", str(ROOT / "examples/docs"), "--name", "docs",
-                  home=str(home))
-    assert built.returncode == 0, built.stderr
+    home = home_with_tickets_and_docs(tmp_path_factory, "serve-home")
     reader = graft("train", str(ROOT / "examples/qa/train.jsonl"), "--name", "reader",
                    "--index", "docs", "--epochs", "2", "--lr", "1e-3", home=str(home))
     assert reader.returncode == 0, reader.stderr

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import openai
 import pytest
@@ -18,11 +17,10 @@ from graftlm.settings import ModelSettings
 from graftlm.workspace import Workspace
 from serving.engines.vllm import cpu_has_bf16
 from serving.launch import free_port, graft_serve, wait_healthy
-from tests.e2e.conftest import graft, home_with_model
+from tests.e2e.conftest import home_with_tickets_and_docs
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "the-operators-key"
 QUESTION = [{"role": "user", "content": "How long does the warranty last?"}]
 SYSTEM = ("Route the support ticket to one queue: reset, wifi, warranty or firmware. Answer "
@@ -39,13 +37,7 @@ def greedy(client, model, messages, n=16):
 @pytest.fixture(scope="module")
 def operators_vllm(tmp_path_factory):
     """A workspace with adapter 'tickets' and index 'docs', and a vLLM server of its own."""
-    home = home_with_model(tmp_path_factory, "upstream-home")
-    trained = graft("train", str(ROOT / "examples/train/support_tickets.jsonl"), "--name",
-                    "tickets", "--max-steps", "10", "--lr", "1e-3", home=str(home))
-    assert trained.returncode == 0, trained.stderr
-    built = graft("index", "build", str(ROOT / "examples/docs"), "--name", "docs",
-                  home=str(home))
-    assert built.returncode == 0, built.stderr
+    home = home_with_tickets_and_docs(tmp_path_factory, "upstream-home")
     base = base_model_dir(ModelSettings(), Workspace(home), prepare=False)
     port, log = free_port(), home / "operators-vllm.log"
     env = {**os.environ, "VLLM_API_KEY": KEY, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",

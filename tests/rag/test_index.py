@@ -92,7 +92,8 @@ def test_approximate_index_reports_recall(docs, tmp_path, word_embedder):
     report = build(docs, ws, word_embedder, settings=RagSettings(chunk_tokens=40,
                                                                  exact_max_chunks=1))
     assert report.dense == "hnsw" and 0.5 <= report.recall_at_10 <= 1.0
-    assert load_index("kb", workspace=ws, embedder=word_embedder).dense.ntotal == report.chunks
+    assert load_index("kb", workspace=ws, embedder=word_embedder).store.index.ntotal \
+        == report.chunks
 
 
 KILLABLE = """
