@@ -304,7 +304,7 @@ def run_stores(n_queries: int) -> dict:
     milvus = resolved(MilvusSettings(uri=str(work / "milvus.db")), ws)
     build_index(work / "docs", "folder", workspace=ws, settings=rag, embedder=embedder)
     build_index(work / "docs", "milvus", workspace=ws, settings=rag, embedder=embedder,
-                store=MilvusWriter(milvus))
+                store=MilvusWriter(milvus, ws))
     folder = load_index("folder", workspace=ws, embedder=embedder)
     held = load_index("milvus", workspace=ws, embedder=embedder, milvus=milvus)
 

@@ -54,7 +54,7 @@ def _build(ctx, folder, name, *, force, strict, update, overrides, milvus_uri=No
 
         milvus = settings.rag.milvus
         store = MilvusWriter(resolved(milvus.model_copy(update={"uri": milvus_uri or milvus.uri}),
-                                      workspace))
+                                      workspace), workspace)
     err = Console(stderr=True)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err, transient=True) as bar:

@@ -15,6 +15,7 @@ The same client code runs on Milvus Lite (a local file, one process at a time; o
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import time
@@ -28,7 +29,7 @@ from graftlm.errors import ArtifactError, BackendUnavailableError
 from graftlm.settings import MilvusSettings, RagSettings
 from graftlm.workspace import Workspace
 from rag.chunking import Chunk
-from rag.store import Hit
+from rag.store import Hit, sparse_tokens
 
 INSERT_BATCH = 512
 HNSW = {"M": 32, "efConstruction": 80}
@@ -75,12 +76,13 @@ def client(uri: str, token: str | None):
         raise BackendUnavailableError(f"cannot open Milvus at {uri}: {exc}.{hint}") from None
 
 
-def base_name(settings: MilvusSettings, index: str) -> str:
-    """The alias of the index (and the prefix of its builds' collections): Milvus names allow
-    letters, digits and underscores, so the index name is folded and a short hash keeps two
-    folded names apart."""
+def base_name(settings: MilvusSettings, index: str, workspace: Workspace) -> str:
+    """The alias of the index (and the prefix of its builds' collections). Milvus names allow
+    letters, digits and underscores, so the index name is folded; a short hash of the workspace
+    and the name keeps apart two folded names, and two workspaces sharing one Milvus."""
     folded = re.sub(r"[^A-Za-z0-9_]", "_", index)
-    return f"{settings.prefix}_{folded}_{hashlib.sha1(index.encode()).hexdigest()[:6]}"
+    key = f"{Path(workspace.home).resolve()}\0{index}".encode()
+    return f"{settings.prefix}_{folded}_{hashlib.sha1(key).hexdigest()[:8]}"
 
 
 class MilvusWriter:
@@ -88,17 +90,26 @@ class MilvusWriter:
 
     kind = "milvus"
 
-    def __init__(self, settings: MilvusSettings):
+    def __init__(self, settings: MilvusSettings, workspace: Workspace):
         if not settings.uri:
             raise ValueError("resolve the Milvus URI first (rag.milvus.resolved)")
-        self.settings = settings
+        self.settings, self.workspace = settings, workspace
 
     def write(self, folder: Path, chunks: Sequence[Chunk], vectors: np.ndarray, *, name: str,
               settings: RagSettings, previous: dict | None) -> dict:
         from pymilvus import DataType, Function, FunctionType
 
         milvus = client(self.settings.uri, self.settings.token)
-        base = base_name(self.settings, name)
+        base = base_name(self.settings, name, self.workspace)
+        entry = (previous or {}).get("store", {})
+        earlier = ([entry["collection"]] + entry.get("earlier", [])
+                   if entry.get("type") == self.kind and entry.get("uri") == self.settings.uri
+                   else [])[:self.settings.keep_builds - 1]
+        # Retire builds here, under the index's write lock: those past keep_builds and any a
+        # failed build left. (Published builds are never this index's newest but one.)
+        for old in milvus.list_collections():
+            if old.startswith(base + "_") and old not in earlier:
+                milvus.drop_collection(old)
         collection = f"{base}_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(3)}"
         schema = milvus.create_schema(auto_id=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
@@ -122,27 +133,26 @@ class MilvusWriter:
                 for i, chunk in enumerate(chunks[start:start + INSERT_BATCH])])
         milvus.flush(collection)
         milvus.load_collection(collection)
-        entry = (previous or {}).get("store", {})
-        earlier = ([entry["collection"]] + entry.get("earlier", [])
-                   if entry.get("type") == self.kind and entry.get("uri") == self.settings.uri
-                   else [])
         return {"store": {"type": self.kind, "uri": self.settings.uri, "collection": collection,
-                          "alias": base, "earlier": earlier[:self.settings.keep_builds - 1]},
+                          "alias": base, "earlier": earlier},
                 "dense": {"type": "flat" if exact else "hnsw", "recall_at_10": None},
                 "sparse": {"type": "milvus-bm25"}}
 
     def published(self, described: dict) -> None:
-        """Point the alias at the new build; drop this index's builds no longer kept."""
+        """Point the alias at the new build. The build is published already: a failure here
+        is a warning, not a failed build."""
         entry = described["store"]
-        milvus = client(self.settings.uri, self.settings.token)
-        if entry["alias"] in milvus.list_aliases().get("aliases", []):
-            milvus.alter_alias(entry["collection"], entry["alias"])
-        else:
-            milvus.create_alias(entry["collection"], entry["alias"])
-        kept = {entry["collection"], *entry["earlier"]}
-        for name in milvus.list_collections():
-            if name.startswith(entry["alias"] + "_") and name not in kept:
-                milvus.drop_collection(name)
+        try:
+            milvus = client(self.settings.uri, self.settings.token)
+            if entry["alias"] in milvus.list_aliases().get("aliases", []):
+                milvus.alter_alias(entry["collection"], entry["alias"])
+            else:
+                milvus.create_alias(entry["collection"], entry["alias"])
+        except Exception as exc:  # noqa: BLE001 - pymilvus and grpc errors alike
+            logging.getLogger("graftlm").warning(
+                "the build is published, but the Milvus alias %s could not be moved to %s "
+                "(%s); readers follow the manifest, not the alias.", entry["alias"],
+                entry["collection"], exc)
 
 
 class MilvusStore:
@@ -154,25 +164,38 @@ class MilvusStore:
         self.collection, self.uri, self.size = entry["collection"], entry["uri"], size
         self.client = client(self.uri, (settings or MilvusSettings()).token)
         if not self.client.has_collection(self.collection):
-            raise ArtifactError(
-                f"the Milvus collection {self.collection} at {self.uri} that holds this build "
-                "is gone (builds older than rag.milvus.keep_builds are dropped, or it was "
-                "removed by hand); rebuild or update the index.")
+            raise ArtifactError(self._gone())
         self.client.load_collection(self.collection)
 
     def dense(self, vector: np.ndarray, depth: int) -> list[Hit]:
-        found = self.client.search(self.collection, data=[np.asarray(vector).tolist()],
+        found = self._search(self.collection, data=[np.asarray(vector).tolist()],
                                    anns_field="vector", limit=depth, output_fields=["chunk"],
                                    search_params={"metric_type": "IP",
                                                   "params": {"ef": max(EF_SEARCH, depth)}})
         return [_hit(h) for h in found[0]]
 
     def sparse(self, query: str, depth: int) -> list[Hit]:
-        found = self.client.search(self.collection, data=[query], anns_field="sparse",
+        if not sparse_tokens([query])[0]:
+            return []  # stop words only: nothing to match (as the folder store answers)
+        found = self._search(self.collection, data=[query], anns_field="sparse",
                                    limit=depth, output_fields=["chunk"],
                                    search_params={"metric_type": "BM25"})
         # Milvus Lite reports BM25 scores negated (best first still); Milvus, as they are.
         return [h for h in (_hit(h, absolute=True) for h in found[0]) if h.score > 0]
+
+    def _search(self, *args, **kwargs):
+        try:
+            return self.client.search(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - pymilvus and grpc errors alike
+            if not self.client.has_collection(self.collection):
+                raise ArtifactError(self._gone()) from None
+            raise BackendUnavailableError(f"Milvus at {self.uri} failed to search "
+                                          f"{self.collection}: {exc}") from None
+
+    def _gone(self) -> str:
+        return (f"the Milvus collection {self.collection} at {self.uri} that holds this build "
+                "is gone (builds older than rag.milvus.keep_builds are dropped, or it was "
+                "removed by hand); restart the server to load the index's current build.")
 
     @property
     def chunks(self) -> list[Chunk]:

@@ -19,8 +19,8 @@ def milvus(tmp_path):
     return resolved(MilvusSettings(uri=str(tmp_path / "milvus.db")), Workspace(tmp_path))
 
 
-def collections(settings, index="kb"):
-    base = base_name(settings, index)
+def collections(settings, ws, index="kb"):
+    base = base_name(settings, index, ws)
     return sorted(c for c in client(settings.uri, None).list_collections()
                   if c.startswith(base + "_"))
 
@@ -28,7 +28,7 @@ def collections(settings, index="kb"):
 def test_milvus_answers_as_the_folder_store_does(docs, tmp_path, word_embedder, milvus):
     ws = Workspace(tmp_path / "home")
     build(docs, ws, word_embedder)
-    build(docs, ws, word_embedder, store=MilvusWriter(milvus), force=True)
+    build(docs, ws, word_embedder, store=MilvusWriter(milvus, ws), force=True)
     held = load_index("kb", workspace=ws, embedder=word_embedder)
     manifest = held.manifest
     assert manifest["store"]["type"] == "milvus" and manifest["store"]["uri"] == milvus.uri
@@ -48,12 +48,13 @@ def test_milvus_answers_as_the_folder_store_does(docs, tmp_path, word_embedder, 
             assert search(held, query, k=1, mode=mode)[0].chunk.id == \
                 search(local, query, k=1, mode=mode)[0].chunk.id, (query, mode)
     assert search(held, "zzzz unknown words", k=3, mode="sparse") == []
+    assert search(held, "what is it", k=3, mode="sparse") == []  # stop words only
 
 
 def test_an_update_is_a_new_collection_and_readers_keep_theirs(docs, tmp_path, word_embedder,
                                                                milvus):
     ws = Workspace(tmp_path / "home")
-    writer = MilvusWriter(milvus)
+    writer = MilvusWriter(milvus, ws)
     build(docs, ws, word_embedder, store=writer)
     before = load_index("kb", workspace=ws, embedder=word_embedder)
     (docs / "sub" / "warranty.txt").write_text("The warranty now lasts three years.")
@@ -64,22 +65,24 @@ def test_an_update_is_a_new_collection_and_readers_keep_theirs(docs, tmp_path, w
     # The reader that loaded the first build still sees all of it, and only it.
     assert "two years" in search(before, "warranty", k=1)[0].chunk.text
     assert "three years" in search(after, "warranty", k=1)[0].chunk.text
-    alias = client(milvus.uri, None).describe_alias(base_name(milvus, "kb"))
+    alias = client(milvus.uri, None).describe_alias(base_name(milvus, "kb", ws))
     assert alias["collection_name"] == after.version["collection"]
-    assert collections(milvus) == sorted([before.version["collection"],
+    assert collections(milvus, ws) == sorted([before.version["collection"],
                                           after.version["collection"]])
     # A third build retires the first (rag.milvus.keep_builds = 2), and its reader is told.
     build(docs, ws, word_embedder, store=writer, force=True)
-    assert before.version["collection"] not in collections(milvus)
-    assert len(collections(milvus)) == 2
+    assert before.version["collection"] not in collections(milvus, ws)
+    assert len(collections(milvus, ws)) == 2
     with pytest.raises(ArtifactError, match="keep_builds"):
         type(before.store)(before.manifest["store"], None, len(before))
+    with pytest.raises(ArtifactError, match="keep_builds"):  # a server that loaded it earlier
+        search(before, "warranty", k=1)
 
 
 def test_a_failed_build_leaves_the_previous_one_and_its_collection(docs, tmp_path,
                                                                   word_embedder, milvus):
     ws = Workspace(tmp_path / "home")
-    build(docs, ws, word_embedder, store=MilvusWriter(milvus))
+    build(docs, ws, word_embedder, store=MilvusWriter(milvus, ws))
     first = load_index("kb", workspace=ws, embedder=word_embedder).version["collection"]
 
     class Broken(MilvusWriter):
@@ -88,10 +91,10 @@ def test_a_failed_build_leaves_the_previous_one_and_its_collection(docs, tmp_pat
             raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError):
-        build(docs, ws, word_embedder, store=Broken(milvus), force=True)
+        build(docs, ws, word_embedder, store=Broken(milvus, ws), force=True)
     assert load_index("kb", workspace=ws, embedder=word_embedder).version["collection"] == first
-    build(docs, ws, word_embedder, store=MilvusWriter(milvus), force=True)
-    assert len(collections(milvus)) == 2  # the broken build's collection was dropped
+    build(docs, ws, word_embedder, store=MilvusWriter(milvus, ws), force=True)
+    assert len(collections(milvus, ws)) == 2  # the broken build's collection was dropped
 
 
 def test_an_unreachable_milvus_is_a_clear_error():
