@@ -25,6 +25,7 @@ import numpy as np
 
 from graftlm.errors import BackendUnavailableError, ConfigError, DocumentLoadError
 from graftlm.settings import ModelSettings, RagSettings, RaySettings
+from rag.chunking import Chunk
 
 READING, STAGE = "reading (Ray)", "embedding files (Ray)"
 
@@ -40,7 +41,7 @@ def ray_executor(models: ModelSettings, ray: RaySettings):
         try:
             yield from _run(todo, folder, settings, models, ray, embedder.dim, strict, progress)
         finally:
-            import ray as ray_module
+            import ray as ray_module  # imported by _connect; the name here is for shutdown
 
             ray_module.shutdown()
 
@@ -114,9 +115,7 @@ def _check_room(settings: RaySettings) -> None:
     short = [f"{need[r]:g} {r}s (it has {have.get(r, 0):g})" for r in need
              if need[r] > have.get(r, 0)]
     if short:
-        import ray as ray_module
-
-        ray_module.shutdown()
+        ray.shutdown()
         raise ConfigError(f"the Ray cluster cannot hold {settings.workers} embedding workers: "
                           f"they need {', '.join(short)}. Lower rag.ray.workers, "
                           "rag.ray.cpus_per_worker or rag.ray.gpus_per_worker.")
@@ -164,8 +163,6 @@ def _run(todo, folder, settings: RagSettings, models: ModelSettings, ray_setting
         if len(parts) == of:
             del pending[rel]
             parts.sort(key=lambda part: part[0])
-            from rag.chunking import Chunk
-
             chunks = [Chunk.from_dict(json.loads(c)) for _, c, _ in parts]
             done += 1
             progress(STAGE, done, len(todo))
