@@ -39,7 +39,7 @@ demo: $(STAMP)
 	$(BIN)/graft advise "Route each support ticket about our routers to one of four queues; we have 120 labelled tickets and the product manuals." --examples examples/train/support_tickets.jsonl --docs examples/docs --budget 8m --report .cache/demo-report
 
 test: $(STAMP)
-	$(BIN)/pytest -m "e2e or not e2e"
+	$(BIN)/pytest -m "e2e or not e2e" --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/pytest

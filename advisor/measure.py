@@ -210,12 +210,15 @@ class Measurer:
 
     def _train(self, train, seconds: float, arm_id: str, *, max_length: int | None = None):
         from graftlm.loader import load_base
-        from tuning.lora import with_lora
+        from tuning.data import prompt_ids
+        from tuning.methods import for_inference, prepare
         from tuning.train import train as run_training
 
         model, tokenizer, _ = load_base(self.settings.models, self.workspace, for_training=True)
         t = self.settings.tuning
-        model = with_lora(model, t)
+        if t.method == "pissa":  # the arm never saves: PiSSA's start is trained as it is
+            t = t.model_copy(update={"method": "lora"})
+        model, _ = prepare(model, t, start_ids=prompt_ids(train[0], tokenizer))
         tuning = t.model_copy(update={"learning_rate": self.settings.advisor
                                       .measure_learning_rate, "epochs": 20.0,
                                       "max_length": max_length or t.max_length})
@@ -228,8 +231,9 @@ class Measurer:
         started = time.perf_counter()
         result = run_training(model, tokenizer, train, [], tuning, progress=progress,
                               deadline=time.monotonic() + seconds)
-        # Merged, the adapter answers the same at the base model's speed.
-        return result.model.merge_and_unload(), time.perf_counter() - started
+        # Merged (where the method folds into the weights), the adapter answers the same at
+        # the base model's speed.
+        return for_inference(result.model, t.method), time.perf_counter() - started
 
 
 def majority_baseline(train, held) -> tuple[str, float]:

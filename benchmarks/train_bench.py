@@ -92,9 +92,9 @@ def raft(n: int):
 def lora(model):
     """The same LoRA for both sides: graftlm's recipe at the default settings."""
     from graftlm.settings import TuningSettings
-    from tuning.lora import with_lora
+    from tuning.methods import prepare
 
-    return with_lora(model, TuningSettings())
+    return prepare(model, TuningSettings())[0]
 
 
 def peak_rss_mib() -> int:

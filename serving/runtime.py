@@ -2,8 +2,13 @@
 
 A model name is ``base``, an adapter name, or either of those followed by ``+<index>``. Everything
 is checked when the runtime is built — adapters must fit the configured base model, indexes the
-configured embedder — so a bad combination fails at start-up with a clear message, not at the
-first request.
+configured embedder, and each adapter's method the engine — so a bad combination fails at
+start-up with a clear message, not at the first request.
+
+vLLM serves LoRA adapters only. LoRA and PiSSA (saved as LoRA) go through its LoRA path; DoRA,
+IA3 and Spectrum adapters fold into the weights exactly, so the gateway serves each from a vLLM
+server of its own over a merged copy; a prefix adapter cannot be folded in and is refused with
+what to do. The local engine serves every method.
 """
 
 from __future__ import annotations
@@ -59,14 +64,17 @@ class Runtime:
                  on_fatal: Callable[[str], None] | None = None):
         from graftlm.models import base_model_dir
         from tuning.adapter import fitting_adapter
+        from tuning.methods import method_of
 
         self.settings, self.workspace = settings, workspace
         self.base_path = base_model_dir(settings.models, workspace)
         self.adapters: dict[str, dict] = {}
         self.adapter_paths: dict[str, Path] = {}
         self.trained_with: dict[str, dict | None] = {}  # adapter -> the index build it read
+        self.methods: dict[str, str] = {}
         for name in dict.fromkeys(adapters):
             artifact = fitting_adapter(_servable(name), self.base_path, workspace)
+            self.methods[name] = method_of(artifact.manifest)
             self.adapters[name] = version_of(artifact)
             self.adapter_paths[name] = artifact.path
             self.trained_with[name] = artifact.manifest.get("index")
@@ -87,13 +95,15 @@ class Runtime:
         from serving.engines.vllm import VllmEngine, vllm_installed
 
         serving = self.settings.serving
+        if kind == "auto" and not serving.upstream:
+            kind = "vllm" if vllm_installed() else "local"
+        for name, method in self.methods.items():
+            _refuse_on(kind if not serving.upstream else "upstream", name, method)
         if serving.upstream:  # vLLM servers that run already: start none
             from serving.engines.upstream import UpstreamEngine
 
             return UpstreamEngine(serving.upstream, self.adapter_paths,
                                   api_key=serving.upstream_api_key, report=report)
-        if kind == "auto":
-            kind = "vllm" if vllm_installed() else "local"
         if kind == "vllm":
             merged = self._merged_copies(report)
             lora = {n: p for n, p in self.adapter_paths.items() if n not in merged}
@@ -108,13 +118,18 @@ class Runtime:
         raise ConfigError(f"unknown engine '{kind}'; choose vllm, local or auto.")
 
     def _merged_copies(self, report: Callable[[str], None] | None) -> dict[str, Path]:
-        """On a CPU, the first ``serving.vllm.merged_adapters`` adapters' merged copies of the
-        weights (made once per adapter build, in the workspace cache), by name."""
+        """The merged copies of the weights (made once per adapter build, in the workspace
+        cache), by name, of the adapters vLLM cannot serve as LoRA, and on a CPU of the first
+        ``serving.vllm.merged_adapters`` LoRA adapters too."""
         from serving.engines.vllm import on_gpu
+        from tuning.methods import LORA_SHAPED
         from tuning.merge import merged_copy
 
-        names = list(self.adapter_paths)[:self.settings.serving.vllm.merged_adapters]
-        if on_gpu() or not names:
+        lora = [n for n in self.adapter_paths if self.methods[n] in LORA_SHAPED]
+        names = [n for n in self.adapter_paths if self.methods[n] not in LORA_SHAPED]
+        if not on_gpu():
+            names += lora[:self.settings.serving.vllm.merged_adapters]
+        if not names:
             return {}
         return {name: merged_copy(name, self.adapters[name]["sha256"], self.settings,
                                   self.workspace, report=report) for name in names}
@@ -134,14 +149,23 @@ class Runtime:
     async def add_adapter(self, name: str) -> dict:
         """Serve one more workspace adapter, without a restart."""
         from tuning.adapter import fitting_adapter
+        from tuning.methods import LORA_SHAPED, method_of
 
         artifact = fitting_adapter(_servable(name), self.base_path, self.workspace)
+        method = method_of(artifact.manifest)
+        if self.engine.name != "local" and method not in LORA_SHAPED and name not in self.adapters:
+            raise ArtifactError(f"adapter '{name}' is a {method} adapter, which the "
+                                f"{self.engine.name} engine cannot load while it runs (vLLM loads "
+                                "LoRA adapters only); restart graft serve with --adapter "
+                                f"{name}" + (", or serve it with --engine local."
+                                             if method == "prefix" else "."))
         if name in self.adapters and self.adapters[name] != version_of(artifact):
             raise ArtifactError(f"adapter '{name}' changed since it was loaded; restart the "
                                 "server to serve the new version.")
         await self.engine.add_adapter(name, artifact.path)
         self.adapters[name] = version_of(artifact)
         self.adapter_paths[name] = artifact.path
+        self.methods[name] = method
         self.trained_with[name] = artifact.manifest.get("index")
         return self.adapters[name]
 
@@ -178,6 +202,23 @@ class Runtime:
         if warnings:
             lineage["warnings"] = warnings
         return lineage
+
+
+def _refuse_on(engine: str, name: str, method: str) -> None:
+    """Refuse, before anything starts, an adapter the ``engine`` cannot serve."""
+    from tuning.methods import LORA_SHAPED, UNMERGEABLE
+
+    if engine == "local" or method in LORA_SHAPED:
+        return
+    if method in UNMERGEABLE:
+        raise ArtifactError(f"adapter '{name}' is a prefix-tuning adapter; vLLM serves LoRA "
+                            "adapters only, and a prefix cannot be merged into the weights. "
+                            "Serve it with --engine local, or train with --method lora.")
+    if engine == "upstream":
+        raise ArtifactError(f"adapter '{name}' is a {method} adapter; the vLLM servers of "
+                            "serving.upstream load LoRA adapters only. Merge it (graft adapters "
+                            f"merge {name} --out DIR) and serve that model there, or serve it "
+                            "here with --engine local.")
 
 
 def _servable(name: str) -> str:

@@ -1,8 +1,8 @@
 """The adapter artifact: ``adapters/<name>/`` in the workspace, opened on top of the base model.
 
-An adapter is the PEFT files exactly as peft writes them (``adapter_config.json``,
-``adapter_model.safetensors``: loadable as-is by peft and by vLLM) plus ``manifest.json`` holding
-its card (:mod:`tuning.card`). Opening one refuses an adapter trained on another base model, and
+An adapter is its method's files (:mod:`tuning.methods`: for the peft methods exactly as peft
+writes them, ``adapter_config.json`` and ``adapter_model.safetensors``, loadable as-is by peft
+and, for LoRA and PiSSA, by vLLM) plus ``manifest.json`` holding its card (:mod:`tuning.card`). Opening one refuses an adapter trained on another base model, and
 a full fine-tune, which is a model of its own.
 """
 
@@ -20,12 +20,14 @@ KIND = "adapters"
 
 
 def open_adapter(name: str, settings: Settings, workspace: Workspace):
-    """The base model with adapter ``name`` on top, refusing one trained for another base."""
-    from peft import PeftModel
+    """The base model with adapter ``name`` on top (:func:`tuning.methods.open_trained`), its
+    tokenizer and card, refusing one trained for another base."""
+    from tuning.methods import method_of, open_trained
 
     model, tokenizer, base_path = load_base(settings.models, workspace)
     artifact = fitting_adapter(name, base_path, workspace)
-    return PeftModel.from_pretrained(model, artifact.path), tokenizer, artifact.manifest
+    card = artifact.manifest
+    return open_trained(model, artifact.path, method_of(card)), tokenizer, card
 
 
 def fitting_adapter(name: str, base_path: Path | str, workspace: Workspace) -> Artifact:

@@ -21,12 +21,14 @@ from tuning.train import TrainResult
 
 
 def make_card(settings: Settings, base_path, data: Path, report: DataReport, result: TrainResult,
-              *, full: bool, tokenizer, train_count: int, eval_count: int) -> dict:
+              *, method: dict, tokenizer, train_count: int, eval_count: int) -> dict:
+    """The card; ``method`` is :func:`tuning.methods.prepare`'s record of what trained."""
     import torch
 
     template = tokenizer.chat_template or ""
     return {
-        "type": "full" if full else "lora",
+        "type": method["name"],
+        "method": method,
         "base_model": {"path": str(base_path), "name": Path(str(base_path)).name,
                        "sha256": model_hash(base_path)},
         "data": {"path": str(Path(data).resolve()), "sha256": file_sha256(Path(data)),
@@ -34,7 +36,7 @@ def make_card(settings: Settings, base_path, data: Path, report: DataReport, res
                  "train": train_count, "eval": eval_count, "duplicates": len(report.duplicates),
                  "truncated": len(report.truncated)},
         "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
-        "hyperparameters": {**settings.tuning.model_dump(), "full": full},
+        "hyperparameters": {**settings.tuning.model_dump(), "full": method["name"] == "full"},
         "metrics": {"name": result.metric_name, "base": result.base_metric,
                     "base_metrics": result.base_metrics, "adapter_metrics": result.best.metrics,
                     "adapter": result.best.metric, "base_eval_loss": result.base_loss,

@@ -29,17 +29,17 @@ FORMAT = 1
 # continue a different run.
 TRAJECTORY = ("rank", "alpha", "dropout", "learning_rate", "full_learning_rate", "epochs",
               "max_steps", "batch_size", "max_length", "packing", "warmup_ratio", "seed",
-              "target_modules")
+              "target_modules", "method", "targets", "spectrum_share", "prefix_tokens")
 
 
-def fingerprint(encoded: Sequence, settings: TuningSettings, full: bool) -> dict:
+def fingerprint(encoded: Sequence, settings: TuningSettings, plain: bool) -> dict:
     """What a checkpoint may only be resumed with: a hash of the encoded training data, and the
     trajectory's hyperparameters."""
     digest = hashlib.sha256()
     for example in encoded:
         digest.update(json.dumps([example.input_ids, example.labels]).encode())
     dumped = settings.model_dump(mode="json")
-    return {"data_sha256": digest.hexdigest()[:16], "full": full,
+    return {"data_sha256": digest.hexdigest()[:16], "full": plain,
             "hyperparameters": {k: dumped[k] for k in TRAJECTORY if k in dumped}}
 
 
@@ -105,7 +105,7 @@ def _same_run(saved: dict, expected: dict, path: Path) -> None:
                             "or train on the data it was made from.")
     if saved.get("full") != expected["full"]:
         raise TrainingError(f"the checkpoint in {path} is of a "
-                            f"{'full fine-tune' if saved.get('full') else 'LoRA run'}; resume "
+                            f"{'run training the weights themselves' if saved.get('full') else 'adapter run'}; resume "
                             "it the same way, or start again without --resume.")
     old, new = saved.get("hyperparameters", {}), expected["hyperparameters"]
     changed = [f"{k} {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new))

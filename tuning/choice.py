@@ -36,6 +36,9 @@ def label_logprobs(model, prompt: Sequence[int], labels: Sequence[Sequence[int]]
     """
     import torch
 
+    from tuning.methods import decoding_view
+
+    model = decoding_view(model)  # a prefix model's cache must start with its prefix
     device = next(model.parameters()).device
     names = forward.pop("adapter_names", None)
     with torch.inference_mode():

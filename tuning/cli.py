@@ -15,6 +15,22 @@ from graftlm.commands import echo_rows, setting_help, workspace_of
 adapters_app = typer.Typer(no_args_is_help=True, help="List, inspect and remove adapters.")
 
 
+class Method(str, Enum):
+    lora = "lora"
+    dora = "dora"
+    pissa = "pissa"
+    ia3 = "ia3"
+    prefix = "prefix"
+    spectrum = "spectrum"
+    full = "full"
+
+
+class Targets(str, Enum):
+    all_linear = "all-linear"
+    attention = "attention"
+    mlp = "mlp"
+
+
 class DataFormat(str, Enum):
     chat = "chat"
     alpaca = "alpaca"
@@ -40,7 +56,11 @@ def train(
     index: Annotated[str | None, typer.Option(
         help="Train retrieval-aware (RAFT): every example is shown sources from this index, "
         "the way `graft serve` will show them.")] = None,
-    full: Annotated[bool, typer.Option(help="Fine-tune all weights instead of LoRA.")] = False,
+    method: Annotated[Method | None, typer.Option(
+        help=setting_help("tuning.method"), show_default=False)] = None,
+    targets: Annotated[Targets | None, typer.Option(
+        help=setting_help("tuning.targets"), show_default=False)] = None,
+    full: Annotated[bool, typer.Option(help="Fine-tune all weights: --method full.")] = False,
     qlora: Annotated[bool, typer.Option(
         help="LoRA on a 4-bit (NF4) base: less GPU memory. CUDA only.")] = False,
     force: Annotated[bool, typer.Option(help="Replace an adapter of that name.")] = False,
@@ -50,22 +70,30 @@ def train(
     = None,
     rank: Annotated[int | None, typer.Option(help=setting_help("tuning.rank"))] = None,
     learning_rate: Annotated[float | None, typer.Option(
-        "--lr", help=setting_help("tuning.learning_rate") + " With --full it sets "
-        "tuning.full_learning_rate.")] = None,
+        "--lr", help=setting_help("tuning.learning_rate") + " With --method full or "
+        "spectrum it sets tuning.full_learning_rate.")] = None,
     batch_size: Annotated[int | None, typer.Option(help=setting_help("tuning.batch_size"))]
     = None,
     max_length: Annotated[int | None, typer.Option(help=setting_help("tuning.max_length"))]
     = None,
 ) -> None:
-    """Train a LoRA skill adapter (or, with --full, all weights) on the base model."""
+    """Train a skill adapter on the base model: LoRA by default, or another --method."""
     from graftlm.errors import InputError
     from tuning.data import FieldMap
 
+    if full and method not in (None, Method.full):
+        raise InputError(f"--full and --method {method.value} exclude each other; --full is "
+                         "--method full.")
+    chosen = Method.full if full else method
     fields = FieldMap.from_options(target_field, input_field, template, system)
     overrides = {"tuning.epochs": epochs, "tuning.max_steps": max_steps, "tuning.rank": rank,
                  "tuning.batch_size": batch_size, "tuning.max_length": max_length,
-                 ("tuning.full_learning_rate" if full else "tuning.learning_rate"): learning_rate}
+                 "tuning.method": chosen.value if chosen else None,
+                 "tuning.targets": targets.value if targets else None}
     settings, workspace = workspace_of(ctx, **overrides)
+    if learning_rate is not None:  # the rate of the method that trains, once it is known
+        key = "full_learning_rate" if settings.tuning.plain else "learning_rate"
+        settings, workspace = workspace_of(ctx, **overrides, **{f"tuning.{key}": learning_rate})
     fmt = data_format.value if data_format else None
     if check:
         _check(data, settings, workspace, fmt, fields)
@@ -73,14 +101,14 @@ def train(
     if not name:
         raise InputError("name the adapter: graft train DATA --name NAME (or use --check).")
     path, card = _train(data, name, settings, workspace, eval_file=eval_file, fmt=fmt,
-                        fields=fields, full=full, force=force, resume=resume, qlora=qlora,
+                        fields=fields, force=force, resume=resume, qlora=qlora,
                         index=index)
     if not card:  # another process of an `accelerate launch` run; the main one reports
         return
     m = card["metrics"]
     others = "".join(f", {key} {value:.3f} → {m['adapter_metrics'].get(key, float('nan')):.3f}"
                      for key, value in m.get("base_metrics", {}).items() if key != m["name"])
-    typer.echo(f"trained adapter '{name}' in {card['training']['seconds']:.0f} s "
+    typer.echo(f"trained {card['type']} adapter '{name}' in {card['training']['seconds']:.0f} s "
                f"({card['training']['steps']} steps): {m['name']} {m['base']:.3f} (base) → "
                f"{m['adapter']:.3f} (adapter){others}, eval loss {m['base_eval_loss']:.3f} → "
                f"{m['adapter_eval_loss']:.3f} → {path}")
@@ -134,7 +162,7 @@ def _train(data, name, settings, workspace, **kwargs):
 
         def progress(event: dict) -> None:
             if "note" in event:  # a line of its own above the bar
-                bar.console.print(f"note: {event['note']}", highlight=False)
+                bar.console.print(f"note: {event['note']}", highlight=False, soft_wrap=True)
                 return
             status = bar.tasks[0].fields.get("status", "")
             if "eval" in event:

@@ -14,6 +14,7 @@ from graftlm.workspace import Workspace
 from tuning.adapter import open_adapter
 from tuning.data import FieldMap, Format, check_data, encode, require_clean
 from tuning.evaluate import answer_budget, evaluate_answers
+from tuning.methods import switched_off
 from tuning.metrics import Scorer, mean
 from tuning.train import eval_loss
 
@@ -33,7 +34,7 @@ def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Works
     pad = pad_id(tokenizer)
     scorer = Scorer.for_targets(targets)
     out = {"adapter": name, "data": str(data), "examples": len(examples)}
-    with model.disable_adapter():
+    with switched_off(model):
         base = evaluate_answers(model, tokenizer, examples, scorer, max_new_tokens=budget)
         base_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
     tuned = evaluate_answers(model, tokenizer, examples, scorer, max_new_tokens=budget)

@@ -15,6 +15,8 @@ from graftlm.errors import ArtifactError, InputError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace
 from tuning.adapter import open_adapter
+from tuning.methods import merged as folded
+from tuning.methods import method_of
 
 
 def merge_adapter(name: str, out: Path, settings: Settings, workspace: Workspace, *,
@@ -29,8 +31,9 @@ def merge_adapter(name: str, out: Path, settings: Settings, workspace: Workspace
                          "new or empty folder.")
     if out.exists() and any(out.iterdir()) and not force:
         raise ArtifactError(f"{out} is not empty; pass --force to replace it.")
-    model, tokenizer, _ = open_adapter(name, settings, workspace)
-    merged = model.merge_and_unload().to(getattr(torch, dtype or settings.models.dtype))
+    model, tokenizer, card = open_adapter(name, settings, workspace)
+    model = folded(model, method_of(card), name)  # a prefix adapter is refused here
+    merged = model.to(getattr(torch, dtype or settings.models.dtype))
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:

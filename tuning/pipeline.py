@@ -1,7 +1,7 @@
 """``graft train`` end to end: validate the data, split it, train, and publish the adapter.
 
-A run checkpoints under ``runs/<name>/`` and publishes ``adapters/<name>/`` (the PEFT files, or a
-whole model for ``--full``, and the card) only when it finishes, atomically, so an interrupted
+A run checkpoints under ``runs/<name>/`` and publishes ``adapters/<name>/`` (its method's files,
+:mod:`tuning.methods`, and the card) only when it finishes, atomically, so an interrupted
 run leaves no half-written adapter under the final name and a previous one intact.
 """
 
@@ -19,18 +19,19 @@ from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
 from tuning.adapter import KIND
 from tuning.card import make_card
-from tuning.data import FieldMap, Format, check_data, require_clean
-from tuning.lora import with_lora
+from tuning.data import FieldMap, Format, check_data, prompt_ids, require_clean
+from tuning.methods import check_fits, prepare, save
 from tuning.train import split, train
 
 
 def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, *,
                   eval_file: Path | None = None, fmt: Format | None = None,
-                  fields: FieldMap | None = None, full: bool = False, force: bool = False,
+                  fields: FieldMap | None = None, force: bool = False,
                   resume: bool = False, progress: Callable[[dict], None] | None = None,
                   qlora: bool = False, index: str | None = None, embedder=None
                   ) -> tuple[Path, dict]:
-    """Validate ``data``, train, and publish adapter ``name``; returns (path, card).
+    """Validate ``data``, train by ``settings.tuning.method``, and publish adapter ``name``;
+    returns (path, card).
 
     With ``index``, a retrieval-aware adapter: every example (held-out ones too) is rendered
     with sources from that index (:mod:`tuning.raft`), and the card records which index build.
@@ -38,9 +39,14 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
     if workspace.exists(KIND, name) and not force:
         raise ArtifactError(f"an adapter named '{name}' already exists; pass --force to "
                             "replace it.")
-    if full and qlora:
-        raise InputError("--full and --qlora exclude each other: QLoRA trains an adapter on a "
-                         "frozen 4-bit base.")
+    method = settings.tuning.method
+    if qlora and method in ("full", "spectrum", "pissa"):
+        raise InputError(f"--qlora and method {method} exclude each other: QLoRA trains an "
+                         "adapter on a frozen 4-bit base, and "
+                         + ("PiSSA rewrites the base weights it starts from"
+                            if method == "pissa" else f"{method} trains the base weights")
+                         + ". Choose --method lora, dora, ia3 or prefix with --qlora.")
+    check_fits(settings.tuning, _config(settings, workspace))
     model, tokenizer, base_path = load_base(settings.models, workspace, for_training=True,
                                             four_bit=qlora)
     if qlora:
@@ -63,22 +69,24 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
     if index is not None:
         settings, train_set, held, sources = with_index(settings, workspace, index, tokenizer,
                                                          train_set, held, embedder)
-    if not full:
-        model = with_lora(model, settings.tuning)
     runs = workspace.home / "runs" / name
-    result = train(model, tokenizer, train_set, held, settings.tuning, full=full,
+    init_dir = runs / "pissa-init"  # PiSSA's starting adapter, to save the result as LoRA
+    model, record = prepare(model, settings.tuning, init_dir=init_dir,
+                            start_ids=prompt_ids(train_set[0], tokenizer))
+    if progress is not None and method == "spectrum":
+        for line in spectrum_lines(record):
+            progress({"note": line})
+    result = train(model, tokenizer, train_set, held, settings.tuning,
                    checkpoint=runs, resume=resume, progress=progress)
     if not result.main_process:  # under `accelerate launch`, the main process publishes
         return workspace.path(KIND, name), {}
-    card = make_card(settings, base_path, data, report, result, full=full,
+    card = make_card(settings, base_path, data, report, result, method=record,
                      tokenizer=tokenizer, train_count=len(train_set), eval_count=len(held))
     card["hyperparameters"]["qlora"] = qlora
     card["data"]["fields"] = asdict(fields) if fields else None
     card["index"] = sources
     with workspace.writer(KIND, name, replace=True) as staging:
-        result.model.save_pretrained(staging)
-        if full:
-            tokenizer.save_pretrained(staging)
+        save(result.model, staging, settings.tuning, tokenizer, init_dir=init_dir)
         write_manifest(staging, "adapter", {"name": name, **card})
     shutil.rmtree(runs, ignore_errors=True)
     return workspace.path(KIND, name), card
@@ -107,3 +115,27 @@ def with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, t
               "distractor_only": rendered.distractor_only, "gold_removed": rendered.gold_removed,
               "gold_added": rendered.gold_added}
     return settings, rendered.examples, held, record
+
+
+def _config(settings: Settings, workspace: Workspace):
+    """The base model's configuration, read without its weights."""
+    from transformers import AutoConfig
+
+    from graftlm.models import base_model_dir
+
+    return AutoConfig.from_pretrained(base_model_dir(settings.models, workspace))
+
+
+def spectrum_lines(record: dict) -> list[str]:
+    """What Spectrum chose, a line per module type: the layers and their scores."""
+    by_kind: dict[str, list[tuple[str, float]]] = {}
+    for item in record["chosen"]:
+        layer, _, kind = item["name"].partition(".layers.")[2].partition(".")
+        by_kind.setdefault(kind.removesuffix(".weight"), []).append((layer, item["snr"]))
+    lines = [f"spectrum: training {len(record['chosen'])} of {record['matrices']} weight "
+             f"matrices (the top {record['share']:.0%} of each type by signal-to-noise), "
+             f"{record['trainable_parameters']:,} parameters"]
+    for kind, picks in by_kind.items():
+        lines.append(f"  {kind}: layers " + ", ".join(f"{layer} ({snr:.3g})"
+                                                      for layer, snr in picks))
+    return lines

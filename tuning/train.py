@@ -1,4 +1,4 @@
-"""Training LoRA adapters (and full fine-tunes) with a small, explicit loop.
+"""Training adapters of every method (and full fine-tunes) with a small, explicit loop.
 
 The loop is deliberately plain: length-grouped batches padded to their longest member (little
 padding waste, exact masking), AdamW with linear warm-up and decay, gradient clipping,
@@ -192,10 +192,12 @@ class Schedule:
 
 
 def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Sequence[Example],
-          settings: TuningSettings, *, full: bool = False, checkpoint: Path | None = None,
+          settings: TuningSettings, *, checkpoint: Path | None = None,
           resume: bool = False, progress: Progress | None = None,
           deadline: float | None = None) -> TrainResult:
-    """Train ``model`` (already wrapped by peft unless ``full``) and return the best weights.
+    """Train ``model`` (made ready for ``settings.method`` by :func:`tuning.methods.prepare`:
+    wrapped by peft, or with only the weights to train left trainable) and return the best
+    weights.
 
     Without ``eval_examples`` nothing is evaluated and the last weights are kept. With a
     ``deadline`` (a ``time.monotonic()`` value) the run is shortened to end by then: the step
@@ -219,7 +221,8 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     if not enc_train:
         raise TrainingError(f"no training example keeps any of its answer within "
                             f"tuning.max_length = {settings.max_length} tokens; raise it.")
-    run_id = checkpoints.fingerprint(enc_train, settings, full)
+    plain = settings.plain  # the model's own weights train: no adapter to switch off
+    run_id = checkpoints.fingerprint(enc_train, settings, plain)
     if settings.packing:  # a step is then batch_size rows of several examples each
         enc_train = pack(enc_train, settings.max_length)
     enc_eval = [encode(ex, tokenizer, settings.max_length) for ex in eval_examples]
@@ -236,12 +239,12 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
         return EvalPoint(step, round(loss, 4), round(mean(result.primary()), 4),
                          result.means()), scorer.primary
 
-    base_point, metric_name = _base_eval(model, evaluate, full) if eval_examples else \
+    base_point, metric_name = _base_eval(model, evaluate, settings) if eval_examples else \
         evaluate(0)
     steps_per_epoch = math.ceil(math.ceil(len(enc_train) / settings.batch_size) / world)
     total = settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))
     params = [p for p in model.parameters() if p.requires_grad]
-    lr = settings.full_learning_rate if full else settings.learning_rate
+    lr = settings.peak_learning_rate
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     schedule = Schedule(total, settings.warmup_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
@@ -259,7 +262,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     steps_here = 0
     epoch = state["step"] // steps_per_epoch
     # LoRA layers run fused while training (tuning/fast_lora.py); peft's own forward after.
-    unfuse = (lambda: None) if full else fast_lora.install(model, rng)
+    unfuse = (lambda: None) if plain else fast_lora.install(model, rng)
     try:
         while state["step"] < total and not stopped_early:
             plan = batches(enc_train, settings.batch_size, settings.seed + epoch)
@@ -334,9 +337,10 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
                        state["tokens"], stopped_early, main, base_point.metrics)
 
 
-def _base_eval(model, evaluate, full: bool):
-    """Score the base model first: with peft, by switching the adapter off."""
-    if full:
+def _base_eval(model, evaluate, settings: TuningSettings):
+    """Score the base model first: with peft, by switching the adapter off. A PiSSA model
+    before training *is* the base (W_res + B·A = W), while switching it off would leave W_res."""
+    if settings.plain or settings.method == "pissa":
         return evaluate(0)
     with model.disable_adapter():
         point, name = evaluate(0)

@@ -1,9 +1,13 @@
 """The in-process engine: transformers + peft, several adapters loaded, chosen per request.
 
-One worker thread owns the model. Requests wait in a queue; the worker takes every waiting
+One worker thread owns the models. Requests wait in a queue; the worker takes every waiting
 request (up to ``max_batch``), left-pads them into one batch and decodes them together with a
 KV cache, each row with its own adapter (peft's mixed-adapter batches: ``adapter_names``, with
-``__base__`` for the base model), its own sampling settings and its own stop conditions. Tokens
+``__base__`` for the base model), its own sampling settings and its own stop conditions.
+LoRA-shaped adapters (LoRA, PiSSA) share the one model; an adapter of another method
+(:mod:`tuning.methods`) gets a model of its own — merged into a copy of the weights where it
+folds in exactly (DoRA, IA3, Spectrum), a prefix model as it is — and its requests a batch of
+their own within the same round. Tokens
 go back to each request's asyncio queue as they are produced, so streaming costs nothing extra.
 Requests that arrive during a batch wait for the next one (static batching, not continuous).
 """
@@ -58,7 +62,9 @@ class LocalEngine:
         self.device = device
         self.model = None
         self.tokenizer = None
-        self.adapters: set[str] = set()
+        self.adapters: set[str] = set()  # every adapter loaded
+        self.shared: set[str] = set()  # those on the shared peft model
+        self.own: dict[str, object] = {}  # the others' models, by adapter
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -80,15 +86,26 @@ class LocalEngine:
     def _attach(self, name: str, path: Path) -> None:
         from peft import PeftModel
 
+        from tuning.methods import LORA_SHAPED, for_inference, method_at, open_trained
+
+        method = method_at(path)
+        if method not in LORA_SHAPED:
+            base, _ = load_pretrained(self.model_path, device=self.device)
+            model = for_inference(open_trained(base, path, method), method).eval()
+            with self._lock:
+                self.own[name] = model
+                self.adapters.add(name)
+            return
         with self._lock:
             try:
-                if not self.adapters:
+                if not self.shared:
                     self.model = PeftModel.from_pretrained(self.model, str(path),
                                                            adapter_name=name).eval()
                 else:
                     self.model.load_adapter(str(path), adapter_name=name)
             except (OSError, ValueError, KeyError) as exc:
                 raise ArtifactError(f"cannot load adapter '{name}' from {path}: {exc}") from exc
+            self.shared.add(name)
             self.adapters.add(name)
 
     def healthy(self) -> bool:
@@ -146,10 +163,11 @@ class LocalEngine:
 
         choices = request.params.choice
         labels = label_ids(self.tokenizer, choices)
-        extra = {"adapter_names": [request.adapter or BASE] * len(labels)} if self.adapters \
-            else {}
+        model = self.own.get(request.adapter, self.model)
+        extra = {"adapter_names": [request.adapter or BASE] * len(labels)} \
+            if self.shared and model is self.model else {}
         with self._lock:
-            scores = label_logprobs(self.model, ids, labels, pad=self.pad, **extra)
+            scores = label_logprobs(model, ids, labels, pad=self.pad, **extra)
         return choices[max(range(len(choices)), key=lambda i: (scores[i], -i))]
 
     # -- the worker thread -------------------------------------------------------------------
@@ -172,22 +190,30 @@ class LocalEngine:
                     self._jobs.put(None)
                     break
                 batch.append(job)
-            try:
-                with self._lock:
-                    self._decode(batch)
-            except Exception as exc:  # noqa: BLE001 - every waiting client must hear of it
-                for job in batch:
-                    if not job.done:
-                        job.send(exc)
+            groups: dict[str | None, list[_Job]] = {}  # by the model that answers
+            for job in batch:
+                own = job.request.adapter if job.request.adapter in self.own else None
+                groups.setdefault(own, []).append(job)
+            for own, jobs in groups.items():
+                try:
+                    with self._lock:
+                        self._decode(jobs, own)
+                except Exception as exc:  # noqa: BLE001 - every waiting client must hear of it
+                    for job in jobs:
+                        if not job.done:
+                            job.send(exc)
 
-    def _decode(self, batch: list[_Job]) -> None:
+    def _decode(self, batch: list[_Job], own: str | None = None) -> None:
         import torch
 
-        model, device = self.model, self.model.device
+        from tuning.methods import decoding_view
+
+        model = decoding_view(self.own[own]) if own else self.model
+        device = self.model.device
         ids, mask = left_pad([j.ids for j in batch], self.pad)
         ids, mask = ids.to(device), mask.to(device)
         extra = {}
-        if self.adapters:
+        if self.shared and own is None:
             extra["adapter_names"] = [j.request.adapter or BASE for j in batch]
         generators = [_generator(j.request.params.seed, device) for j in batch]
         limit = max(j.request.params.max_tokens for j in batch)

@@ -66,8 +66,8 @@ def test_lora_training_lowers_the_eval_loss(tiny_model, tiny_tokenizer):
 
 def test_full_training_learns_the_task(tiny_model, tiny_tokenizer):
     data = examples(8)
-    settings = FAST.model_copy(update={"full_learning_rate": 5e-3})
-    result = train(tiny_model, tiny_tokenizer, data, data[:8], settings, full=True)
+    settings = FAST.model_copy(update={"full_learning_rate": 5e-3, "method": "full"})
+    result = train(tiny_model, tiny_tokenizer, data, data[:8], settings)
     assert result.best.loss < result.base_loss / 2
     assert result.best.metric > result.base_metric
 
