@@ -21,7 +21,7 @@ def _run(launcher: list[str], name: str, cwd: Path, env: dict) -> dict:
     result = subprocess.run([*launcher, "-m", "graftlm.cli", *TRAIN, "--name", name],
                             cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("trained adapter") == 1  # only the main process reports
+    assert result.stdout.count("trained lora adapter") == 1  # only the main process reports
     return json.loads((cwd / "home" / "adapters" / name / "manifest.json").read_text())
 
 
