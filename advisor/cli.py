@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from graftlm.commands import echo_rows, setting_help, workspace_of
+from graftlm.commands import parse_duration, echo_rows, setting_help, workspace_of
 from graftlm.errors import InputError
 
 
@@ -150,19 +150,6 @@ def _judge(url: str | None, model: str | None):
     from tuning.judge import Judge
 
     return Judge(url, model)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in '15m', '900s', '1h', '90' (seconds)."""
-    import re
-
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text or "")
-    if not match:
-        raise InputError(f"--budget '{text}' is not a duration; write e.g. 15m, 900s or 1h.")
-    value = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
-    if value <= 0:
-        raise InputError("--budget must be more than zero.")
-    return value
 
 
 def eval_run(

@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from advisor.stats import bootstrap_ci, paired_difference_ci
+from graftlm.stats import bootstrap_ci, paired_difference_ci
 from graftlm.errors import InputError
 from graftlm.lineage import file_sha256
 from graftlm.settings import Settings

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from advisor.arms import ARM_ORDER
 from advisor.schema import Advice, LearningCurve, Measurement
-from advisor.stats import paired_difference_ci
+from graftlm.stats import paired_difference_ci
 
 
 def learning_curve(fraction: float, part: float, full: float) -> LearningCurve:

@@ -48,7 +48,7 @@ def main() -> None:
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} is not here; this benchmark needs the shared data.")
 
-    from advisor.stats import bootstrap_ci
+    from graftlm.stats import bootstrap_ci
     from graftlm.embedder import load_embedder
     from graftlm.loader import load_base
     from graftlm.settings import load_settings

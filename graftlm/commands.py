@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from graftlm.errors import InputError
 from graftlm.settings import LoadedSettings, Settings, load_settings
 from graftlm.workspace import Workspace
 
@@ -93,3 +94,16 @@ def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str) -> None:
         typer.echo(f"removed {workspace.remove(kind, name)}")
 
     rm.__doc__ = f"Delete the {noun}."
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '15m', '900s', '1h', '90' (seconds)."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text or "")
+    if not match:
+        raise InputError(f"--budget '{text}' is not a duration; write e.g. 15m, 900s or 1h.")
+    value = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if value <= 0:
+        raise InputError("--budget must be more than zero.")
+    return value

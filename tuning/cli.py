@@ -76,8 +76,17 @@ def train(
     = None,
     max_length: Annotated[int | None, typer.Option(help=setting_help("tuning.max_length"))]
     = None,
+    auto: Annotated[bool, typer.Option(
+        "--auto", help="Choose the method and its settings by a budgeted search on a "
+        "validation split of the train data (tuning.auto_methods), then train the choice.")]
+    = False,
+    budget: Annotated[str, typer.Option(help="--auto: time for the search (e.g. 30m, 1h); "
+                                        "the final training comes after it.")] = "30m",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the card (and the search) as "
+                                          "JSON.")] = False,
 ) -> None:
-    """Train a skill adapter on the base model: LoRA by default, or another --method."""
+    """Train a skill adapter on the base model: LoRA by default, another --method, or the one
+    --auto finds best for the data."""
     from graftlm.errors import InputError
     from tuning.data import FieldMap
 
@@ -100,10 +109,23 @@ def train(
         return
     if not name:
         raise InputError("name the adapter: graft train DATA --name NAME (or use --check).")
+    search = None
+    if auto:
+        settings, search = _auto(data, name, settings, workspace, budget, fmt, fields,
+                                 as_json=as_json, force=force,
+                                 chosen={"--method": method, "--full": full or None,
+                                         "--targets": targets, "--rank": rank,
+                                         "--lr": learning_rate, "--epochs": epochs,
+                                         "--max-steps": max_steps, "--resume": resume or None,
+                                         "--index": index, "--qlora": qlora or None,
+                                         "--eval-file": eval_file})
     path, card = _train(data, name, settings, workspace, eval_file=eval_file, fmt=fmt,
                         fields=fields, force=force, resume=resume, qlora=qlora,
-                        index=index)
+                        index=index, search=search)
     if not card:  # another process of an `accelerate launch` run; the main one reports
+        return
+    if as_json:
+        typer.echo(json.dumps(card, indent=2, ensure_ascii=False))
         return
     m = card["metrics"]
     others = "".join(f", {key} {value:.3f} → {m['adapter_metrics'].get(key, float('nan')):.3f}"
@@ -112,6 +134,27 @@ def train(
                f"({card['training']['steps']} steps): {m['name']} {m['base']:.3f} (base) → "
                f"{m['adapter']:.3f} (adapter){others}, eval loss {m['base_eval_loss']:.3f} → "
                f"{m['adapter_eval_loss']:.3f} → {path}")
+
+
+def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, force, chosen):
+    """Run the --auto search; the settings it chose and the card's record of it."""
+    from graftlm.commands import parse_duration
+    from graftlm.errors import ArtifactError, InputError
+    from tuning.adapter import KIND
+    from tuning.auto_cli import print_search, run_search
+
+    given = [flag for flag, value in chosen.items() if value is not None]
+    if given:
+        raise InputError(f"--auto chooses the method and its settings itself; leave out "
+                         f"{', '.join(given)} (or train without --auto).")
+    if workspace.exists(KIND, name) and not force:  # before the search, not after it
+        raise ArtifactError(f"an adapter named '{name}' already exists; pass --force to "
+                            "replace it.")
+    found, tuned = run_search(data, name, settings, workspace, budget_s=parse_duration(budget),
+                              fmt=fmt, fields=fields)
+    if not as_json:
+        print_search(found)
+    return settings.model_copy(update={"tuning": tuned}), found.record()
 
 
 def _check(data, settings, workspace, fmt, fields) -> None:

@@ -28,12 +28,13 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
                   eval_file: Path | None = None, fmt: Format | None = None,
                   fields: FieldMap | None = None, force: bool = False,
                   resume: bool = False, progress: Callable[[dict], None] | None = None,
-                  qlora: bool = False, index: str | None = None, embedder=None
-                  ) -> tuple[Path, dict]:
+                  qlora: bool = False, index: str | None = None, embedder=None,
+                  search: dict | None = None) -> tuple[Path, dict]:
     """Validate ``data``, train by ``settings.tuning.method``, and publish adapter ``name``;
     returns (path, card).
 
-    With ``index``, a retrieval-aware adapter: every example (held-out ones too) is rendered
+    ``search`` (from :mod:`tuning.auto`) goes into the card as the search that chose the
+    settings. With ``index``, a retrieval-aware adapter: every example (held-out ones too) is rendered
     with sources from that index (:mod:`tuning.raft`), and the card records which index build.
     """
     if workspace.exists(KIND, name) and not force:
@@ -46,7 +47,7 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
                          + ("PiSSA rewrites the base weights it starts from"
                             if method == "pissa" else f"{method} trains the base weights")
                          + ". Choose --method lora, dora, ia3 or prefix with --qlora.")
-    check_fits(settings.tuning, _config(settings, workspace))
+    check_fits(settings.tuning, base_config(settings, workspace))
     model, tokenizer, base_path = load_base(settings.models, workspace, for_training=True,
                                             four_bit=qlora)
     if qlora:
@@ -85,6 +86,8 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
     card["hyperparameters"]["qlora"] = qlora
     card["data"]["fields"] = asdict(fields) if fields else None
     card["index"] = sources
+    if search is not None:
+        card["search"] = search
     with workspace.writer(KIND, name, replace=True) as staging:
         save(result.model, staging, settings.tuning, tokenizer, init_dir=init_dir)
         write_manifest(staging, "adapter", {"name": name, **card})
@@ -117,7 +120,7 @@ def with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, t
     return settings, rendered.examples, held, record
 
 
-def _config(settings: Settings, workspace: Workspace):
+def base_config(settings: Settings, workspace: Workspace):
     """The base model's configuration, read without its weights."""
     from transformers import AutoConfig
 

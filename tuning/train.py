@@ -61,6 +61,7 @@ class TrainResult:
     stopped_early: bool = False
     main_process: bool = True
     base_metrics: dict[str, float] = field(default_factory=dict)
+    best_scores: list[float] = field(default_factory=list)  # per held-out example, at best
 
 
 Progress = Callable[[dict], None]
@@ -230,11 +231,14 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     scorer = Scorer.for_targets([ex.target for ex in (*train_examples, *eval_examples)])
     budget = answer_budget(tokenizer, [ex.target for ex in eval_examples])
 
+    last_scores: list[float] = []  # the latest evaluation's, per example
+
     def evaluate(step: int) -> EvalPoint:
         if not eval_examples:
             return EvalPoint(step, math.nan, math.nan), "none"
         result = evaluate_answers(model, tokenizer, eval_examples, scorer,
                                   max_new_tokens=budget)
+        last_scores[:] = result.primary()
         loss = eval_loss(model, enc_eval, pad, settings.batch_size)
         return EvalPoint(step, round(loss, 4), round(mean(result.primary()), 4),
                          result.means()), scorer.primary
@@ -250,7 +254,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     runner, optimizer = accelerator.prepare(model, optimizer)
     state = {"step": 0, "best": base_point, "best_weights": _trainable_state(model),
-             "history": [], "bad_evals": 0, "tokens": 0}
+             "history": [], "bad_evals": 0, "tokens": 0, "best_scores": list(last_scores)}
     rng = np.random.default_rng(settings.seed + rank)  # the LoRA dropout masks' stream
     if resume and checkpoint is not None:
         saved = checkpoints.load(checkpoint, run_id, lambda line: progress({"note": line}))
@@ -313,6 +317,7 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
                     if better:
                         state["best"], state["bad_evals"] = point, 0
                         state["best_weights"] = _trainable_state(model)
+                        state["best_scores"] = list(last_scores)
                     else:
                         state["bad_evals"] += 1
                     progress({"step": state["step"], "total": total, "eval": point,
@@ -334,7 +339,8 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
         state["best"] = EvalPoint(state["step"], math.nan, math.nan)
     return TrainResult(model, metric_name, base_point.metric, base_point.loss, state["best"],
                        state["history"], state["step"], round(time.perf_counter() - started, 1),
-                       state["tokens"], stopped_early, main, base_point.metrics)
+                       state["tokens"], stopped_early, main, base_point.metrics,
+                       state["best_scores"])
 
 
 def _base_eval(model, evaluate, settings: TuningSettings):

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from advisor.stats import bootstrap_ci, paired_difference_ci
+from graftlm.stats import bootstrap_ci, paired_difference_ci
 
 
 def test_bootstrap_interval_of_a_constant_is_that_constant():

@@ -1,0 +1,74 @@
+"""Auto-PEFT: the choice among trials worked by hand, and a real (tiny) search that persists,
+resumes and refuses other data."""
+
+import json
+
+import pytest
+
+from graftlm.errors import InputError
+from graftlm.settings import Settings, TuningSettings
+from graftlm.workspace import Workspace
+from tests.conftest import save_tiny_base
+from tuning.auto import TrialFigures, choose, describe, pareto, recipe, settings_for
+
+
+def figures(number, score, trainable, seconds, scores, state="complete"):
+    return TrialFigures(number, state, {"method": "lora"}, score, trainable, seconds, scores)
+
+
+def test_the_pareto_front_keeps_what_nothing_beats_on_all_three():
+    trials = [figures(0, 0.9, 1000, 50, []), figures(1, 0.8, 100, 40, []),
+              figures(2, 0.8, 200, 60, []),  # beaten by 1: no better anywhere
+              figures(3, 0.7, 100, 10, []), figures(4, 0.95, 5000, 20, [], state="pruned")]
+    assert pareto(trials) == [0, 1, 3]
+
+
+def test_the_chosen_trial_is_the_smallest_within_the_noise_of_the_best():
+    best = [1.0] * 18 + [0.0] * 2           # 0.90
+    close = [1.0] * 17 + [0.0] * 3          # 0.85: one example apart, interval reaches 0
+    far = [1.0] * 6 + [0.0] * 14            # 0.30: twelve examples worse, every time
+    trials = [figures(0, 0.90, 5000, 10, best), figures(1, 0.85, 800, 10, close),
+              figures(2, 0.30, 10, 10, far), figures(3, 0.99, 1, 1, [], state="pruned")]
+    assert choose(trials) == (0, 1)
+    assert choose([figures(5, 0.5, 10, 1, [1.0, 0.0], state="pruned")]) == (None, None)
+
+
+def test_a_trial_s_parameters_become_settings():
+    base = TuningSettings()
+    params = {"method": "dora", "rank": 8, "alpha_ratio": 2, "targets": "mlp",
+              "lr_dora": 5e-4, "epochs": 3.0}
+    tuned = settings_for(params, base)
+    assert (tuned.method, tuned.rank, tuned.alpha, tuned.targets) == ("dora", 8, 16.0, "mlp")
+    assert tuned.peak_learning_rate == 5e-4 and tuned.epochs == 3.0
+    assert describe(params) == "dora r8 α16 mlp lr 5e-04 3ep"
+    spectrum = settings_for({"method": "spectrum", "spectrum_share": 0.5, "lr_spectrum": 1e-5,
+                             "epochs": 1.0}, base)
+    assert spectrum.full_learning_rate == 1e-5 and spectrum.spectrum_share == 0.5
+    assert recipe(base, (4, 8, 16))["rank"] == 16 and recipe(base, (4, 8))["rank"] == 8
+
+
+def test_a_search_persists_resumes_and_refuses_other_data(tmp_path):
+    from tuning.auto import search
+
+    base = save_tiny_base(tmp_path / "tiny")
+    data = tmp_path / "d.jsonl"
+    rows = [("play some jazz music", "PlayMusic"), ("weather in paris", "GetWeather")]
+    data.write_text("".join(json.dumps({"prompt": p, "completion": c}) + "\n"
+                            for p, c in rows * 12))
+    settings = Settings(home=tmp_path / "home", models={"base": str(base)},
+                        tuning={"batch_size": 4, "auto_methods": ["lora", "ia3", "prefix"]})
+    workspace = Workspace(settings.home)
+    events = []
+    found, tuned = search(data, "s", settings, workspace, budget_s=8, progress=events.append)
+    first = found.trials[0]
+    assert first.state == "complete" and first.params["method"] == "lora"  # the recipe first
+    assert first.params["rank"] == 16 and len(first.scores) == found.validation
+    assert found.chosen in found.pareto and tuned.method == found.trial(found.chosen).params[
+        "method"]
+    assert any("eval" in e for e in events) and any("done" in e for e in events)
+    again, _ = search(data, "s", settings, workspace, budget_s=4)
+    assert len(again.trials) > len(found.trials)
+    assert again.trials[0].params == first.params and again.trials[0].score == first.score
+    data.write_text(data.read_text() + json.dumps({"prompt": "x", "completion": "y"}) + "\n")
+    with pytest.raises(InputError, match="was over other data"):
+        search(data, "s", settings, workspace, budget_s=4)

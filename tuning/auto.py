@@ -1,0 +1,315 @@
+"""``graft train --auto``: the method and its settings chosen by measuring them on the user's data.
+
+A budgeted Optuna study: the TPE sampler proposes a method (``tuning.auto_methods``) and its
+settings — rank and alpha, target layers, prefix length or Spectrum's share, learning rate
+(around the method's default), epochs — and a Hyperband pruner, fed by every in-training
+evaluation, stops trials that trail those that reached the same step. Trials train on the train
+split less a validation split carved from it and are scored there by ``graft eval``'s scorers;
+the held-out split that the published adapter is scored on never takes part. The first trial is
+the default recipe, so the search is never worse informed than a plain ``graft train``.
+
+The study lives in ``<home>/studies/<name>.db`` (SQLite): an interrupted search resumes where it
+stopped, and every trial's figures stay. Of the finished trials, the chosen one is the smallest
+(trainable parameters) whose paired 95% interval against the best one's per-example scores
+reaches zero — within the noise of the best — as measured advice decides between arms.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from graftlm.errors import InputError
+from graftlm.lineage import file_sha256
+from graftlm.settings import Settings, TuningSettings
+from graftlm.tuning_settings import ADAPTER_LEARNING_RATES
+from graftlm.stats import paired_difference_ci
+from graftlm.workspace import Workspace
+
+RANKS = (4, 8, 16, 32, 64)
+PREFIX_TOKENS = (8, 16, 32)
+SPECTRUM_SHARES = (0.125, 0.25, 0.5)
+EPOCHS = (1.0, 2.0, 3.0)
+RATE_SPREAD = 4.0  # learning rates from default / 4 to default * 4, log-uniform
+EVALS_PER_TRIAL = 4  # in-training evaluations, the pruner's checkpoints
+
+
+@dataclass
+class TrialFigures:
+    """One trial: what it tried and how it did on the validation split."""
+
+    number: int
+    state: str  # complete, pruned or failed
+    params: dict
+    score: float | None = None
+    trainable: int | None = None
+    seconds: float | None = None
+    scores: list[float] = field(default_factory=list)  # per validation example
+
+    @property
+    def label(self) -> str:
+        return describe(self.params)
+
+
+@dataclass
+class Search:
+    """What a search found: every trial, the Pareto front, the best and the chosen trial."""
+
+    study: str
+    metric: str
+    validation: int
+    trials: list[TrialFigures]
+    best: int | None
+    chosen: int | None
+    pareto: list[int]
+    budget_s: float
+    seconds: float
+
+    def trial(self, number: int) -> TrialFigures:
+        return next(t for t in self.trials if t.number == number)
+
+    def record(self) -> dict:
+        """The card's account of the search (per-example scores left out)."""
+        out = asdict(self)
+        for trial in out["trials"]:
+            trial.pop("scores")
+        return out
+
+
+def describe(params: dict) -> str:
+    """A trial's settings in a few words: ``lora r16 α32 all-linear lr 2e-4 2ep``."""
+    method = params.get("method", "lora")
+    parts = [method]
+    if "rank" in params:
+        parts.append(f"r{params['rank']} α{params['rank'] * params['alpha_ratio']}")
+    if "targets" in params:
+        parts.append(params["targets"])
+    if "prefix_tokens" in params:
+        parts.append(f"{params['prefix_tokens']} tokens")
+    if "spectrum_share" in params:
+        parts.append(f"{params['spectrum_share']:.0%}")
+    rate = next((v for k, v in params.items() if k.startswith("lr_")), None)
+    if rate is not None:
+        parts.append(f"lr {rate:.0e}")
+    if "epochs" in params:
+        parts.append(f"{params['epochs']:g}ep")
+    return " ".join(parts)
+
+
+def settings_for(params: dict, base: TuningSettings) -> TuningSettings:
+    """``base`` with a trial's parameters applied."""
+    method = params["method"]
+    update: dict = {"method": method, "epochs": params["epochs"]}
+    if "rank" in params:
+        update.update(rank=params["rank"], alpha=float(params["rank"] * params["alpha_ratio"]))
+    for key in ("targets", "prefix_tokens", "spectrum_share"):
+        if key in params:
+            update[key] = params[key]
+    rate = params[f"lr_{method}"]
+    update["full_learning_rate" if method == "spectrum" else "learning_rate"] = rate
+    return base.model_copy(update=update)
+
+
+def default_rate(method: str, base: TuningSettings) -> float:
+    return base.full_learning_rate if method in ("spectrum", "full") \
+        else ADAPTER_LEARNING_RATES[method]
+
+
+def suggest(trial, base: TuningSettings, ranks: tuple[int, ...]) -> dict:
+    """A trial's parameters, drawn by Optuna (define-by-run: each method its own branch)."""
+    method = trial.suggest_categorical("method", list(base.auto_methods))
+    if method in ("lora", "dora", "pissa"):
+        trial.suggest_categorical("rank", list(ranks))
+        trial.suggest_categorical("alpha_ratio", [1, 2])
+    if method in ("lora", "dora", "pissa", "ia3"):
+        trial.suggest_categorical("targets", ["all-linear", "attention", "mlp"])
+    if method == "prefix":
+        trial.suggest_categorical("prefix_tokens", list(PREFIX_TOKENS))
+    if method == "spectrum":
+        trial.suggest_categorical("spectrum_share", list(SPECTRUM_SHARES))
+    rate = default_rate(method, base)
+    trial.suggest_float(f"lr_{method}", rate / RATE_SPREAD, rate * RATE_SPREAD, log=True)
+    trial.suggest_categorical("epochs", list(EPOCHS))
+    return dict(trial.params)
+
+
+def recipe(base: TuningSettings, ranks: tuple[int, ...]) -> dict:
+    """The default recipe as a trial's parameters (the search's first trial)."""
+    method = base.auto_methods[0]
+    params: dict = {"method": method, f"lr_{method}": default_rate(method, base), "epochs": 2.0}
+    if method in ("lora", "dora", "pissa"):
+        params.update(rank=min(16, max(ranks)), alpha_ratio=2)
+    if method in ("lora", "dora", "pissa", "ia3"):
+        params["targets"] = "all-linear"
+    if method == "prefix":
+        params["prefix_tokens"] = 16
+    if method == "spectrum":
+        params["spectrum_share"] = 0.25
+    return params
+
+
+def pareto(trials: list[TrialFigures]) -> list[int]:
+    """The finished trials no other beats on score, trainable parameters and time at once."""
+    done = [t for t in trials if t.state == "complete"]
+
+    def beats(a: TrialFigures, b: TrialFigures) -> bool:
+        at_least = a.score >= b.score and a.trainable <= b.trainable and a.seconds <= b.seconds
+        return at_least and (a.score, -a.trainable, -a.seconds) != (b.score, -b.trainable,
+                                                                     -b.seconds)
+
+    return [t.number for t in done if not any(beats(o, t) for o in done)]
+
+
+def choose(trials: list[TrialFigures], seed: int = 0) -> tuple[int | None, int | None]:
+    """(best, chosen): the best finished trial by score, and the smallest finished trial whose
+    paired 95% interval of per-example differences against the best reaches zero."""
+    done = [t for t in trials if t.state == "complete"]
+    if not done:
+        return None, None
+    best = max(done, key=lambda t: (t.score, -t.trainable, -t.number))
+    near = [t for t in done if t is best or paired_difference_ci(
+        t.scores, best.scores, seed=seed)[1] >= 0]
+    chosen = min(near, key=lambda t: (t.trainable, -t.score, t.number))
+    return best.number, chosen.number
+
+
+def figures(study) -> list[TrialFigures]:
+    """Every trial of ``study`` with its figures (running ones, from an interrupted run, are
+    left out)."""
+    import optuna
+
+    states = {optuna.trial.TrialState.COMPLETE: "complete",
+              optuna.trial.TrialState.PRUNED: "pruned", optuna.trial.TrialState.FAIL: "failed"}
+    out = []
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state not in states:
+            continue
+        attrs = trial.user_attrs
+        out.append(TrialFigures(trial.number, states[trial.state], dict(trial.params),
+                                trial.value if trial.value is not None else attrs.get("score"),
+                                attrs.get("trainable"), attrs.get("seconds"),
+                                list(attrs.get("scores", []))))
+    return out
+
+
+def open_study(path: Path, name: str, data_sha256: str, seed: int):
+    """The study in ``path``: resumed when it searched the same data, refused otherwise."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(
+        storage=f"sqlite:///{path}", study_name=name, direction="maximize", load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True,
+                                           group=True),
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3))
+    recorded = study.user_attrs.get("data_sha256")
+    if recorded is None:
+        study.set_user_attr("data_sha256", data_sha256)
+    elif recorded != data_sha256:
+        raise InputError(f"the search in {path} was over other data; remove that file to "
+                         "start a new search, or search under another --name.")
+    return study
+
+
+def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
+           budget_s: float, fmt=None, fields=None,
+           progress: Callable[[dict], None] | None = None) -> tuple[Search, TuningSettings]:
+    """Run (or resume) the search for adapter ``name`` for ``budget_s`` seconds; returns what
+    it found and the chosen trial's tuning settings."""
+    import optuna
+    from transformers import AutoTokenizer
+
+    from graftlm.errors import TrainingError
+    from graftlm.loader import load_base
+    from graftlm.models import base_model_dir
+    from tuning.data import check_data, prompt_ids, require_clean
+    from tuning.methods import check_fits, prepare
+    from tuning.pipeline import base_config
+    from tuning.train import split, train
+
+    report_progress = progress or (lambda _event: None)
+    t = settings.tuning
+    config = base_config(settings, workspace)
+    ranks = tuple(r for r in RANKS if _fits(t.model_copy(update={"rank": r}), config))
+    if not ranks:
+        raise InputError("the base model's layers are narrower than the smallest rank searched "
+                         f"({RANKS[0]}); train without --auto.")
+    tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
+    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
+    require_clean(report)
+    train_set, _held = split(report.examples, t.eval_fraction, t.eval_max, t.seed)
+    fit, val = split(train_set, t.auto_validation, t.eval_max, t.seed + 1)
+    if len(fit) < 2 or len(val) < 2:
+        raise InputError(f"{data} has too few examples to search on ({len(report.examples)}); "
+                         "train without --auto.")
+    path = workspace.home / "studies" / f"{name}.db"
+    study = open_study(path, name, file_sha256(Path(data)), t.seed)
+    if not study.trials:
+        study.enqueue_trial(recipe(t, ranks))
+    started = time.monotonic()
+    end = started + budget_s
+
+    def objective(trial) -> float:
+        params = suggest(trial, t, ranks)
+        tuned = settings_for(params, t)
+        steps = max(1, math.ceil(math.ceil(len(fit) / tuned.batch_size) * tuned.epochs))
+        tuned = tuned.model_copy(update={"eval_every": max(1, steps // EVALS_PER_TRIAL),
+                                         "patience": EVALS_PER_TRIAL, "max_steps": None})
+        check_fits(tuned, config)
+        model, _, _ = load_base(settings.models, workspace, for_training=True)
+        init = workspace.home / "runs" / f"{name}-auto" / f"trial-{trial.number}"
+        model, record = prepare(model, tuned, init_dir=init,
+                                start_ids=prompt_ids(fit[0], tokenizer))
+
+        def step(event: dict) -> None:
+            report_progress({**event, "trial": trial.number, "label": describe(params),
+                             "elapsed": time.monotonic() - started, "budget": budget_s})
+            if "eval" in event:
+                if "metric" not in study.user_attrs:
+                    study.set_user_attr("metric", event["metric"])
+                trial.report(event["eval"].metric, event["step"])
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        trial.set_user_attr("trainable", record["trainable_parameters"])
+        result = train(model, tokenizer, fit, val, tuned, progress=step, deadline=end)
+        trial.set_user_attr("seconds", result.seconds)
+        trial.set_user_attr("scores", result.best_scores)
+        return result.best.metric
+
+    def after(study, frozen) -> None:
+        found = figures(study)
+        best, _ = choose(found)
+        report_progress({"done": sum(f.state == "complete" for f in found),
+                         "pruned": sum(f.state == "pruned" for f in found),
+                         "best": next((f for f in found if f.number == best), None),
+                         "elapsed": time.monotonic() - started, "budget": budget_s})
+
+    # A trial that diverges fails alone; the search goes on.
+    study.optimize(objective, timeout=budget_s, callbacks=[after], gc_after_trial=True,
+                   catch=(TrainingError,))
+    found = figures(study)
+    best, chosen = choose(found, t.seed)
+    if chosen is None:
+        raise InputError(f"no trial finished within the budget ({budget_s:.0f} s); give the "
+                         "search more time with --budget (the study resumes).")
+    result = Search(str(path), study.user_attrs.get("metric", "score"), len(val), found, best, chosen, pareto(found),
+                    budget_s, round(time.monotonic() - started, 1))
+    chosen_params = next(f.params for f in found if f.number == chosen)
+    return result, settings_for(chosen_params, t)
+
+
+def _fits(settings: TuningSettings, config) -> bool:
+    from tuning.methods import check_fits
+
+    try:
+        check_fits(settings, config)
+    except InputError:
+        return False
+    return True
