@@ -154,11 +154,11 @@ class Runtime:
         artifact = fitting_adapter(_servable(name), self.base_path, self.workspace)
         method = method_of(artifact.manifest)
         if self.engine.name != "local" and method not in LORA_SHAPED and name not in self.adapters:
-            raise ArtifactError(f"adapter '{name}' is a {method} adapter, which the "
-                                f"{self.engine.name} engine cannot load while it runs (vLLM loads "
-                                "LoRA adapters only); restart graft serve with --adapter "
-                                f"{name}" + (", or serve it with --engine local."
-                                             if method == "prefix" else "."))
+            _refuse_on(self.engine.name, name, method)  # what cannot be served at all
+            raise ArtifactError(f"adapter '{name}' is a {method} adapter, which the vLLM engine "
+                                "cannot load while it runs (vLLM loads LoRA adapters only; a "
+                                f"{method} adapter is served from a merged copy started with "
+                                f"the gateway); restart graft serve with --adapter {name}.")
         if name in self.adapters and self.adapters[name] != version_of(artifact):
             raise ArtifactError(f"adapter '{name}' changed since it was loaded; restart the "
                                 "server to serve the new version.")

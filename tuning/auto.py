@@ -16,7 +16,10 @@ reaches zero — within the noise of the best — as measured advice decides bet
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import shutil
 import time
 import warnings
 from collections.abc import Callable
@@ -36,6 +39,7 @@ SPECTRUM_SHARES = (0.125, 0.25, 0.5)
 EPOCHS = (1.0, 2.0, 3.0)
 RATE_SPREAD = 4.0  # learning rates from default / 4 to default * 4, log-uniform
 EVALS_PER_TRIAL = 4  # in-training evaluations, the pruner's checkpoints
+MIN_PAIRED = 10  # validation examples below which the best trial is chosen outright
 
 
 @dataclass
@@ -111,7 +115,7 @@ def settings_for(params: dict, base: TuningSettings) -> TuningSettings:
             update[key] = params[key]
     rate = params[f"lr_{method}"]
     update["full_learning_rate" if method == "spectrum" else "learning_rate"] = rate
-    return base.model_copy(update=update)
+    return TuningSettings.model_validate({**base.model_dump(), **update})  # validators run
 
 
 def default_rate(method: str, base: TuningSettings) -> float:
@@ -171,6 +175,8 @@ def choose(trials: list[TrialFigures], seed: int = 0) -> tuple[int | None, int |
     if not done:
         return None, None
     best = max(done, key=lambda t: (t.score, -t.trainable, -t.number))
+    if len(best.scores) < MIN_PAIRED:  # too few examples for an interval to mean anything
+        return best.number, best.number
     near = [t for t in done if t is best or paired_difference_ci(
         t.scores, best.scores, seed=seed)[1] >= 0]
     chosen = min(near, key=lambda t: (t.trainable, -t.score, t.number))
@@ -189,15 +195,19 @@ def figures(study) -> list[TrialFigures]:
         if trial.state not in states:
             continue
         attrs = trial.user_attrs
-        out.append(TrialFigures(trial.number, states[trial.state], dict(trial.params),
+        state = states[trial.state]
+        if state == "complete" and attrs.get("cut"):
+            state = "cut"  # shortened by the budget's end: not comparable with the others
+        out.append(TrialFigures(trial.number, state, dict(trial.params),
                                 trial.value if trial.value is not None else attrs.get("score"),
                                 attrs.get("trainable"), attrs.get("seconds"),
                                 list(attrs.get("scores", []))))
     return out
 
 
-def open_study(path: Path, name: str, data_sha256: str, seed: int):
-    """The study in ``path``: resumed when it searched the same data, refused otherwise."""
+def open_study(path: Path, name: str, fingerprint: str, seed: int):
+    """The study in ``path``: resumed when it searched the same way (``fingerprint``: the data,
+    the split, the search space, the base model), refused otherwise."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -208,12 +218,16 @@ def open_study(path: Path, name: str, data_sha256: str, seed: int):
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True,
                                            group=True),
         pruner=optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3))
-    recorded = study.user_attrs.get("data_sha256")
+    recorded = study.user_attrs.get("fingerprint")
     if recorded is None:
-        study.set_user_attr("data_sha256", data_sha256)
-    elif recorded != data_sha256:
-        raise InputError(f"the search in {path} was over other data; remove that file to "
-                         "start a new search, or search under another --name.")
+        study.set_user_attr("fingerprint", fingerprint)
+    elif recorded != fingerprint:
+        raise InputError(f"the search in {path} was over other data or other settings (data, "
+                         "split, methods, base model); remove that file to start a new search, "
+                         "or search under another --name.")
+    # A resumed study draws new random start-up trials, not the first session's again.
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials), n_startup_trials=4,
+                                               multivariate=True, group=True)
     return study
 
 
@@ -236,7 +250,8 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
     report_progress = progress or (lambda _event: None)
     t = settings.tuning
     config = base_config(settings, workspace)
-    ranks = tuple(r for r in RANKS if _fits(t.model_copy(update={"rank": r}), config))
+    ranks = tuple(r for r in RANKS if _fits(t.model_copy(update={
+        "rank": r, "method": "lora", "targets": "all-linear"}), config))
     if not ranks:
         raise InputError("the base model's layers are narrower than the smallest rank searched "
                          f"({RANKS[0]}); train without --auto.")
@@ -249,7 +264,11 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
         raise InputError(f"{data} has too few examples to search on ({len(report.examples)}); "
                          "train without --auto.")
     path = workspace.home / "studies" / f"{name}.db"
-    study = open_study(path, name, file_sha256(Path(data)), t.seed)
+    fingerprint = hashlib.sha256(json.dumps([
+        file_sha256(Path(data)), [ex.line for ex in val], list(t.auto_methods), list(ranks),
+        t.model_dump(mode="json", exclude={"auto_methods"}), str(config.to_dict())],
+        sort_keys=True, default=str).encode()).hexdigest()
+    study = open_study(path, name, fingerprint, t.seed)
     if not study.trials:
         study.enqueue_trial(recipe(t, ranks))
     started = time.monotonic()
@@ -259,8 +278,10 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
         params = suggest(trial, t, ranks)
         tuned = settings_for(params, t)
         steps = max(1, math.ceil(math.ceil(len(fit) / tuned.batch_size) * tuned.epochs))
-        tuned = tuned.model_copy(update={"eval_every": max(1, steps // EVALS_PER_TRIAL),
-                                         "patience": EVALS_PER_TRIAL, "max_steps": None})
+        tuned = TuningSettings.model_validate({
+            **tuned.model_dump(), "eval_every": max(1, steps // EVALS_PER_TRIAL),
+            "patience": EVALS_PER_TRIAL, "max_steps": None})
+        planned = steps
         check_fits(tuned, config)
         model, _, _ = load_base(settings.models, workspace, for_training=True)
         init = workspace.home / "runs" / f"{name}-auto" / f"trial-{trial.number}"
@@ -278,8 +299,12 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
                     raise optuna.TrialPruned()
 
         trial.set_user_attr("trainable", record["trainable_parameters"])
-        result = train(model, tokenizer, fit, val, tuned, progress=step, deadline=end)
+        try:
+            result = train(model, tokenizer, fit, val, tuned, progress=step, deadline=end)
+        finally:
+            shutil.rmtree(init, ignore_errors=True)
         trial.set_user_attr("seconds", result.seconds)
+        trial.set_user_attr("cut", result.steps < planned and not result.stopped_early)
         trial.set_user_attr("scores", result.best_scores)
         return result.best.metric
 
@@ -291,13 +316,14 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
                          "best": next((f for f in found if f.number == best), None),
                          "elapsed": time.monotonic() - started, "budget": budget_s})
 
-    # A trial that diverges fails alone; the search goes on.
+    # A trial that diverges, or a method this model cannot take, fails alone.
     study.optimize(objective, timeout=budget_s, callbacks=[after], gc_after_trial=True,
-                   catch=(TrainingError,))
+                   catch=(TrainingError, InputError))
     found = figures(study)
     best, chosen = choose(found, t.seed)
     if chosen is None:
-        raise InputError(f"no trial finished within the budget ({budget_s:.0f} s); give the "
+        raise InputError(f"no trial finished within the budget ({budget_s:.0f} s) — failed "
+                         "ones are in the study — give the "
                          "search more time with --budget (the study resumes).")
     result = Search(str(path), study.user_attrs.get("metric", "score"), len(val), found, best, chosen, pareto(found),
                     budget_s, round(time.monotonic() - started, 1))
