@@ -29,7 +29,6 @@ from pathlib import Path
 from graftlm.errors import InputError
 from graftlm.lineage import file_sha256
 from graftlm.settings import Settings, TuningSettings
-from graftlm.tuning_settings import ADAPTER_LEARNING_RATES
 from graftlm.stats import paired_difference_ci
 from graftlm.workspace import Workspace
 
@@ -119,22 +118,25 @@ def settings_for(params: dict, base: TuningSettings) -> TuningSettings:
 
 
 def default_rate(method: str, base: TuningSettings) -> float:
-    return base.full_learning_rate if method in ("spectrum", "full") \
-        else ADAPTER_LEARNING_RATES[method]
+    """The rate ``method`` trains at by default (TuningSettings.peak_learning_rate's rule)."""
+    return base.model_copy(update={"method": method, "learning_rate": None}).peak_learning_rate
+
+
+# Which settings each method searches, and the recipe's value of each.
+SEARCHED = {"rank": ("lora", "dora", "pissa"), "alpha_ratio": ("lora", "dora", "pissa"),
+            "targets": ("lora", "dora", "pissa", "ia3"), "prefix_tokens": ("prefix",),
+            "spectrum_share": ("spectrum",)}
 
 
 def suggest(trial, base: TuningSettings, ranks: tuple[int, ...]) -> dict:
     """A trial's parameters, drawn by Optuna (define-by-run: each method its own branch)."""
     method = trial.suggest_categorical("method", list(base.auto_methods))
-    if method in ("lora", "dora", "pissa"):
-        trial.suggest_categorical("rank", list(ranks))
-        trial.suggest_categorical("alpha_ratio", [1, 2])
-    if method in ("lora", "dora", "pissa", "ia3"):
-        trial.suggest_categorical("targets", ["all-linear", "attention", "mlp"])
-    if method == "prefix":
-        trial.suggest_categorical("prefix_tokens", list(PREFIX_TOKENS))
-    if method == "spectrum":
-        trial.suggest_categorical("spectrum_share", list(SPECTRUM_SHARES))
+    choices = {"rank": list(ranks), "alpha_ratio": [1, 2],
+               "targets": ["all-linear", "attention", "mlp"],
+               "prefix_tokens": list(PREFIX_TOKENS), "spectrum_share": list(SPECTRUM_SHARES)}
+    for key, methods in SEARCHED.items():
+        if method in methods:
+            trial.suggest_categorical(key, choices[key])
     rate = default_rate(method, base)
     trial.suggest_float(f"lr_{method}", rate / RATE_SPREAD, rate * RATE_SPREAD, log=True)
     trial.suggest_categorical("epochs", list(EPOCHS))
@@ -144,16 +146,11 @@ def suggest(trial, base: TuningSettings, ranks: tuple[int, ...]) -> dict:
 def recipe(base: TuningSettings, ranks: tuple[int, ...]) -> dict:
     """The default recipe as a trial's parameters (the search's first trial)."""
     method = base.auto_methods[0]
-    params: dict = {"method": method, f"lr_{method}": default_rate(method, base), "epochs": 2.0}
-    if method in ("lora", "dora", "pissa"):
-        params.update(rank=min(16, max(ranks)), alpha_ratio=2)
-    if method in ("lora", "dora", "pissa", "ia3"):
-        params["targets"] = "all-linear"
-    if method == "prefix":
-        params["prefix_tokens"] = 16
-    if method == "spectrum":
-        params["spectrum_share"] = 0.25
-    return params
+    defaults = {"rank": min(16, max(ranks)), "alpha_ratio": 2, "targets": "all-linear",
+                "prefix_tokens": 16, "spectrum_share": 0.25}
+    return {"method": method, **{key: defaults[key] for key, methods in SEARCHED.items()
+                                 if method in methods},
+            f"lr_{method}": default_rate(method, base), "epochs": 2.0}
 
 
 def pareto(trials: list[TrialFigures]) -> list[int]:

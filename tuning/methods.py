@@ -29,7 +29,6 @@ from pathlib import Path
 from graftlm.errors import ArtifactError, InputError
 from graftlm.settings import TuningSettings
 
-METHODS = ("lora", "dora", "pissa", "ia3", "prefix", "spectrum", "full")
 LORA_SHAPED = frozenset({"lora", "pissa"})  # saved as plain LoRA: mixed batches, vLLM's LoRA
 UNMERGEABLE = frozenset({"prefix"})
 SPECTRUM_FILE = "spectrum.safetensors"
