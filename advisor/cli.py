@@ -54,6 +54,10 @@ def advise(
         help="An existing index for the retrieval arms, instead of --docs.")] = None,
     budget: Annotated[str, typer.Option(
         help="Time for all arms together, e.g. 15m, 900s, 1h.")] = "15m",
+    tune: Annotated[bool, typer.Option(
+        "--tune", help="With --examples: the LoRA arms train the configuration a budgeted "
+        "auto-PEFT search (as graft train --auto) chose on a validation split of the train "
+        "part, instead of the default recipe.")] = False,
     report: Annotated[Path | None, typer.Option(
         help="Write report.html and advice.json into this folder.")] = None,
     input_field: Annotated[str | None, typer.Option(
@@ -87,9 +91,10 @@ def advise(
                   docs_change=docs_change.value if docs_change else None, citations=citations,
                   latency_ms=latency_ms, private=private)
     if examples is None:
-        if docs or index or report or input_field or target_field or judge or judge_model:
-            raise InputError("--docs, --index, --report, --judge and the field options go with "
-                             "--examples FILE (the labelled data to measure on).")
+        if (docs or index or report or input_field or target_field or judge or judge_model
+                or tune):
+            raise InputError("--docs, --index, --report, --tune, --judge and the field options "
+                             "go with --examples FILE (the labelled data to measure on).")
         advice = advisor.advise(text, facts)
     else:
         from tuning.data import FieldMap
@@ -97,7 +102,7 @@ def advise(
         fields = FieldMap.from_options(target_field, input_field, system=system)
         advice = _measured(advisor, text, facts, examples, settings, workspace, docs=docs,
                            index=index, budget=parse_duration(budget), fields=fields,
-                           judge=_judge(judge, judge_model), quiet=as_json)
+                           judge=_judge(judge, judge_model), tune=tune, quiet=as_json)
         if report is not None:
             from advisor.report import write_report
 
@@ -114,7 +119,7 @@ def advise(
 
 
 def _measured(advisor, text, facts, examples, settings, workspace, *, docs, index, budget,
-              fields, judge, quiet: bool):
+              fields, judge, tune: bool, quiet: bool):
     from dataclasses import replace
 
     from rich.console import Console
@@ -138,7 +143,7 @@ def _measured(advisor, text, facts, examples, settings, workspace, *, docs, inde
 
         return measured_advice(advisor, text, facts, examples, settings, workspace,
                                budget_s=budget, docs=docs, index=index, fields=fields,
-                               judge=judge, progress=progress)
+                               judge=judge, tune=tune, progress=progress)
 
 
 def _judge(url: str | None, model: str | None):

@@ -49,7 +49,8 @@ class Measurer:
 
     def __init__(self, settings: Settings, workspace: Workspace, *, budget_s: float = 900.0,
                  docs: Path | None = None, index: str | None = None, fmt=None, fields=None,
-                 progress: Progress | None = None, embedder=None, judge=None):
+                 progress: Progress | None = None, embedder=None, judge=None,
+                 tune: bool = False):
         self.settings, self.workspace = settings, workspace
         self.budget_s = budget_s
         self.docs, self.index_name = docs, index
@@ -57,6 +58,8 @@ class Measurer:
         self.progress = progress or (lambda _arm, _status: None)
         self.embedder = embedder
         self.judge = judge
+        self.tune = tune
+        self.tuned = None  # (the search, the chosen tuning settings) with --tune
         self.index = None
         if docs is not None and not Path(docs).is_dir():
             raise InputError(f"--docs {docs} is not a folder of documents.")
@@ -78,6 +81,7 @@ class Measurer:
 
         started = time.monotonic()
         self.deadline = started + self.budget_s
+        self.scratch = scratch
         model, tokenizer, _ = load_base(self.settings.models, self.workspace)
         report = check_data(data, tokenizer, self.settings, fmt=self.fmt, fields=self.fields)
         require_clean(report)
@@ -102,7 +106,7 @@ class Measurer:
         if retrieval is not None:
             self._measure(arms["rag"], model, retrieval, build=arms["rag"].build_seconds)
         del model
-        curve = self._lora_arms(arms, train, held, retrieval)
+        curve = self._lora_arms(arms, train, held, retrieval, scratch)
         results = [arms[arm_id].result() for arm_id, _, _ in ARMS]
         majority = majority_baseline(train, held) if self.scorer.kind == "label" else None
         measurement = Measurement(
@@ -113,7 +117,8 @@ class Measurer:
             arms=results, learning_curve=curve, verdict="", best=None,
             majority_label=majority[0] if majority else None,
             majority_score=majority[1] if majority else None,
-            judge=self.judge.describe() if self.judge else None)
+            judge=self.judge.describe() if self.judge else None,
+            search=self.tuned[0].record() if self.tuned else None)
         return measurement, {a.id: a.scores for a in arms.values() if a.status == "measured"}
 
     # -- arms ------------------------------------------------------------------------------
@@ -166,26 +171,31 @@ class Measurer:
         self.progress("rag", "retrieving")
         return render(held, self.index, self.settings.rag, self.tokenizer).examples
 
-    def _lora_arms(self, arms: dict, train, held, retrieval) -> LearningCurve | None:
+    def _lora_arms(self, arms: dict, train, held, retrieval,
+                   scratch: Path) -> LearningCurve | None:
         # What is left after the adapters' evaluations (at the measured cost of the matching
         # prompt arm) goes to training: equal parts to the LoRA run and the retrieval-aware run
         # (when there are documents), and to the LoRA run on half the data a part in
         # proportion to its data, so that both points of the learning curve see the same
         # number of epochs.
         evals = [arms["zero_shot"].seconds_per_query * len(held)] * 2
-        runs = 1 + CURVE_FRACTION
+        # With --tune a search on a validation split of the train part takes one more share,
+        # and every LoRA run then trains the configuration it chose.
+        runs = 1 + CURVE_FRACTION + (1 if self.tune else 0)
         if retrieval is not None:
             evals.append(arms["rag"].seconds_per_query * len(held))
             runs += 1
         left = self.deadline - time.monotonic() - sum(evals)
         per_run = left / runs
-        if per_run < MIN_TRAIN_SECONDS:
+        if per_run < MIN_TRAIN_SECONDS * (2 if self.tune else 1):
             for arm_id in ("lora", "rag_lora"):
                 arms[arm_id].reason = (f"the budget ({self.budget_s / 60:.0f} min) left "
                                        f"{max(0, left):.0f} s to train; give --budget more time")
                 arms[arm_id].status = "skipped"
             self.progress("lora", "skipped: out of time")
             return None
+        if self.tune:
+            self.tuned = self._search(train, per_run, scratch)
         model, seconds = self._train(train, per_run, "lora")
         self._measure(arms["lora"], model, held, build=seconds, train_examples=len(train))
         del model
@@ -208,6 +218,31 @@ class Measurer:
         part = sum(curve_arm.scores) / len(held)
         return learning_curve(CURVE_FRACTION, part, full)
 
+    def _search(self, train, seconds: float, scratch: Path):
+        """--tune: the auto-PEFT search (:mod:`tuning.auto`) on the train part for ``seconds``;
+        its study lives in the scratch folder, its choice trains every LoRA arm."""
+        import hashlib
+
+        from tuning.auto import search_examples
+
+        def progress(event: dict) -> None:
+            if "done" in event:
+                best = event["best"]
+                self.progress("lora", f"searching: {event['done']} trials done, "
+                              f"{event['pruned']} pruned"
+                              + (f"; best {best.score:.3f} ({best.label})" if best else ""))
+            elif "step" in event:
+                self.progress("lora", f"searching: trial {event['trial']} ({event['label']}) "
+                              f"step {event['step']}/{event['total']}")
+
+        key = hashlib.sha256("\n".join(f"{ex.line}\t{ex.question}\t{ex.target}"
+                                        for ex in train).encode()).hexdigest()
+        found, tuned = search_examples(train, scratch / "tune.db", "measure", self.settings,
+                                       self.workspace, self.tokenizer, budget_s=seconds,
+                                       data_key=key, progress=progress)
+        self.progress("lora", f"search chose {found.trial(found.chosen).label}")
+        return found, tuned
+
     def _train(self, train, seconds: float, arm_id: str, *, max_length: int | None = None):
         from graftlm.loader import load_base
         from tuning.data import prompt_ids
@@ -215,13 +250,18 @@ class Measurer:
         from tuning.train import train as run_training
 
         model, tokenizer, _ = load_base(self.settings.models, self.workspace, for_training=True)
-        t = self.settings.tuning
-        if t.method == "pissa":  # the arm never saves: PiSSA's start is trained as it is
-            t = t.model_copy(update={"method": "lora"})
-        model, _ = prepare(model, t, start_ids=prompt_ids(train[0], tokenizer))
-        tuning = t.model_copy(update={"learning_rate": self.settings.advisor
-                                      .measure_learning_rate, "epochs": 20.0,
-                                      "max_length": max_length or t.max_length})
+        if self.tuned is not None:  # --tune: the searched configuration, its rate and epochs
+            t = self.tuned[1]
+            tuning = t.model_copy(update={"max_length": max_length or t.max_length})
+        else:  # the default recipe, trained until its time is up; the LoRA family at the
+            t = self.settings.tuning  # advisor's higher rate, other methods at their own
+            rate = (self.settings.advisor.measure_learning_rate
+                    if t.method in ("lora", "dora", "pissa") else t.learning_rate)
+            tuning = t.model_copy(update={"learning_rate": rate, "epochs": 20.0,
+                                          "max_length": max_length or t.max_length})
+        # PiSSA's starting adapter goes to the scratch folder (prepare needs somewhere to put it).
+        model, _ = prepare(model, tuning, init_dir=self.scratch / f"start-{arm_id}",
+                           start_ids=prompt_ids(train[0], tokenizer))
 
         def progress(event: dict) -> None:
             if "loss" in event:

@@ -57,6 +57,11 @@ def render_measurement(m, console: Console) -> None:
     if m.majority_label is not None:
         console.print(Text(f"Always answering “{m.majority_label}” (the most common label) "
                            f"scores {m.majority_score * 100:.1f}.", style="dim"))
+    if m.search is not None:
+        from tuning.auto import Search
+
+        console.print(Text(f"--tune: the LoRA arms trained the search's choice — "
+                           f"{Search.from_record(m.search).summary()}.", style="dim"))
     console.print(Text.assemble(("Verdict: ", "bold"), m.verdict))
     for line in m.would_change:
         console.print(Text.assemble("  • ", line))

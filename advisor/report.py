@@ -82,6 +82,16 @@ def render_html(advice: Advice) -> str:
         curve = (f"<h2>Learning curve</h2><p>LoRA on {c.fraction:.0%} of the train split: "
                  f"{c.score_fraction * 100:.1f}; on all of it: {c.score_full * 100:.1f}. "
                  f"{esc(c.hint)}</p>")
+    tuned = ""
+    if m.search is not None:
+        from tuning.auto import Search
+        from tuning.auto_report import front_charts
+
+        found = Search.from_record(m.search)
+        tuned = (f"<h2>Tuning (--tune)</h2><p>Every LoRA arm trained the configuration an "
+                 f"auto-PEFT search chose on a validation split of the train part: "
+                 f"{esc(found.summary())}. Filled: the Pareto front; ringed: the choice.</p>"
+                 f"<div>{front_charts(found)}</div>")
     floor = "" if m.majority_label is None else (
         f"<p>Always answering “{esc(m.majority_label)}” (the most common label) scores "
         f"{m.majority_score * 100:.1f}.</p>")
@@ -113,6 +123,7 @@ of a {m.budget_seconds / 60:.0f} min budget.</p>
 <table><tr><th>arm</th><th>{esc(m.metric.replace("_", " "))}</th><th>95% interval</th>{heads}
 <th>build</th><th>per query</th><th>train examples</th></tr>{"".join(rows)}</table>
 {floor}
+{tuned}
 {curve}
 {judge}
 <h2>What would change the verdict</h2><ul>{change}</ul>

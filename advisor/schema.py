@@ -132,6 +132,9 @@ class Measurement(_Model):
                                          "answering the majority label, on the held-out split.")
     would_change: list[str] = Field(default_factory=list,
                                     description="What would change the verdict.")
+    search: dict | None = Field(None, description="With --tune: the auto-PEFT search on the "
+                                "train split whose chosen configuration every LoRA arm trained "
+                                "(its trials, Pareto front, best and chosen trial).")
 
 
 class Advice(_Model):

@@ -99,8 +99,9 @@ class AdvisorSettings(BaseModel):
         "~177 tokens/s, 0.095 TFLOP/s); a single modern GPU sustains 100+.",
     )
     measure_learning_rate: float = Field(
-        1e-3, gt=0, lt=1, description="Learning rate of the short LoRA runs of measured "
-        "advice (higher than for a full run, to converge within the budget).")
+        1e-3, gt=0, lt=1, description="Learning rate of measured advice's short LoRA, "
+        "DoRA and PiSSA runs (higher than for a full run, to converge within the budget); other "
+        "methods train at their own rate.")
     measure_held_out: int = Field(100, gt=1, description="Held-out examples every arm is "
                                   "scored on, at most.")
     measure_shots: int = Field(8, gt=0, description="Demonstrations in the few-shot arm, "

@@ -75,6 +75,20 @@ class Search:
     def trial(self, number: int) -> TrialFigures:
         return next(t for t in self.trials if t.number == number)
 
+    @classmethod
+    def from_record(cls, record: dict) -> Search:
+        """The search a card (or measured advice) recorded, per-example scores left out."""
+        trials = [TrialFigures(**{**t, "scores": []}) for t in record["trials"]]
+        return cls(**{**record, "trials": trials})
+
+    def summary(self) -> str:
+        """One sentence: what was chosen, out of how many trials, on what."""
+        chosen = self.trial(self.chosen)
+        stopped = sum(t.state != "complete" for t in self.trials)
+        return (f"trial {chosen.number} ({chosen.label}) chosen of {len(self.trials)} trials "
+                f"({stopped} pruned, cut or failed) in {self.seconds:.0f} s: {self.metric} "
+                f"{chosen.score:.3f} on {self.validation} validation examples")
+
     def record(self) -> dict:
         """The card's account of the search (per-example scores left out)."""
         out = asdict(self)
@@ -231,15 +245,39 @@ def open_study(path: Path, name: str, fingerprint: str, seed: int):
 def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
            budget_s: float, fmt=None, fields=None,
            progress: Callable[[dict], None] | None = None) -> tuple[Search, TuningSettings]:
-    """Run (or resume) the search for adapter ``name`` for ``budget_s`` seconds; returns what
-    it found and the chosen trial's tuning settings."""
-    import optuna
+    """Run (or resume) the search for adapter ``name`` on the train split of ``data`` for
+    ``budget_s`` seconds; returns what it found and the chosen trial's tuning settings. The
+    study is ``<home>/studies/<name>.db``."""
     from transformers import AutoTokenizer
+
+    from graftlm.models import base_model_dir
+    from tuning.data import check_data, require_clean
+    from tuning.train import split
+
+    t = settings.tuning
+    tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
+    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
+    require_clean(report)
+    train_set, _held = split(report.examples, t.eval_fraction, t.eval_max, t.seed)
+    if len(train_set) < 4:
+        raise InputError(f"{data} has too few examples to search on ({len(report.examples)}); "
+                         "train without --auto.")
+    return search_examples(train_set, workspace.home / "studies" / f"{name}.db", name,
+                           settings, workspace, tokenizer, budget_s=budget_s,
+                           data_key=file_sha256(Path(data)), progress=progress)
+
+
+def search_examples(train_set: list, path: Path, name: str, settings: Settings,
+                    workspace: Workspace, tokenizer, *, budget_s: float, data_key: str,
+                    progress: Callable[[dict], None] | None = None,
+                    ) -> tuple[Search, TuningSettings]:
+    """The search over ``train_set`` (a validation split carved from it), its study kept in
+    ``path`` under ``name``; ``data_key`` names the data in the study's fingerprint."""
+    import optuna
 
     from graftlm.errors import TrainingError
     from graftlm.loader import load_base
-    from graftlm.models import base_model_dir
-    from tuning.data import check_data, prompt_ids, require_clean
+    from tuning.data import prompt_ids
     from tuning.methods import check_fits, prepare
     from tuning.pipeline import base_config
     from tuning.train import split, train
@@ -252,17 +290,12 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
     if not ranks:
         raise InputError("the base model's layers are narrower than the smallest rank searched "
                          f"({RANKS[0]}); train without --auto.")
-    tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
-    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
-    require_clean(report)
-    train_set, _held = split(report.examples, t.eval_fraction, t.eval_max, t.seed)
     fit, val = split(train_set, t.auto_validation, t.eval_max, t.seed + 1)
     if len(fit) < 2 or len(val) < 2:
-        raise InputError(f"{data} has too few examples to search on ({len(report.examples)}); "
-                         "train without --auto.")
-    path = workspace.home / "studies" / f"{name}.db"
+        raise InputError(f"{len(train_set)} train examples are too few to search on; train "
+                         "without --auto.")
     fingerprint = hashlib.sha256(json.dumps([
-        file_sha256(Path(data)), [ex.line for ex in val], list(t.auto_methods), list(ranks),
+        data_key, [ex.line for ex in val], list(t.auto_methods), list(ranks),
         t.model_dump(mode="json", exclude={"auto_methods"}), str(config.to_dict())],
         sort_keys=True, default=str).encode()).hexdigest()
     study = open_study(path, name, fingerprint, t.seed)
@@ -320,10 +353,10 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
     best, chosen = choose(found, t.seed)
     if chosen is None:
         raise InputError(f"no trial finished within the budget ({budget_s:.0f} s) — failed "
-                         "ones are in the study — give the "
-                         "search more time with --budget (the study resumes).")
-    result = Search(str(path), study.user_attrs.get("metric", "score"), len(val), found, best, chosen, pareto(found),
-                    budget_s, round(time.monotonic() - started, 1))
+                         "ones are in the study — give the search more time with --budget "
+                         "(the study resumes).")
+    result = Search(str(path), study.user_attrs.get("metric", "score"), len(val), found, best,
+                    chosen, pareto(found), budget_s, round(time.monotonic() - started, 1))
     chosen_params = next(f.params for f in found if f.number == chosen)
     return result, settings_for(chosen_params, t)
 

@@ -84,6 +84,9 @@ def train(
                                         "the final training comes after it.")] = "30m",
     as_json: Annotated[bool, typer.Option("--json", help="Print the card (and the search) as "
                                           "JSON.")] = False,
+    report: Annotated[Path | None, typer.Option(
+        help="--auto: write the search's HTML report (the Pareto front charted, every trial) "
+        "and its JSON into this folder.")] = None,
 ) -> None:
     """Train a skill adapter on the base model: LoRA by default, another --method, or the one
     --auto finds best for the data."""
@@ -109,10 +112,12 @@ def train(
         return
     if not name:
         raise InputError("name the adapter: graft train DATA --name NAME (or use --check).")
+    if report is not None and not auto:
+        raise InputError("--report charts an --auto search; add --auto, or leave --report out.")
     search = None
     if auto:
         settings, search = _auto(data, name, settings, workspace, budget, fmt, fields,
-                                 as_json=as_json, force=force,
+                                 as_json=as_json, force=force, report=report,
                                  chosen={"--method": method, "--full": full or None,
                                          "--targets": targets, "--rank": rank,
                                          "--lr": learning_rate, "--epochs": epochs,
@@ -136,7 +141,8 @@ def train(
                f"{m['adapter_eval_loss']:.3f} → {path}")
 
 
-def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, force, chosen):
+def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, force, report,
+          chosen):
     """Run the --auto search; the settings it chose and the card's record of it."""
     from graftlm.commands import parse_duration
     from graftlm.errors import ArtifactError, InputError
@@ -152,6 +158,11 @@ def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, forc
                             "replace it.")
     found, tuned = run_search(data, name, settings, workspace, budget_s=parse_duration(budget),
                               fmt=fmt, fields=fields)
+    if report is not None:
+        from tuning.auto_report import write_search_report
+
+        page = write_search_report(found, report)
+        typer.echo(f"search report: {page}", err=as_json)
     if not as_json:
         print_search(found)
     return settings.model_copy(update={"tuning": tuned}), found.record()

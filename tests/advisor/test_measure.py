@@ -89,3 +89,60 @@ def test_the_majority_label_baseline_comes_from_the_train_split():
     train = examples_of([("a", "yes"), ("b", "yes"), ("c", "no")])
     held = examples_of([("d", "no"), ("e", "yes"), ("f", "no"), ("g", "maybe")])
     assert majority_baseline(train, held) == ("yes", 0.25)
+
+
+def test_tune_trains_the_lora_arms_with_what_a_search_chose(tmp_path, tiny_settings,
+                                                            monkeypatch):
+    from advisor import measure
+    from graftlm.workspace import Workspace
+    from tuning.data import FieldMap
+
+    monkeypatch.setattr(measure, "MIN_TRAIN_SECONDS", 1.0)
+    settings = tiny_settings.model_copy(update={"tuning": tiny_settings.tuning.model_copy(
+        update={"auto_methods": ["ia3", "lora"]})})
+    data = write_rows(tmp_path / "data.jsonl", ROWS * 6)
+    seen = []
+    measurement, scores = Measurer(
+        settings, Workspace(settings.home), budget_s=20, tune=True,
+        fields=FieldMap(target="label", input="text"),
+        progress=lambda arm, status: seen.append((arm, status))).run(data)
+    search = measurement.search
+    assert search is not None and search["trials"][0]["params"]["method"] == "ia3"
+    assert search["validation"] >= 2 and search["chosen"] in search["pareto"]
+    chosen = next(t for t in search["trials"] if t["number"] == search["chosen"])
+    from tuning.auto import describe
+
+    said = [status for arm, status in seen if arm == "lora"]
+    assert f"search chose {describe(chosen['params'])}" in said
+    assert any(s.startswith("searching: trial 0 (ia3") for s in said)
+    assert said.index(f"search chose {describe(chosen['params'])}") < len(said) - 1
+    assert "lora" in scores and len(scores["lora"]) == measurement.held_out
+    # The search used the train part only: its validation examples are not held out.
+    assert measurement.train_examples > search["validation"]
+
+
+def test_the_report_and_the_terminal_show_the_search(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from advisor.render import render_measurement
+    from advisor.report import render_html
+    from tests.advisor.conftest import arm_result, measurement_of, static_advice
+    from tuning.auto import Search, TrialFigures
+
+    trials = [TrialFigures(0, "complete", {"method": "lora", "rank": 16, "alpha_ratio": 2},
+                           0.9, 1_000_000, 30.0),
+              TrialFigures(1, "complete", {"method": "ia3"}, 0.85, 20_000, 12.0),
+              TrialFigures(2, "pruned", {"method": "prefix"}, 0.2, 50_000, 4.0)]
+    record = Search("tune.db", "choice_accuracy", 8, trials, 0, 1, [0, 1], 60, 55.0).record()
+    measurement = measurement_of([arm_result("lora", "lora", 0.8)]).model_copy(update={
+        "best": "lora", "verdict": "LoRA won.", "search": record})
+    advice = static_advice(["lora", "hybrid", "rag", "few_shot", "prompting", "full_ft"]
+                           ).model_copy(update={"measurement": measurement})
+    page = render_html(advice)
+    assert "Tuning (--tune)" in page and page.count('class="chosen"') == 2
+    assert "trial 1 (ia3) chosen of 3 trials (1 pruned, cut or failed)" in page
+    out = io.StringIO()
+    render_measurement(advice.measurement, Console(file=out, width=200))
+    assert "--tune: the LoRA arms trained the search's choice — trial 1 (ia3)" in out.getvalue()

@@ -23,6 +23,7 @@ def test_auto_searches_and_publishes_its_choice(tmp_path_factory):
     result = graft("train", str(data), "--name", "auto", "--auto", "--budget", "100s",
                    "--input-field", "text", "--target-field", "label", "--system",
                    "Answer LIGHTS_ON or LIGHTS_OFF.", "--batch-size", "4",
+                   "--report", str(home / "report"),
                    env={"GRAFT_TUNING__AUTO_METHODS": '["lora", "ia3", "prefix"]'},
                    home=str(home))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -36,6 +37,16 @@ def test_auto_searches_and_publishes_its_choice(tmp_path_factory):
     assert card["type"] == chosen["params"]["method"]
     assert search["seconds"] < 100 * 1.5  # the budget holds, give or take the last trial
     assert (home / "studies" / "auto.db").is_file()
+    assert f"search report: {home / 'report' / 'search.html'}" in result.stdout
+    charted = (home / "report" / "search.html").read_text()
+    finished = sum(t["state"] == "complete" for t in search["trials"])
+    assert charted.count("<circle class=") == 2 * finished  # both panels
+    assert json.loads((home / "report" / "search.json").read_text())["chosen"] == search[
+        "chosen"]
     refused = graft("train", str(data), "--name", "again", "--auto", "--rank", "8",
                     home=str(home))
     assert refused.returncode != 0 and "leave out --rank" in refused.stderr
+    unsearched = graft("train", str(data), "--name", "again", "--report", str(home / "r"),
+                       home=str(home))
+    assert unsearched.returncode != 0 and "--report charts an --auto search" in unsearched.stderr
+    assert "Traceback" not in unsearched.stderr

@@ -72,3 +72,30 @@ def test_a_search_persists_resumes_and_refuses_other_data(tmp_path):
     data.write_text(data.read_text() + json.dumps({"prompt": "x", "completion": "y"}) + "\n")
     with pytest.raises(InputError, match="was over other data"):
         search(data, "s", settings, workspace, budget_s=4)
+
+
+def test_the_search_report_charts_the_front_and_lists_every_trial(tmp_path):
+    import re
+
+    from tuning.auto import Search
+    from tuning.auto_report import write_search_report
+
+    trials = [figures(0, 0.9, 100_000, 50, []), figures(1, 0.8, 1_000, 40, []),
+              figures(2, 0.8, 2_000, 60, []), figures(3, 0.7, 1_000, 10, []),
+              figures(4, None, 5_000, None, [], state="pruned")]
+    found = Search("studies/s.db", "choice_accuracy", 20, trials, best=0, chosen=1,
+                   pareto=pareto(trials), budget_s=300, seconds=290.0)
+    page = write_search_report(found, tmp_path / "report")
+    text = page.read_text()
+    # Two panels (against parameters, against seconds), each with every finished trial.
+    circles = re.findall(r'<circle class="(front|trial)" cx="([\d.]+)" cy="([\d.]+)"', text)
+    assert len(circles) == 8 and sum(c[0] == "front" for c in circles) == 6
+    assert text.count('class="chosen"') == 2
+    by_trial = re.findall(r"<title>trial (\d)", text)
+    first_panel = {int(n): (float(x), float(y)) for n, (_, x, y) in zip(by_trial[:4],
+                                                                          circles[:4])}
+    assert first_panel[0][0] > first_panel[2][0] > first_panel[1][0] == first_panel[3][0]
+    assert first_panel[0][1] < first_panel[1][1] < first_panel[3][1]  # higher score, higher up
+    assert text.count("<tr><td>") == 5 and "pruned" in text
+    assert "the smallest within the noise of the best" in text
+    assert json.loads((tmp_path / "report" / "search.json").read_text())["chosen"] == 1
