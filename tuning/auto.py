@@ -243,11 +243,12 @@ def open_study(path: Path, name: str, fingerprint: str, seed: int):
 
 
 def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
-           budget_s: float, fmt=None, fields=None,
+           budget_s: float, fmt=None, fields=None, held_out_elsewhere: bool = False,
            progress: Callable[[dict], None] | None = None) -> tuple[Search, TuningSettings]:
-    """Run (or resume) the search for adapter ``name`` on the train split of ``data`` for
-    ``budget_s`` seconds; returns what it found and the chosen trial's tuning settings. The
-    study is ``<home>/studies/<name>.db``."""
+    """Run (or resume) the search for adapter ``name`` on the train split of ``data`` (all of
+    it when the held-out examples are ``elsewhere``: an --eval-file) for ``budget_s`` seconds;
+    returns what it found and the chosen trial's tuning settings. The study is
+    ``<home>/studies/<name>.db``."""
     from transformers import AutoTokenizer
 
     from graftlm.models import base_model_dir
@@ -258,7 +259,8 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
     report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
     require_clean(report)
-    train_set, _held = split(report.examples, t.eval_fraction, t.eval_max, t.seed)
+    train_set = report.examples if held_out_elsewhere else split(
+        report.examples, t.eval_fraction, t.eval_max, t.seed)[0]
     if len(train_set) < 4:
         raise InputError(f"{data} has too few examples to search on ({len(report.examples)}); "
                          "train without --auto.")

@@ -7,7 +7,8 @@ import os
 import typer
 
 
-def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields):
+def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields,
+               held_out_elsewhere: bool = False):
     """Search for ``budget_s`` seconds under a progress bar: trials done and pruned, the best
     so far, and the time left."""
     from rich.console import Console
@@ -34,7 +35,8 @@ def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields)
                        status=f"{state['trials']} | {state['now']}")
 
         return search(data, name, settings, workspace, budget_s=budget_s, fmt=fmt,
-                      fields=fields, progress=progress)
+                      fields=fields, held_out_elsewhere=held_out_elsewhere,
+                      progress=progress)
 
 
 def print_search(found) -> None:

@@ -122,8 +122,8 @@ def train(
                                          "--targets": targets, "--rank": rank,
                                          "--lr": learning_rate, "--epochs": epochs,
                                          "--max-steps": max_steps, "--resume": resume or None,
-                                         "--index": index, "--qlora": qlora or None,
-                                         "--eval-file": eval_file})
+                                         "--index": index, "--qlora": qlora or None},
+                                 held_out_elsewhere=eval_file is not None)
     path, card = _train(data, name, settings, workspace, eval_file=eval_file, fmt=fmt,
                         fields=fields, force=force, resume=resume, qlora=qlora,
                         index=index, search=search)
@@ -142,7 +142,7 @@ def train(
 
 
 def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, force, report,
-          chosen):
+          chosen, held_out_elsewhere):
     """Run the --auto search; the settings it chose and the card's record of it."""
     from graftlm.commands import parse_duration
     from graftlm.errors import ArtifactError, InputError
@@ -157,7 +157,8 @@ def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, forc
         raise ArtifactError(f"an adapter named '{name}' already exists; pass --force to "
                             "replace it.")
     found, tuned = run_search(data, name, settings, workspace, budget_s=parse_duration(budget),
-                              fmt=fmt, fields=fields)
+                              fmt=fmt, fields=fields,
+                              held_out_elsewhere=held_out_elsewhere)
     if report is not None:
         from tuning.auto_report import write_search_report
 

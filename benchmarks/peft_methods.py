@@ -1,0 +1,198 @@
+"""Every PEFT method on SNIPS intents, then ``--auto`` against the grid of them.
+
+From ``../shared/data/snips/train.jsonl`` (seeded): ``--train-per-intent`` utterances per
+intent to train on and ``--dev-per-intent`` to score on (text → intent name under a system
+prompt naming the seven intents). Each method of ``--methods`` trains with the real
+``graft train --method M`` in a child process (so its peak resident memory is its own; taken
+by ``/usr/bin/time``) for ``--epochs`` at batch 8: the LoRA family at
+``advisor.measure_learning_rate`` (1e-3: the short-run rate measured advice uses), the other
+methods at their own default rate. Reported per method: choice accuracy and generated exact
+match on the dev split (the card's, scored by ``graft eval``'s scorers), trainable parameters,
+training seconds and tokens per second, peak memory, and the served latency — the median of
+``--requests`` greedy requests (8 tokens) through one ``graft serve --engine local`` gateway
+holding every method.
+
+Then ``graft train --auto`` searches the same methods on the same train file (its validation
+split carved from it) with a budget of a third of the grid's summed training time, less the
+time its final training will take (the grid's median); its published adapter is scored on the
+same dev split. The result says whether it landed within one point of the grid's best, and
+what it spent against the grid.
+
+    python benchmarks/peft_methods.py [--train-per-intent 40] [--dev-per-intent 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+DATA = ROOT.parent / "shared" / "data" / "snips" / "train.jsonl"
+SYSTEM = ("Classify the user's request into one intent: AddToPlaylist, BookRestaurant, "
+          "GetWeather, PlayMusic, RateBook, SearchCreativeWork, SearchScreeningEvent. "
+          "Answer with the intent only.")
+LORA_FAMILY = ("lora", "dora", "pissa")
+
+
+def split(train_per: int, dev_per: int) -> tuple[list[dict], list[dict]]:
+    rows = [json.loads(line) for line in DATA.open()]
+    random.Random(0).shuffle(rows)
+    train, dev, seen = [], [], {}
+    for row in rows:
+        n = seen.get(row["intent"], 0)
+        seen[row["intent"]] = n + 1
+        record = {"text": row["text"], "intent": row["intent"]}
+        if n < dev_per:
+            dev.append(record)
+        elif n < dev_per + train_per:
+            train.append(record)
+    return train, dev
+
+
+def graft(home: Path, *args: str, timed: bool = False) -> tuple[subprocess.CompletedProcess,
+                                                                  float | None]:
+    """Run ``graft ARGS`` against ``home``; with ``timed``, also its peak memory in MiB."""
+    env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "graftlm.cli", *args]
+    peak = None
+    if timed:
+        report = Path(tempfile.mktemp(prefix="peak-"))
+        command = ["/usr/bin/time", "-f", "%M", "-o", str(report), *command]
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if timed:
+        peak = round(int(report.read_text().split()[-1]) / 1024, 1)
+        report.unlink()
+    if done.returncode != 0:
+        sys.exit(f"graft {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done, peak
+
+
+def card_row(card: dict, peak: float | None, wall: float) -> dict:
+    m, training = card["metrics"], card["training"]
+    return {
+        "choice_accuracy": m["adapter"], "exact_match": m["adapter_metrics"]["exact_match"],
+        "base_choice_accuracy": m["base"], "eval_loss": m["adapter_eval_loss"],
+        "trainable_parameters": card["method"]["trainable_parameters"],
+        "training_seconds": training["seconds"], "steps": training["steps"],
+        "tokens_per_second": round(training["tokens"] / training["seconds"], 1),
+        "peak_memory_mib": peak, "wall_seconds": round(wall, 1)}
+
+
+def served_latency(home: Path, names: list[str], requests: int) -> dict[str, float]:
+    """Median seconds of ``requests`` greedy 8-token answers per adapter, one local gateway."""
+    import openai
+
+    sys.path.insert(0, str(ROOT))
+    from serving.launch import graft_serve
+
+    env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    adapters = [arg for name in names for arg in ("--adapter", name)]
+    ask = [{"role": "system", "content": SYSTEM},
+           {"role": "user", "content": "will it rain in lisbon tomorrow"}]
+    out = {}
+    with graft_serve("--engine", "local", *adapters, log=home / "serve.log", env=env) as (url, _):
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        for name in ["base", *names]:
+            client.chat.completions.create(model=name, messages=ask, max_tokens=8,
+                                           temperature=0)  # warm
+            times = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                client.chat.completions.create(model=name, messages=ask, max_tokens=8,
+                                               temperature=0)
+                times.append(time.perf_counter() - started)
+            out[name] = round(statistics.median(times) * 1000, 1)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-per-intent", type=int, default=40)
+    parser.add_argument("--dev-per-intent", type=int, default=20)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--methods", nargs="+",
+                        default=["lora", "dora", "pissa", "ia3", "prefix", "spectrum"])
+    parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--no-auto", action="store_true", help="Only the methods table.")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "peft_methods.json")
+    args = parser.parse_args()
+    if not DATA.is_file():
+        sys.exit(f"{DATA} is missing: the benchmark reads SNIPS from ../shared/data.")
+
+    from graftlm.settings import load_settings
+
+    measure_rate = load_settings().settings.advisor.measure_learning_rate
+    shared = Path(os.environ.get("GRAFT_HOME", ROOT / ".cache" / "graft-home"))
+    graft(shared, "models", "prepare")
+    home = Path(tempfile.mkdtemp(prefix="peft-methods-"))
+    (home / "models").symlink_to(shared / "models")
+    train, dev = split(args.train_per_intent, args.dev_per_intent)
+    (home / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train))
+    (home / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in dev))
+    common = ["--input-field", "text", "--target-field", "intent", "--system", SYSTEM,
+              "--eval-file", str(home / "dev.jsonl"), "--batch-size", "8", "--json"]
+    result: dict = {"train_examples": len(train), "dev_examples": len(dev),
+                    "epochs": args.epochs, "machine": os.uname().machine,
+                    "cores": os.cpu_count(), "methods": {}}
+    for method in args.methods:
+        rate = ["--lr", str(measure_rate)] if method in LORA_FAMILY else []
+        started = time.perf_counter()
+        done, peak = graft(home, "train", str(home / "train.jsonl"), "--name", method,
+                           "--method", method, "--epochs", str(args.epochs), *rate, *common,
+                           timed=True)
+        row = card_row(json.loads(done.stdout), peak, time.perf_counter() - started)
+        row["learning_rate"] = json.loads(done.stdout)["hyperparameters"]["peak_learning_rate"]
+        result["methods"][method] = row
+        print(json.dumps({method: row}), flush=True)
+    latency = served_latency(home, args.methods, args.requests)
+    result["served_latency_ms"] = latency
+    for method in args.methods:
+        result["methods"][method]["served_latency_ms"] = latency[method]
+    print(json.dumps({"served_latency_ms": latency}), flush=True)
+
+    if not args.no_auto:
+        grid = result["methods"]
+        grid_seconds = sum(r["wall_seconds"] for r in grid.values())
+        final = statistics.median(r["wall_seconds"] for r in grid.values())
+        budget = max(60, int(grid_seconds / 3 - final))
+        started = time.perf_counter()
+        methods = json.dumps(args.methods)
+        os.environ["GRAFT_TUNING__AUTO_METHODS"] = methods
+        done, peak = graft(home, "train", str(home / "train.jsonl"), "--name", "auto", "--auto",
+                           "--budget", f"{budget}s", "--report", str(home / "search"), *common,
+                           timed=True)
+        wall = time.perf_counter() - started
+        card = json.loads(done.stdout)
+        best_method, best = max(grid.items(), key=lambda kv: kv[1]["choice_accuracy"])
+        chosen = next(t for t in card["search"]["trials"]
+                      if t["number"] == card["search"]["chosen"])
+        row = card_row(card, peak, wall)
+        result["auto"] = {
+            **row, "budget_seconds": budget, "chosen": chosen["params"],
+            "trials": len(card["search"]["trials"]),
+            "finished": sum(t["state"] == "complete" for t in card["search"]["trials"]),
+            "grid_seconds": round(grid_seconds, 1), "grid_best": best_method,
+            "grid_best_choice_accuracy": best["choice_accuracy"],
+            "points_behind_grid_best": round((best["choice_accuracy"]
+                                              - row["choice_accuracy"]) * 100, 2),
+            "share_of_grid_time": round(wall / grid_seconds, 3),
+            "search_report": str(home / "search" / "search.html")}
+        print(json.dumps({"auto": result["auto"]}), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
