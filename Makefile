@@ -50,6 +50,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/cold_advise.py
 	$(BIN)/python benchmarks/rag_bench.py --scale 100000
 	$(BIN)/python benchmarks/serve_bench.py
+	$(BIN)/python benchmarks/peft_methods.py
+	$(BIN)/python benchmarks/peer_train.py
 
 clean:
 	rm -rf $(VENV) .cache

@@ -60,6 +60,7 @@ class Measurer:
         self.judge = judge
         self.tune = tune
         self.tuned = None  # (the search, the chosen tuning settings) with --tune
+        self.notes: list[str] = []  # what the verdict's "would change" list should also say
         self.index = None
         if docs is not None and not Path(docs).is_dir():
             raise InputError(f"--docs {docs} is not a folder of documents.")
@@ -118,7 +119,7 @@ class Measurer:
             majority_label=majority[0] if majority else None,
             majority_score=majority[1] if majority else None,
             judge=self.judge.describe() if self.judge else None,
-            search=self.tuned[0].record() if self.tuned else None)
+            search=self.tuned[0].record() if self.tuned else None, would_change=self.notes)
         return measurement, {a.id: a.scores for a in arms.values() if a.status == "measured"}
 
     # -- arms ------------------------------------------------------------------------------
@@ -237,9 +238,15 @@ class Measurer:
 
         key = hashlib.sha256("\n".join(f"{ex.line}\t{ex.question}\t{ex.target}"
                                         for ex in train).encode()).hexdigest()
-        found, tuned = search_examples(train, scratch / "tune.db", "measure", self.settings,
-                                       self.workspace, self.tokenizer, budget_s=seconds,
-                                       data_key=key, progress=progress)
+        try:
+            found, tuned = search_examples(train, scratch / "tune.db", "measure", self.settings,
+                                           self.workspace, self.tokenizer, budget_s=seconds,
+                                           data_key=key, progress=progress)
+        except InputError as exc:  # no trial finished in its share, or too few examples
+            self.notes.append(f"--tune: the search chose nothing ({exc}); the LoRA arms "
+                              "trained the default recipe. A larger --budget gives it time.")
+            self.progress("lora", "search chose nothing: the default recipe trains")
+            return None
         self.progress("lora", f"search chose {found.trial(found.chosen).label}")
         return found, tuned
 

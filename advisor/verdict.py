@@ -69,7 +69,7 @@ def decide(measurement: Measurement, static: Advice, scores: dict[str, list[floa
         verdict = (f"{best.title} scored highest ({pct(best.score)}) but {choice.title} "
                    f"({pct(choice.score)}) ties with it within the paired 95% interval, and "
                    f"{why}.")
-    change = []
+    change = list(measurement.would_change)  # what the measuring itself noted
     if measurement.learning_curve is not None:
         change.append(measurement.learning_curve.hint)
     if tied:

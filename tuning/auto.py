@@ -85,7 +85,8 @@ class Search:
         """One sentence: what was chosen, out of how many trials, on what."""
         chosen = self.trial(self.chosen)
         stopped = sum(t.state != "complete" for t in self.trials)
-        return (f"trial {chosen.number} ({chosen.label}) chosen of {len(self.trials)} trials "
+        cut = ", cut short by the budget" if chosen.state == "cut" else ""
+        return (f"trial {chosen.number} ({chosen.label}{cut}) chosen of {len(self.trials)} trials "
                 f"({stopped} pruned, cut or failed) in {self.seconds:.0f} s: {self.metric} "
                 f"{chosen.score:.3f} on {self.validation} validation examples")
 
@@ -181,10 +182,16 @@ def pareto(trials: list[TrialFigures]) -> list[int]:
 
 def choose(trials: list[TrialFigures], seed: int = 0) -> tuple[int | None, int | None]:
     """(best, chosen): the best finished trial by score, and the smallest finished trial whose
-    paired 95% interval of per-example differences against the best reaches zero."""
+    paired 95% interval of per-example differences against the best reaches zero. When the
+    budget's end cut every trial short, the best of those cut (scored at the step it reached)
+    is both: a partial measurement, but better than none."""
     done = [t for t in trials if t.state == "complete"]
     if not done:
-        return None, None
+        cut = [t for t in trials if t.state == "cut" and t.score is not None]
+        if not cut:
+            return None, None
+        best = max(cut, key=lambda t: (t.score, -t.trainable, -t.number))
+        return best.number, best.number
     best = max(done, key=lambda t: (t.score, -t.trainable, -t.number))
     if len(best.scores) < MIN_PAIRED:  # too few examples for an interval to mean anything
         return best.number, best.number

@@ -42,8 +42,8 @@ def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields,
 def print_search(found) -> None:
     """The finished trials, best first: the Pareto front (score against trainable parameters
     and time) marked, and which was chosen and why."""
-    done = sorted((t for t in found.trials if t.state == "complete"),
-                  key=lambda t: (-t.score, t.trainable))
+    shown = [t for t in found.trials if t.state == "complete" or t.number == found.chosen]
+    done = sorted(shown, key=lambda t: (-t.score, t.trainable))
     others = len(found.trials) - len(done)
     plural = "s" if len(found.trials) != 1 else ""
     typer.echo(f"search: {len(found.trials)} trial{plural} in {found.seconds:.0f} s "
@@ -60,5 +60,8 @@ def print_search(found) -> None:
     why = "the best score" if best is chosen else (
         f"the smallest within the noise of the best (trial {best.number}, {best.score:.4f}: "
         "their paired 95% interval reaches zero)")
+    if chosen.state == "cut":
+        why = ("the best of the trials the budget's end cut short — none finished, so the "
+               "choice rests on partial training; a larger --budget resumes the search")
     typer.echo(f"* Pareto front   > chosen: trial {chosen.number} ({chosen.label}), {why}; "
                "training it on the whole train split now")

@@ -146,3 +146,25 @@ def test_the_report_and_the_terminal_show_the_search(tmp_path):
     out = io.StringIO()
     render_measurement(advice.measurement, Console(file=out, width=200))
     assert "--tune: the LoRA arms trained the search's choice — trial 1 (ia3)" in out.getvalue()
+
+
+def test_tune_falls_back_to_the_recipe_when_the_search_chooses_nothing(tmp_path, tiny_settings,
+                                                                       monkeypatch):
+    from advisor import measure
+    from graftlm.errors import InputError
+    from graftlm.workspace import Workspace
+    from tuning import auto
+    from tuning.data import FieldMap
+
+    def nothing(*args, **kwargs):
+        raise InputError("no trial finished within the budget (9 s)")
+
+    monkeypatch.setattr(measure, "MIN_TRAIN_SECONDS", 1.0)
+    monkeypatch.setattr(auto, "search_examples", nothing)
+    data = write_rows(tmp_path / "data.jsonl", ROWS * 6)
+    measurement, scores = Measurer(tiny_settings, Workspace(tiny_settings.home), budget_s=20,
+                                   tune=True, fields=FieldMap(target="label", input="text")
+                                   ).run(data)
+    assert measurement.search is None and "lora" in scores
+    assert any(n.startswith("--tune: the search chose nothing (no trial finished")
+               for n in measurement.would_change)

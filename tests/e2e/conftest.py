@@ -24,17 +24,27 @@ def home_with_model(tmp_path_factory, name: str):
     return home
 
 
+_BUILT: dict[str, object] = {}  # the one home with 'tickets' and 'docs', per test session
+
+
 def home_with_tickets_and_docs(tmp_path_factory, name: str):
     """A workspace sharing the prepared model, with the adapter 'tickets' (10 steps on the
-    example tickets) and the index 'docs' (the example documents) built."""
+    example tickets) and the index 'docs' (the example documents). They are built once per
+    session and copied into each module's own home, so no module sees another's changes."""
+    import shutil
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    if "home" not in _BUILT:
+        root = Path(__file__).resolve().parents[2]
+        built = home_with_model(tmp_path_factory, "tickets-and-docs")
+        trained = graft("train", str(root / "examples/train/support_tickets.jsonl"), "--name",
+                        "tickets", "--max-steps", "10", "--lr", "1e-3", home=str(built))
+        assert trained.returncode == 0, trained.stderr
+        indexed = graft("index", "build", str(root / "examples/docs"), "--name", "docs",
+                        home=str(built))
+        assert indexed.returncode == 0, indexed.stderr
+        _BUILT["home"] = built
     home = home_with_model(tmp_path_factory, name)
-    trained = graft("train", str(root / "examples/train/support_tickets.jsonl"), "--name",
-                    "tickets", "--max-steps", "10", "--lr", "1e-3", home=str(home))
-    assert trained.returncode == 0, trained.stderr
-    built = graft("index", "build", str(root / "examples/docs"), "--name", "docs",
-                  home=str(home))
-    assert built.returncode == 0, built.stderr
+    for kind in ("adapters", "indexes"):
+        shutil.copytree(Path(_BUILT["home"]) / kind, home / kind)
     return home

@@ -22,7 +22,10 @@ def test_measured_advice_finds_the_adapter_wins_on_a_skill_task(home, tmp_path):
     result = graft("advise", "Route each support ticket to one of four queues; we have 120 "
                    "labelled tickets and the product manuals.", "--examples", str(TICKETS),
                    "--docs", str(ROOT / "examples" / "docs"), "--budget", "480s", "--json",
-                   "--report", str(tmp_path / "report"), home=home)
+                   "--report", str(tmp_path / "report"),
+                   # A fixed number of steps, not as many as the machine's speed fits in the
+                   # budget: the verdict then does not depend on how busy the machine is.
+                   env={"GRAFT_TUNING__MAX_STEPS": "40"}, home=home)
     assert result.returncode == 0, result.stderr[-3000:]
     advice = json.loads(result.stdout)
     m = advice["measurement"]
@@ -38,6 +41,25 @@ def test_measured_advice_finds_the_adapter_wins_on_a_skill_task(home, tmp_path):
     assert advice["recommendation"] in {"lora", "hybrid"}
     assert m["seconds"] < 480 * 1.3  # the budget holds, give or take the last evaluation
     assert (tmp_path / "report" / "report.html").read_text().count("<rect") == 5
+
+
+def test_tune_trains_the_lora_arms_with_what_the_search_chose(home, tmp_path):
+    result = graft("advise", "Route each support ticket to one of four queues; we have 120 "
+                   "labelled tickets.", "--examples", str(TICKETS), "--budget", "360s",
+                   "--tune", "--json", "--report", str(tmp_path / "report"),
+                   env={"GRAFT_TUNING__AUTO_METHODS": '["lora", "ia3"]'}, home=home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    m = json.loads(result.stdout)["measurement"]
+    search = m["search"]
+    assert search is not None, m["would_change"]
+    assert search["trials"][0]["params"]["method"] == "lora"  # the recipe first
+    assert search["chosen"] in search["pareto"] and search["validation"] >= 10
+    assert search["validation"] < m["train_examples"]  # carved from the train part
+    arms = {a["id"]: a for a in m["arms"]}
+    assert arms["lora"]["status"] == "measured"
+    assert arms["lora"]["metrics"]["exact_match"] > arms["zero_shot"]["metrics"]["exact_match"]
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Tuning (--tune)" in page and page.count('class="chosen"') == 2
 
 
 def test_eval_run_and_compare(home):

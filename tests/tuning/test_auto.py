@@ -31,6 +31,10 @@ def test_the_chosen_trial_is_the_smallest_within_the_noise_of_the_best():
               figures(2, 0.30, 10, 10, far), figures(3, 0.99, 1, 1, [], state="pruned")]
     assert choose(trials) == (0, 1)
     assert choose([figures(5, 0.5, 10, 1, [1.0, 0.0], state="pruned")]) == (None, None)
+    # Every trial cut short by the budget: the best of them, rather than nothing.
+    cut = [figures(6, 0.4, 10, 1, [], state="cut"), figures(7, 0.6, 99, 1, [], state="cut"),
+           figures(8, 0.9, 5, 1, [], state="pruned")]
+    assert choose(cut) == (7, 7)
 
 
 def test_a_trial_s_parameters_become_settings():
