@@ -50,10 +50,19 @@ def ensure_llamafactory() -> Path | str:
     cli = VENV / "bin" / "llamafactory-cli"
     if cli.exists():
         return cli
-    pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    # torch held at the CPU wheel graftlm uses: left free, llamafactory's torchvision and
+    # torchaudio would pull the newest torch, a CUDA build of several GB.
+    VENV.mkdir(parents=True, exist_ok=True)
+    (VENV.parent / "constraints.txt").write_text("torch==2.13.0\n")
+    pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c",
+           str(VENV.parent / "constraints.txt")]
+    # Its torchvision and torchaudio wheels are built for another torch and break importing
+    # transformers ("operator torchvision::nms does not exist"); text training needs neither.
     for step in ([sys.executable, "-m", "venv", str(VENV)],
-                 [*pip, "torch==2.13.0"],  # the CPU wheel, before anything pulls a CUDA one
-                 [*pip, f"llamafactory=={VERSION}"]):
+                 [*pip, "torch==2.13.0"],
+                 [*pip, f"llamafactory=={VERSION}"],
+                 [str(VENV / "bin" / "python"), "-m", "pip", "uninstall", "--quiet", "--yes",
+                  "torchvision", "torchaudio"]):
         done = subprocess.run(step, capture_output=True, text=True)
         if done.returncode != 0:
             return f"{' '.join(step[-2:])} failed: {done.stderr[-1500:]}"

@@ -40,7 +40,8 @@ def test_auto_searches_and_publishes_its_choice(tmp_path_factory):
     assert f"search report: {home / 'report' / 'search.html'}" in result.stdout
     charted = (home / "report" / "search.html").read_text()
     finished = sum(t["state"] == "complete" for t in search["trials"])
-    assert charted.count("<circle class=") == 2 * finished  # both panels
+    points = charted.count('<circle class="front"') + charted.count('<circle class="trial"')
+    assert points == 2 * finished and charted.count('class="chosen"') == 2  # both panels
     assert json.loads((home / "report" / "search.json").read_text())["chosen"] == search[
         "chosen"]
     refused = graft("train", str(data), "--name", "again", "--auto", "--rank", "8",
