@@ -56,13 +56,14 @@ def ensure_llamafactory() -> Path | str:
     (VENV.parent / "constraints.txt").write_text("torch==2.13.0\n")
     pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c",
            str(VENV.parent / "constraints.txt")]
-    # Its torchvision and torchaudio wheels are built for another torch and break importing
-    # transformers ("operator torchvision::nms does not exist"); text training needs neither.
+    # The torchvision wheel it resolves is built for another torch and breaks importing
+    # transformers ("operator torchvision::nms does not exist"); text training does not need
+    # it. torchaudio stays: llamafactory imports it unconditionally (data/mm_plugin.py).
     for step in ([sys.executable, "-m", "venv", str(VENV)],
                  [*pip, "torch==2.13.0"],
                  [*pip, f"llamafactory=={VERSION}"],
                  [str(VENV / "bin" / "python"), "-m", "pip", "uninstall", "--quiet", "--yes",
-                  "torchvision", "torchaudio"]):
+                  "torchvision"]):
         done = subprocess.run(step, capture_output=True, text=True)
         if done.returncode != 0:
             return f"{' '.join(step[-2:])} failed: {done.stderr[-1500:]}"
