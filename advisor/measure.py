@@ -224,17 +224,12 @@ class Measurer:
         its study lives in the scratch folder, its choice trains every LoRA arm."""
         import hashlib
 
-        from tuning.auto import search_examples
+        from tuning.auto import progress_words, search_examples
 
         def progress(event: dict) -> None:
-            if "done" in event:
-                best = event["best"]
-                self.progress("lora", f"searching: {event['done']} trials done, "
-                              f"{event['pruned']} pruned"
-                              + (f"; best {best.score:.3f} ({best.label})" if best else ""))
-            elif "step" in event:
-                self.progress("lora", f"searching: trial {event['trial']} ({event['label']}) "
-                              f"step {event['step']}/{event['total']}")
+            words = progress_words(event)
+            if words is not None:
+                self.progress("lora", f"searching: {words}")
 
         key = hashlib.sha256("\n".join(f"{ex.line}\t{ex.question}\t{ex.target}"
                                         for ex in train).encode()).hexdigest()

@@ -118,6 +118,18 @@ def describe(params: dict) -> str:
     return " ".join(parts)
 
 
+def progress_words(event: dict) -> str | None:
+    """A search's progress event in words: the trials so far after a trial, the running trial's
+    step during one (None for other events)."""
+    if "done" in event:
+        best = event["best"]
+        return (f"{event['done']} done, {event['pruned']} pruned"
+                + (f"; best {best.score:.3f} ({best.label})" if best else ""))
+    if "step" in event:
+        return f"trial {event['trial']} ({event['label']}) step {event['step']}/{event['total']}"
+    return None
+
+
 def settings_for(params: dict, base: TuningSettings) -> TuningSettings:
     """``base`` with a trial's parameters applied."""
     method = params["method"]

@@ -14,7 +14,7 @@ def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields,
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
-    from tuning.auto import search
+    from tuning.auto import progress_words, search
 
     err = Console(stderr=True)
     state = {"trials": "no trial finished yet", "now": ""}
@@ -24,13 +24,9 @@ def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields,
         task = bar.add_task("searching", total=budget_s, status="")
 
         def progress(event: dict) -> None:
-            if "done" in event:
-                best = event["best"]
-                state["trials"] = (f"{event['done']} done, {event['pruned']} pruned"
-                                   + (f"; best {best.score:.3f} ({best.label})" if best else ""))
-            elif "step" in event:
-                state["now"] = f"trial {event['trial']} ({event['label']}) step " \
-                               f"{event['step']}/{event['total']}"
+            words = progress_words(event)
+            if words is not None:
+                state["trials" if "done" in event else "now"] = words
             bar.update(task, completed=min(event["elapsed"], budget_s),
                        status=f"{state['trials']} | {state['now']}")
 
