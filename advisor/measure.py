@@ -107,7 +107,7 @@ class Measurer:
         if retrieval is not None:
             self._measure(arms["rag"], model, retrieval, build=arms["rag"].build_seconds)
         del model
-        curve = self._lora_arms(arms, train, held, retrieval, scratch)
+        curve = self._lora_arms(arms, train, held, retrieval)
         results = [arms[arm_id].result() for arm_id, _, _ in ARMS]
         majority = majority_baseline(train, held) if self.scorer.kind == "label" else None
         measurement = Measurement(
@@ -172,8 +172,7 @@ class Measurer:
         self.progress("rag", "retrieving")
         return render(held, self.index, self.settings.rag, self.tokenizer).examples
 
-    def _lora_arms(self, arms: dict, train, held, retrieval,
-                   scratch: Path) -> LearningCurve | None:
+    def _lora_arms(self, arms: dict, train, held, retrieval) -> LearningCurve | None:
         # What is left after the adapters' evaluations (at the measured cost of the matching
         # prompt arm) goes to training: equal parts to the LoRA run and the retrieval-aware run
         # (when there are documents), and to the LoRA run on half the data a part in
@@ -196,7 +195,7 @@ class Measurer:
             self.progress("lora", "skipped: out of time")
             return None
         if self.tune:
-            self.tuned = self._search(train, per_run, scratch)
+            self.tuned = self._search(train, per_run)
         model, seconds = self._train(train, per_run, "lora")
         self._measure(arms["lora"], model, held, build=seconds, train_examples=len(train))
         del model
@@ -219,7 +218,7 @@ class Measurer:
         part = sum(curve_arm.scores) / len(held)
         return learning_curve(CURVE_FRACTION, part, full)
 
-    def _search(self, train, seconds: float, scratch: Path):
+    def _search(self, train, seconds: float):
         """--tune: the auto-PEFT search (:mod:`tuning.auto`) on the train part for ``seconds``;
         its study lives in the scratch folder, its choice trains every LoRA arm."""
         import hashlib
@@ -234,9 +233,9 @@ class Measurer:
         key = hashlib.sha256("\n".join(f"{ex.line}\t{ex.question}\t{ex.target}"
                                         for ex in train).encode()).hexdigest()
         try:
-            found, tuned = search_examples(train, scratch / "tune.db", "measure", self.settings,
-                                           self.workspace, self.tokenizer, budget_s=seconds,
-                                           data_key=key, progress=progress)
+            found, tuned = search_examples(train, self.scratch / "tune.db", "measure",
+                                           self.settings, self.workspace, self.tokenizer,
+                                           budget_s=seconds, data_key=key, progress=progress)
         except InputError as exc:  # no trial finished in its share, or too few examples
             self.notes.append(f"--tune: the search chose nothing ({exc}); the LoRA arms "
                               "trained the default recipe. A larger --budget gives it time.")
@@ -248,7 +247,7 @@ class Measurer:
     def _train(self, train, seconds: float, arm_id: str, *, max_length: int | None = None):
         from graftlm.loader import load_base
         from tuning.data import prompt_ids
-        from tuning.methods import for_inference, prepare
+        from tuning.methods import LORA_FAMILY, for_inference, prepare
         from tuning.train import train as run_training
 
         model, tokenizer, _ = load_base(self.settings.models, self.workspace, for_training=True)
@@ -258,7 +257,7 @@ class Measurer:
         else:  # the default recipe, trained until its time is up; the LoRA family at the
             t = self.settings.tuning  # advisor's higher rate, other methods at their own
             rate = (self.settings.advisor.measure_learning_rate
-                    if t.method in ("lora", "dora", "pissa") else t.learning_rate)
+                    if t.method in LORA_FAMILY else t.learning_rate)
             tuning = t.model_copy(update={"learning_rate": rate, "epochs": 20.0,
                                           "max_length": max_length or t.max_length})
         # PiSSA's starting adapter goes to the scratch folder (prepare needs somewhere to put it).

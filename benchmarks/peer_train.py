@@ -170,23 +170,17 @@ def main() -> None:
                     "cores": os.cpu_count(), "llamafactory": VERSION}
 
     started = time.perf_counter()
-    peak_file = work / "graft-peak"
-    env_home = {**os.environ, "GRAFT_HOME": str(work), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", "-o", str(peak_file), sys.executable, "-m",
-         "graftlm.cli", "train", str(work / "train.jsonl"), "--name", "peer", "--method",
-         "lora", "--rank", "16", "--lr", str(args.lr), "--epochs", str(args.epochs),
-         "--batch-size", "8", "--input-field", "text", "--target-field", "intent", "--system",
-         SYSTEM, "--eval-file", str(work / "dev.jsonl"), "--json"],
-        capture_output=True, text=True, env=env_home)
-    if done.returncode != 0:
-        sys.exit(f"graft train failed:\n{done.stderr[-3000:]}")
+    done, peak = graft(work, "train", str(work / "train.jsonl"), "--name", "peer", "--method",
+                       "lora", "--rank", "16", "--lr", str(args.lr), "--epochs", str(args.epochs),
+                       "--batch-size", "8", "--input-field", "text", "--target-field", "intent",
+                       "--system", SYSTEM, "--eval-file", str(work / "dev.jsonl"), "--json",
+                       timed=True)
     card = json.loads(done.stdout)
     seconds = card["training"]["seconds"]
     result["graft"] = {"wall_seconds": round(time.perf_counter() - started, 1),
                        "training_seconds": seconds,
                        "tokens_per_second": round(tokens / seconds, 1),
-                       "peak_memory_mib": peak_of(peak_file),
+                       "peak_memory_mib": peak,
                        **score(base, str(work / "adapters" / "peer"), work / "dev.jsonl")}
     print(json.dumps({"graft": result["graft"]}), flush=True)
 

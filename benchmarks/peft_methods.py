@@ -42,7 +42,6 @@ DATA = ROOT.parent / "shared" / "data" / "snips" / "train.jsonl"
 SYSTEM = ("Classify the user's request into one intent: AddToPlaylist, BookRestaurant, "
           "GetWeather, PlayMusic, RateBook, SearchCreativeWork, SearchScreeningEvent. "
           "Answer with the intent only.")
-LORA_FAMILY = ("lora", "dora", "pissa")
 
 
 def split(train_per: int, dev_per: int) -> tuple[list[dict], list[dict]]:
@@ -162,6 +161,7 @@ def main() -> None:
         sys.exit(f"{DATA} is missing: the benchmark reads SNIPS from ../shared/data.")
 
     from graftlm.settings import load_settings
+    from tuning.methods import LORA_FAMILY
 
     measure_rate = load_settings().settings.advisor.measure_learning_rate
     shared = Path(os.environ.get("GRAFT_HOME", ROOT / ".cache" / "graft-home"))

@@ -31,6 +31,7 @@ from graftlm.lineage import file_sha256
 from graftlm.settings import Settings, TuningSettings
 from graftlm.stats import paired_difference_ci
 from graftlm.workspace import Workspace
+from tuning.methods import LORA_FAMILY
 
 RANKS = (4, 8, 16, 32, 64)
 PREFIX_TOKENS = (8, 16, 32)
@@ -150,8 +151,8 @@ def default_rate(method: str, base: TuningSettings) -> float:
 
 
 # Which settings each method searches, and the recipe's value of each.
-SEARCHED = {"rank": ("lora", "dora", "pissa"), "alpha_ratio": ("lora", "dora", "pissa"),
-            "targets": ("lora", "dora", "pissa", "ia3"), "prefix_tokens": ("prefix",),
+SEARCHED = {"rank": LORA_FAMILY, "alpha_ratio": LORA_FAMILY,
+            "targets": (*LORA_FAMILY, "ia3"), "prefix_tokens": ("prefix",),
             "spectrum_share": ("spectrum",)}
 
 
@@ -280,9 +281,6 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
     require_clean(report)
     train_set = report.examples if held_out_elsewhere else split(
         report.examples, t.eval_fraction, t.eval_max, t.seed)[0]
-    if len(train_set) < 4:
-        raise InputError(f"{data} has too few examples to search on ({len(report.examples)}); "
-                         "train without --auto.")
     return search_examples(train_set, workspace.home / "studies" / f"{name}.db", name,
                            settings, workspace, tokenizer, budget_s=budget_s,
                            data_key=file_sha256(Path(data)), progress=progress)

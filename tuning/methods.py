@@ -29,6 +29,7 @@ from pathlib import Path
 from graftlm.errors import ArtifactError, InputError
 from graftlm.settings import TuningSettings
 
+LORA_FAMILY = ("lora", "dora", "pissa")  # low-rank updates: a rank, alpha and targets
 LORA_SHAPED = frozenset({"lora", "pissa"})  # saved as plain LoRA: mixed batches, vLLM's LoRA
 UNMERGEABLE = frozenset({"prefix"})
 SPECTRUM_FILE = "spectrum.safetensors"
@@ -84,7 +85,7 @@ def check_fits(settings: TuningSettings, config) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
-    if settings.method not in ("lora", "dora", "pissa"):
+    if settings.method not in LORA_FAMILY:
         return
     with torch.device("meta"):
         skeleton = AutoModelForCausalLM.from_config(config)
@@ -106,7 +107,7 @@ def peft_config(settings: TuningSettings, model):
     import peft
 
     method = settings.method
-    if method in ("lora", "dora", "pissa"):
+    if method in LORA_FAMILY:
         targets = "all-linear" if settings.targets == "all-linear" else \
             target_names(model, settings.targets)
         return peft.LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
