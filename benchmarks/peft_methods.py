@@ -12,13 +12,17 @@ training seconds and tokens per second, peak memory, and the served latency — 
 ``--requests`` greedy requests (8 tokens) through one ``graft serve --engine local`` gateway
 holding every method.
 
-Then ``graft train --auto`` searches the same methods on the same train file (its validation
-split carved from it) with a budget of a third of the grid's summed training time, less the
-time its final training will take (the grid's median); its published adapter is scored on the
-same dev split. The result says whether it landed within one point of the grid's best, and
-what it spent against the grid.
+The manual grid is every method at each of ``--rate-factors`` times that rate (1 and 3: with
+one short epoch, the direction a user tries next); the table is the first factor's row.
+``--reuse`` keeps the rows an earlier run of the same split already wrote to ``--out``.
 
-    python benchmarks/peft_methods.py [--train-per-intent 40] [--dev-per-intent 20]
+Then ``graft train --auto`` searches the same methods on the same train file (its validation
+split carved from it) with a budget of a third of the grid's summed wall time, less the time
+its final training will take (the grid's median); its published adapter is scored on the same
+dev split. The result says whether it landed within one point of the grid's best, and what it
+spent against the grid.
+
+    python benchmarks/peft_methods.py [--train-per-intent 40] [--dev-per-intent 20] [--reuse]
 """
 
 from __future__ import annotations
@@ -153,6 +157,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--methods", nargs="+",
                         default=["lora", "dora", "pissa", "ia3", "prefix", "spectrum"])
+    parser.add_argument("--rate-factors", type=float, nargs="+", default=[1.0, 3.0],
+                        help="The grid: each method at these multiples of its rate.")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Keep the grid rows (and latencies) --out holds for this split.")
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--no-auto", action="store_true", help="Only the methods table.")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "peft_methods.json")
@@ -161,9 +169,11 @@ def main() -> None:
         sys.exit(f"{DATA} is missing: the benchmark reads SNIPS from ../shared/data.")
 
     from graftlm.settings import load_settings
+    from tuning.auto import default_rate
     from tuning.methods import LORA_FAMILY
 
-    measure_rate = load_settings().settings.advisor.measure_learning_rate
+    settings = load_settings().settings
+    measure_rate, tuning = settings.advisor.measure_learning_rate, settings.tuning
     shared = Path(os.environ.get("GRAFT_HOME", ROOT / ".cache" / "graft-home"))
     graft(shared, "models", "prepare")
     home = Path(tempfile.mkdtemp(prefix="peft-methods-"))
@@ -175,19 +185,35 @@ def main() -> None:
               "--eval-file", str(home / "dev.jsonl"), "--batch-size", "8", "--json"]
     result: dict = {"train_examples": len(train), "dev_examples": len(dev),
                     "epochs": args.epochs, "machine": os.uname().machine,
-                    "cores": os.cpu_count(), "methods": {}}
-    for method in args.methods:
-        rate = ["--lr", str(measure_rate)] if method in LORA_FAMILY else []
-        started = time.perf_counter()
-        done, peak = graft(home, "train", str(home / "train.jsonl"), "--name", method,
-                           "--method", method, "--epochs", str(args.epochs), *rate, *common,
-                           timed=True)
-        row = card_row(json.loads(done.stdout), peak, time.perf_counter() - started)
-        row["learning_rate"] = json.loads(done.stdout)["hyperparameters"]["peak_learning_rate"]
-        result["methods"][method] = row
-        print(json.dumps({method: row}), flush=True)
-    latency = served_latency(home, args.methods, args.requests)
-    result["served_latency_ms"] = latency
+                    "cores": os.cpu_count(), "methods": {}, "grid": {}}
+    earlier = json.loads(args.out.read_text()) if args.reuse and args.out.is_file() else {}
+    same = all(earlier.get(k) == result[k] for k in ("train_examples", "dev_examples", "epochs"))
+    kept = earlier.get("grid", {}) | {f"{m}-x1": row
+                                      for m, row in earlier.get("methods", {}).items()}
+    for factor in args.rate_factors:
+        for method in args.methods:
+            key = f"{method}-x{factor:g}"
+            if same and key in kept:
+                result["grid"][key] = kept[key]
+                continue
+            base = measure_rate if method in LORA_FAMILY else default_rate(method, tuning)
+            started = time.perf_counter()
+            done, peak = graft(home, "train", str(home / "train.jsonl"), "--name", key,
+                               "--method", method, "--epochs", str(args.epochs),
+                               "--lr", f"{base * factor:g}", *common, timed=True)
+            row = card_row(json.loads(done.stdout), peak, time.perf_counter() - started)
+            row["learning_rate"] = json.loads(done.stdout)["hyperparameters"]["peak_learning_rate"]
+            result["grid"][key] = row
+            print(json.dumps({key: row}), flush=True)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=2) + "\n")  # each row as it lands
+    first = args.rate_factors[0]
+    result["methods"] = {m: result["grid"].pop(f"{m}-x{first:g}") for m in args.methods}
+    if same and all(m in earlier.get("served_latency_ms", {}) for m in ["base", *args.methods]):
+        result["served_latency_ms"] = earlier["served_latency_ms"]
+    else:
+        result["served_latency_ms"] = served_latency(home, args.methods, args.requests)
+    latency = result["served_latency_ms"]
     for method in args.methods:
         result["methods"][method]["served_latency_ms"] = latency[method]
     print(json.dumps({"served_latency_ms": latency}), flush=True)
@@ -195,7 +221,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")  # the table, before --auto
     if not args.no_auto:
-        result["auto"] = run_auto(home, result["methods"], args.methods, common)
+        grid = {f"{m}-x{first:g}": row for m, row in result["methods"].items()} | result["grid"]
+        result["auto"] = run_auto(home, grid, args.methods, common)
         print(json.dumps({"auto": result["auto"]}), flush=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

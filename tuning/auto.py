@@ -2,8 +2,8 @@
 
 A budgeted Optuna study: the TPE sampler proposes a method (``tuning.auto_methods``) and its
 settings — rank and alpha, target layers, prefix length or Spectrum's share, learning rate
-(around the method's default), epochs — and a Hyperband pruner, fed by every in-training
-evaluation, stops trials that trail those that reached the same step. Trials train on the train
+(around the method's default, mostly above it), epochs — and a Hyperband pruner, fed by every
+in-training evaluation, stops trials that trail those that reached the same step. Trials train on the train
 split less a validation split carved from it and are scored there by ``graft eval``'s scorers;
 the held-out split that the published adapter is scored on never takes part. The first trial is
 the default recipe, so the search is never worse informed than a plain ``graft train``.
@@ -37,7 +37,10 @@ RANKS = (4, 8, 16, 32, 64)
 PREFIX_TOKENS = (8, 16, 32)
 SPECTRUM_SHARES = (0.125, 0.25, 0.5)
 EPOCHS = (1.0, 2.0, 3.0)
-RATE_SPREAD = 4.0  # learning rates from default / 4 to default * 4, log-uniform
+# Learning rates from default / 4 to default * 16, log-uniform. Lopsided on purpose: the
+# defaults suit long runs, and a search's trials are short — on SNIPS (280 examples, 35 steps)
+# LoRA scored 79.0 at 1e-3 and 81.9 at 3e-3 against its 2e-4 default (benchmarks/peft_methods).
+RATES_BELOW, RATES_ABOVE = 4.0, 16.0
 EVALS_PER_TRIAL = 4  # in-training evaluations, the pruner's checkpoints
 MIN_PAIRED = 10  # validation examples below which the best trial is chosen outright
 
@@ -166,7 +169,7 @@ def suggest(trial, base: TuningSettings, ranks: tuple[int, ...]) -> dict:
         if method in methods:
             trial.suggest_categorical(key, choices[key])
     rate = default_rate(method, base)
-    trial.suggest_float(f"lr_{method}", rate / RATE_SPREAD, rate * RATE_SPREAD, log=True)
+    trial.suggest_float(f"lr_{method}", rate / RATES_BELOW, rate * RATES_ABOVE, log=True)
     trial.suggest_categorical("epochs", list(EPOCHS))
     return dict(trial.params)
 
