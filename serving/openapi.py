@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict
 
-from serving.protocol import AdapterRequest, ChatRequest, CompletionRequest
+from serving.protocol import BOOKKEEPING, NO_OP, AdapterRequest, ChatRequest, CompletionRequest
 
 REQUESTS = (ChatRequest, CompletionRequest, AdapterRequest)
 
@@ -145,6 +145,25 @@ def streamed(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
                   "content": {"text/event-stream": {"schema": EVENT}}}}
 
 
+TEXT_PART = {"type": "object", "required": ["type"],
+             "properties": {"type": {"const": "text"}, "text": {"type": "string"}}}
+
+
+def declare_the_rest(body: dict[str, Any]) -> None:
+    """Close a sampling request's schema: OpenAI's bookkeeping fields (anything), the fields
+    graftlm leaves alone at their no-op values only, and no other field — as the server
+    decides (:func:`serving.protocol.no_op`)."""
+    props = body["properties"]
+    for name in sorted(BOOKKEEPING):
+        props[name] = {"description": "bookkeeping: accepted, changes nothing"}
+    for name, quiet in NO_OP.items():
+        props[name] = {"enum": list(quiet), "description": "accepted at its no-op value only"}
+    body["additionalProperties"] = False
+    if "prompt" in props:  # an empty prompt has nothing to continue: the gateway refuses it
+        for form in props["prompt"]["anyOf"]:
+            (form.get("items") or form)["minLength"] = 1
+
+
 def install(app: FastAPI, max_tokens_limit: int) -> None:
     """Make ``app`` describe its request bodies (see the module's docstring), with this
     server's ``serving.max_tokens_limit`` as the most ``max_tokens`` it allows."""
@@ -161,6 +180,11 @@ def install(app: FastAPI, max_tokens_limit: int) -> None:
                 for name in ("max_tokens", "max_completion_tokens"):
                     if name in body["properties"]:
                         body["properties"][name]["anyOf"][0]["maximum"] = max_tokens_limit
+                if model is not AdapterRequest:
+                    declare_the_rest(body)
+            # A message's content parts are text parts (Message.text refuses the others).
+            content = components["Message"]["properties"]["content"]["anyOf"]
+            next(form for form in content if form.get("type") == "array")["items"] = TEXT_PART
             app.openapi_schema = schema
         return app.openapi_schema
 

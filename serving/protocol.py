@@ -77,6 +77,19 @@ NO_OP = {"logprobs": (False, None), "top_logprobs": (0, None), "logit_bias": ({}
          "suffix": ("", None), "modalities": (["text"], None)}
 
 
+def no_op(key: str, value: Any) -> bool:
+    """Whether ``value`` is ``key``'s no-op value as JSON compares them: 0 and 0.0 are one
+    number, but ``false`` is not 0 (so ``logprobs: 0`` is refused, as the schema says)."""
+    def same(a, b) -> bool:
+        if isinstance(a, bool) or isinstance(b, bool):
+            return a is b
+        if isinstance(a, int | float) and isinstance(b, int | float):
+            return a == b
+        return type(a) is type(b) and a == b
+
+    return any(same(value, quiet) for quiet in NO_OP.get(key, ()))
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
@@ -129,10 +142,16 @@ class _Sampling(BaseModel):
             raise ValueError("a stop sequence has at most 256 characters")
         return value
 
+    @field_validator("max_tokens", "max_completion_tokens", "n", "seed", mode="before")
+    @classmethod
+    def _whole(cls, value):
+        # JSON Schema's integer includes 60.0, and some clients send it; 60.5 is still refused.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
     def unsupported(self) -> str | None:
         """The first field sent that this server would not honour, if any."""
         for key, value in (self.model_extra or {}).items():
-            if key in BOOKKEEPING or value in NO_OP.get(key, ()):
+            if key in BOOKKEEPING or no_op(key, value):
                 continue
             return key
         return None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from graftlm.errors import GraftError, InputError
 from serving.metrics import Metrics
 from serving.protocol import (ApiError, Chunk, chat_chunk, chat_response, completion_chunk,
-                              completion_response, error_body, new_id, usage)
+                              completion_response, new_id, usage)
 
 DONE = "data: [DONE]\n\n"
 

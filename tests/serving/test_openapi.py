@@ -76,10 +76,12 @@ def test_every_route_keeps_to_its_description(api, served, method, path, mode):
     if method == "GET":
         assert set(statuses) == {200}, statuses
     elif mode is GenerationMode.POSITIVE and path != "/v1/adapters":
-        # A tenth, not a quarter: in the whole fast tier (not alone, not with its own
-        # package) POST /v1/completions drew 13 answered of 60 valid bodies, the rest refused
-        # with 400 — a dependence on earlier tests, seen twice on 2026-12-03, not yet traced.
-        assert statuses[200] >= EXAMPLES // 10, statuses
+        # The schema is closed and says what the server refuses (empty prompts, unknown
+        # fields, no-op fields at other values, content parts other than text), so most valid
+        # bodies are answered; the rest ask what the model named cannot do (a retrieval model
+        # without a user message, JSON output on the local engine) or name no model (a fifth
+        # keep the fuzzer's own model name).
+        assert statuses[200] >= EXAMPLES // 2, statuses
     else:
         assert sum(n for status, n in statuses.items() if 400 <= status < 500), statuses
 
@@ -99,3 +101,17 @@ def test_the_description_declares_each_request_body_and_every_error(api):
     request = raw["components"]["schemas"]["ChatRequest"]
     assert request["properties"]["seed"]["anyOf"][0]["exclusiveMaximum"] == 2**63
     assert request["properties"]["max_tokens"]["anyOf"][0]["maximum"] == 64  # the setting
+
+
+def test_the_request_schemas_are_closed_as_the_server_is(api):
+    schemas = api.raw_schema["components"]["schemas"]
+    for name in ("ChatRequest", "CompletionRequest"):
+        request = schemas[name]
+        assert request["additionalProperties"] is False
+        assert "user" in request["properties"]  # bookkeeping is declared
+        assert request["properties"]["logprobs"]["enum"] == [False, None]
+    prompt = schemas["CompletionRequest"]["properties"]["prompt"]["anyOf"]
+    assert [form.get("minLength") or form["items"]["minLength"] for form in prompt] == [1, 1]
+    parts = schemas["Message"]["properties"]["content"]["anyOf"]
+    assert {"type": {"const": "text"}, "text": {"type": "string"}} in [
+        form["items"]["properties"] for form in parts if form.get("type") == "array"]

@@ -73,3 +73,34 @@ def test_request_fields_are_strictly_typed_as_the_schema_says(fields, param):
     with pytest.raises(ApiError) as caught:
         parse(ChatRequest, body(**fields), LIMIT)
     assert caught.value.body["error"]["param"] == param
+
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+def test_a_whole_number_written_as_a_float_is_a_whole_number():
+    # JSON Schema's integer takes 60.0; 60.5 stays a 400.
+    parsed = parse(ChatRequest, body(messages=HI, max_tokens=60.0, seed=7.0), LIMIT)
+    assert parsed.max_tokens == 60 and parsed.seed == 7
+    with pytest.raises(ApiError) as caught:
+        parse(ChatRequest, body(messages=HI, max_tokens=60.5), LIMIT)
+    assert caught.value.body["error"]["param"] == "max_tokens"
+
+
+@pytest.mark.parametrize("fields, accepted", [
+    ({"user": "u-1", "metadata": {"a": "b"}}, True),  # bookkeeping, whatever it holds
+    ({"logprobs": False, "frequency_penalty": 0.0, "tools": []}, True),  # no-op values
+    ({"frequency_penalty": 0}, True),  # 0 and 0.0 are one JSON number
+    ({"logprobs": 0}, False),  # but 0 is not false
+    ({"best_of": True}, False),  # nor true 1
+    ({"logprobs": True}, False),
+    ({"colour": "red"}, False),
+])
+def test_fields_beyond_the_model_are_bookkeeping_no_ops_or_refused_by_name(fields, accepted):
+    if accepted:
+        parse(ChatRequest, body(messages=HI, **fields), LIMIT)
+        return
+    with pytest.raises(ApiError) as caught:
+        parse(ChatRequest, body(messages=HI, **fields), LIMIT)
+    assert caught.value.body["error"]["param"] == next(iter(fields))
+    assert caught.value.body["error"]["code"] == "unsupported_parameter"
