@@ -268,17 +268,19 @@ def eval_adapter(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The adapter to evaluate.")],
     data: Annotated[Path, typer.Option(help="Labelled examples, JSONL.")],
-    input_field: Annotated[str | None, typer.Option(help="Field holding the input.")] = None,
-    target_field: Annotated[str | None, typer.Option(help="Field holding the answer.")] = None,
+    input_field: Annotated[str | None, typer.Option(
+        help="Field holding the input (default: the one the adapter was trained on).")] = None,
+    target_field: Annotated[str | None, typer.Option(
+        help="Field holding the answer (default: the one the adapter was trained on).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Base model and adapter side by side on the same examples."""
+    """Base model and adapter side by side on the same examples (read as the adapter was
+    trained: its card's fields and system prompt, unless a field is given here)."""
     from tuning.eval_adapter import evaluate_adapter
-    from tuning.data import FieldMap
 
     settings, workspace = workspace_of(ctx)
-    fields = FieldMap.from_options(target_field, input_field)
-    result = evaluate_adapter(name, data, settings, workspace, fields=fields)
+    result = evaluate_adapter(name, data, settings, workspace,
+                              fields={"input": input_field, "target": target_field})
     if as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return

@@ -19,12 +19,23 @@ from tuning.metrics import Scorer, mean
 from tuning.train import eval_loss
 
 
+def reading(card: dict, given: dict[str, str | None]) -> FieldMap | None:
+    """How to read examples for the adapter of ``card``: the fields it was trained with, with
+    those ``given`` (``input``, ``target``) replacing theirs one by one — the system prompt, and
+    any field not given, stay; an input field replaces a template."""
+    given = {key: value for key, value in given.items() if value}
+    if "input" in given:
+        given["template"] = None
+    mapping = {**(card.get("data", {}).get("fields") or {}), **given}
+    return FieldMap(**mapping) if mapping else None
+
+
 def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Workspace, *,
-                     fmt: Format | None = None, fields: FieldMap | None = None) -> dict:
-    """Base model and adapter side by side on the same examples: metric and eval loss."""
+                     fmt: Format | None = None, fields: dict[str, str] | None = None) -> dict:
+    """Base model and adapter side by side on the same examples: metric and eval loss, the
+    examples read as :func:`reading` says."""
     model, tokenizer, card = open_adapter(name, settings, workspace)
-    if fields is None and card.get("data", {}).get("fields"):
-        fields = FieldMap(**card["data"]["fields"])
+    fields = reading(card, fields or {})
     report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
     require_clean(report)
     examples = report.examples

@@ -28,3 +28,22 @@ def test_full_fine_tune_is_not_an_adapter(tmp_path, monkeypatch):
     monkeypatch.setattr(adapter, "load_base", lambda *a, **k: (None, None, tmp_path))
     with pytest.raises(ArtifactError, match="is a full fine-tune"):
         adapter.open_adapter("f", Settings(home=tmp_path), ws)
+
+
+def test_eval_reads_examples_as_the_adapter_was_trained_unless_told_otherwise():
+    from graftlm.errors import InputError
+    from tuning.data import FieldMap
+    from tuning.eval_adapter import reading
+
+    card = {"data": {"fields": {"target": "label", "input": "text", "template": None,
+                                "system": "Answer ON or OFF."}}}
+    assert reading(card, {}) == FieldMap("label", "text", None, "Answer ON or OFF.")
+    # One field given replaces that one; the system prompt stays.
+    assert reading(card, {"input": "utterance", "target": None}) == FieldMap(
+        "label", "utterance", None, "Answer ON or OFF.")
+    templated = {"data": {"fields": {"target": "y", "input": None, "template": "{a} {b}",
+                                     "system": None}}}
+    assert reading(templated, {"input": "x"}) == FieldMap("y", "x")
+    assert reading({"data": {"fields": None}}, {}) is None  # chat data: no mapping
+    with pytest.raises(InputError, match="--input-field"):
+        reading({"data": {"fields": None}}, {"target": "label"})
