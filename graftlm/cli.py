@@ -22,6 +22,7 @@ from graftlm.commands import SettingsLoader, add_artifact_commands
 from graftlm.core_cli import config_app, models_app
 from graftlm.errors import GraftError
 from rag.cli import eval_retrieval, index_app
+from rag.cli import remove as remove_index
 from serving.cli import query, serve
 from tuning.cli import adapters_app, eval_adapter, train
 
@@ -88,7 +89,7 @@ def main_callback(
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
 app.command("advise")(advise)
-add_artifact_commands(index_app, "indexes", "index")
+add_artifact_commands(index_app, "indexes", "index", remove=remove_index)
 app.add_typer(index_app, name="index")
 app.command("train")(train)
 add_artifact_commands(adapters_app, "adapters", "adapter")

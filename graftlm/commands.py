@@ -77,8 +77,11 @@ def echo_rows(rows: list[dict], as_json: bool, empty: str, line: Callable[[dict]
 _NameArg = Annotated[str, typer.Argument(help="Its name in the workspace.")]
 
 
-def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str) -> None:
-    """``show`` (print the manifest) and ``rm`` for one kind of workspace artifact."""
+def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str,
+                          remove: Callable[[Settings, Workspace, str], Path] | None = None
+                          ) -> None:
+    """``show`` (print the manifest) and ``rm`` for one kind of workspace artifact; ``remove``
+    deletes one when more than its folder must go (an index's Milvus collections)."""
 
     @sub_app.command("show")
     def show(ctx: typer.Context, name: _NameArg) -> None:
@@ -90,8 +93,10 @@ def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str) -> None:
 
     @sub_app.command("rm")
     def rm(ctx: typer.Context, name: _NameArg) -> None:
-        _, workspace = workspace_of(ctx)
-        typer.echo(f"removed {workspace.remove(kind, name)}")
+        settings, workspace = workspace_of(ctx)
+        removed = (remove(settings, workspace, name) if remove
+                   else workspace.remove(kind, name))
+        typer.echo(f"removed {removed}")
 
     rm.__doc__ = f"Delete the {noun}."
 

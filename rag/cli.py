@@ -221,3 +221,10 @@ def eval_retrieval(
     typer.echo("mode     " + "".join(f"{m:>11}" for m in metrics))
     for mode, row in result.items():
         typer.echo(f"{mode:9}" + "".join(f"{row[m]:11.4f}" for m in metrics))
+
+
+def remove(settings, workspace, name: str) -> Path:
+    """``graft index rm``: the index, and its collections if Milvus holds it."""
+    from rag.index import remove_index
+
+    return remove_index(name, workspace=workspace, milvus=settings.rag.milvus)

@@ -11,6 +11,7 @@ previous index intact and loadable.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -117,13 +118,13 @@ def build_index(folder: Path, name: str, *, workspace: Workspace, settings: RagS
     vectors = np.vstack(blocks).astype(np.float32)
     report.files, report.chunks = len(kept), len(chunks)
     store = store or FolderStore
+    previous = workspace.get(KIND, name).manifest if workspace.exists(KIND, name) else None
     with workspace.writer(KIND, name, replace=True) as staging:
         progress("indexing", 0, 1)
         write_chunks(staging / "chunks.jsonl", chunks)
         np.save(staging / "vectors.npy", vectors)
         described = store.write(staging, chunks, vectors, name=name, settings=settings,
-                                previous=workspace.get(KIND, name).manifest
-                                if workspace.exists(KIND, name) else None)
+                                previous=previous)
         report.dense = described["dense"]["type"]
         report.recall_at_10 = described["dense"].get("recall_at_10")
         report.seconds = round(time.perf_counter() - started, 2)
@@ -136,7 +137,37 @@ def build_index(folder: Path, name: str, *, workspace: Workspace, settings: RagS
         }, version=FORMAT_VERSION)
         progress("indexing", 1, 1)
     store.published(described)
+    forget_store(previous, settings.milvus, now=described.get("store"))
     return report
+
+
+def remove_index(name: str, *, workspace: Workspace, milvus: MilvusSettings) -> Path:
+    """Delete index ``name``, and what its store holds outside the workspace (a Milvus alias
+    and collections); returns where the index was."""
+    manifest = workspace.get(KIND, name).manifest
+    path = workspace.remove(KIND, name)
+    forget_store(manifest, milvus)
+    return path
+
+
+def forget_store(manifest: dict | None, milvus: MilvusSettings, now: dict | None = None) -> None:
+    """Drop what the build ``manifest`` describes from its Milvus, unless the index's store
+    ``now`` is that same Milvus (whose writer retires its own builds). A failure is a warning
+    naming what was left: the index itself is gone or replaced either way."""
+    entry = (manifest or {}).get("store") or {}
+    if entry.get("type") != "milvus":
+        return
+    if now and now.get("type") == "milvus" and now.get("uri") == entry.get("uri"):
+        return
+    from rag.milvus import forget
+
+    try:
+        forget(entry, milvus)
+    except Exception as exc:  # noqa: BLE001 - pymilvus and grpc errors alike
+        logging.getLogger("graftlm").warning(
+            "the index no longer uses Milvus at %s, but its alias %s and collections %s_* "
+            "could not be dropped there (%s); drop them with the Milvus client.",
+            entry.get("uri"), entry.get("alias"), entry.get("alias"), exc)
 
 
 def local_executor(todo: Sequence[tuple[str, Path, str]], folder: Path, settings: RagSettings,

@@ -155,6 +155,20 @@ class MilvusWriter:
                 entry["collection"], exc)
 
 
+def forget(entry: dict, settings: MilvusSettings) -> list[str]:
+    """Drop everything an index's builds left in Milvus — its alias and every build's
+    collection — once the index is removed or rebuilt into another store; ``entry`` is its
+    manifest's ``store``. Returns the collections dropped."""
+    milvus = client(entry["uri"], settings.token)
+    alias = entry["alias"]
+    if alias in milvus.list_aliases().get("aliases", []):
+        milvus.drop_alias(alias)
+    dropped = sorted(c for c in milvus.list_collections() if c.startswith(alias + "_"))
+    for collection in dropped:
+        milvus.drop_collection(collection)
+    return dropped
+
+
 class MilvusStore:
     """Searches one build of an index held in Milvus."""
 

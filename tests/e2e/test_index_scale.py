@@ -188,3 +188,10 @@ def test_gateways_share_a_milvus_index_through_an_update(home, tmp_path, milvus_
     manifest = json.loads((home / "indexes/shared/manifest.json").read_text())
     assert manifest["store"]["collection"] == collection
     assert manifest["store"]["earlier"] == [first]
+    # graft index rm takes the index's collections and alias out of Milvus with it.
+    removed = graft("index", "rm", "shared", home=str(home), env=env)
+    assert removed.returncode == 0, removed.stderr
+    from pymilvus import MilvusClient
+
+    left = MilvusClient(uri=milvus_server).list_collections()
+    assert not [c for c in left if c.startswith(manifest["store"]["alias"] + "_")], left

@@ -100,3 +100,22 @@ def test_a_failed_build_leaves_the_previous_one_and_its_collection(docs, tmp_pat
 def test_an_unreachable_milvus_is_a_clear_error():
     with pytest.raises(BackendUnavailableError, match="cannot open Milvus at http://127.0.0.1:1"):
         client("http://127.0.0.1:1", None)
+
+
+def test_removing_the_index_or_leaving_milvus_drops_its_collections(docs, tmp_path,
+                                                                    word_embedder, milvus):
+    from rag.index import remove_index
+
+    ws = Workspace(tmp_path / "home")
+    writer = MilvusWriter(milvus, ws)
+    build(docs, ws, word_embedder, store=writer)
+    build(docs, ws, word_embedder, store=writer, force=True)
+    assert len(collections(milvus, ws)) == 2
+    remove_index("kb", workspace=ws, milvus=milvus)
+    assert collections(milvus, ws) == [] and not ws.exists("indexes", "kb")
+    assert base_name(milvus, "kb", ws) not in client(milvus.uri, None).list_aliases()["aliases"]
+    # Rebuilt into the folder store, an index leaves Milvus too.
+    build(docs, ws, word_embedder, store=writer)
+    build(docs, ws, word_embedder, force=True)
+    assert collections(milvus, ws) == []
+    assert load_index("kb", workspace=ws, embedder=word_embedder).manifest["dense"]["type"]
