@@ -22,6 +22,7 @@ matrices it trained (:mod:`tuning.spectrum` chose them); opening it copies them 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,8 +153,9 @@ def prepare(model, settings: TuningSettings, *, init_dir: Path | None = None,
             start_ids: list[int] | None = None):
     """``model`` made ready to train by ``settings.method``, and the card's record of it.
 
-    PiSSA's starting adapter is saved to ``init_dir``: :func:`save` needs it to write the
-    trained adapter as a plain LoRA. A prefix starts as the keys and values of the tokens
+    PiSSA's starting adapter is saved to ``init_dir`` (by the main process alone, under
+    ``accelerate launch``): :func:`save` needs it to write the trained adapter as a plain
+    LoRA. A prefix starts as the keys and values of the tokens
     ``start_ids`` (a training prompt's start), as Li & Liang initialised it from real words: a
     random prefix of unit scale is far from anything the model has seen, and at the start of
     training makes it worse than the base model by several nats."""
@@ -178,7 +180,8 @@ def prepare(model, settings: TuningSettings, *, init_dir: Path | None = None,
         if method == "pissa":
             if init_dir is None:
                 raise ValueError("PiSSA needs init_dir to save its starting adapter")
-            model.save_pretrained(init_dir)
+            if os.environ.get("RANK", "0") == "0":  # under `accelerate launch`, the publisher
+                model.save_pretrained(init_dir)
     record["trainable_parameters"] = sum(p.numel() for p in model.parameters()
                                          if p.requires_grad)
     record["parameters"] = sum(p.numel() for p in model.parameters())

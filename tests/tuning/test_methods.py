@@ -173,3 +173,13 @@ def test_a_prefix_starts_as_the_keys_and_values_of_real_tokens(tiny_model):
         after = decoding_view(model)(input_ids=torch.tensor([[8, 9, 10]])).logits
         whole = tiny_model(input_ids=torch.tensor([[5, 6, 7, 5, 8, 9, 10]]))
     assert torch.allclose(after, whole.logits[:, 4:], atol=1e-5)
+
+
+def test_only_the_main_process_writes_pissas_start(tiny_tokenizer, tmp_path, monkeypatch):
+    settings = FAST.model_copy(update={"method": "pissa"})
+    monkeypatch.setenv("RANK", "1")  # a second process of `accelerate launch`
+    prepare(make_tiny_model(tiny_tokenizer), settings, init_dir=tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+    monkeypatch.setenv("RANK", "0")
+    prepare(make_tiny_model(tiny_tokenizer), settings, init_dir=tmp_path / "main")
+    assert (tmp_path / "main" / "adapter_config.json").is_file()
