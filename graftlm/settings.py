@@ -126,7 +126,9 @@ class VllmSettings(BaseModel):
     tensor_parallel_size: int = Field(1, gt=0, description="GPUs a model is split across.")
     pipeline_parallel_size: int = Field(1, gt=0, description="Pipeline stages.")
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1,
-                                          description="Share of GPU memory vLLM may take.")
+                                          description="Share of GPU memory vLLM may take "
+                                          "(split evenly between the base model's server and "
+                                          "any merged adapter's).")
     cpu_kv_cache_gib: int = Field(2, gt=0, description="KV cache on a CPU, GiB.")
     merged_adapters: int = Field(
         1, ge=0, description="On a CPU: how many of the adapters named at start-up (the first "

@@ -86,6 +86,8 @@ class VllmEngine:
             merged copy of the weights.
         served: The name this server gives its model.
         lora: Whether this server takes adapters (the merged copies' servers do not).
+        gpu_share: The share of GPU memory this server takes (by default
+            ``gpu_memory_utilization`` split evenly between it and the merged copies' servers).
     """
 
     name = "vllm"
@@ -95,11 +97,14 @@ class VllmEngine:
                  VllmSettings, *, log_dir: Path, report: Callable[[str], None] | None = None,
                  on_fatal: Callable[[str], None] | None = None,
                  merged: dict[str, Path] | None = None, served: str = SERVED_BASE,
-                 lora: bool = True):
+                 lora: bool = True, gpu_share: float | None = None):
         self.model_path = str(model_path)
         self.served, self.lora = served, lora
+        # On a GPU the servers share it: each takes its part of gpu_memory_utilization.
+        self.gpu_share = gpu_share or settings.gpu_memory_utilization / (1 + len(merged or {}))
         self.merged = {name: VllmEngine(path, None, settings, log_dir=log_dir, report=report,
-                                        on_fatal=on_fatal, served=name, lora=False)
+                                        on_fatal=on_fatal, served=name, lora=False,
+                                        gpu_share=self.gpu_share)
                        for name, path in (merged or {}).items()}
         self.initial = dict(adapters or {})
         self.settings = settings
@@ -137,7 +142,7 @@ class VllmEngine:
         if s.max_num_batched_tokens:
             cmd += ["--max-num-batched-tokens", str(s.max_num_batched_tokens)]
         if on_gpu():
-            cmd += ["--gpu-memory-utilization", str(s.gpu_memory_utilization)]
+            cmd += ["--gpu-memory-utilization", f"{self.gpu_share:.4g}"]
         if self.initial:
             cmd += ["--lora-modules", *(f"{n}={p}" for n, p in self.initial.items())]
         return cmd + list(s.extra_args)

@@ -110,3 +110,17 @@ def test_requests_for_a_merged_adapter_go_to_its_server(tmp_path):
 
     assert asyncio.run(collect()) == ["chunk"] and seen == [None]
     asyncio.run(engine.add_adapter("fast", tmp_path / "m"))  # already served: nothing to load
+
+
+def test_on_a_gpu_the_servers_split_the_memory_they_may_take(tmp_path, monkeypatch):
+    monkeypatch.setattr(vllm, "on_gpu", lambda: True)
+    engine = VllmEngine(tmp_path / "base", {}, VllmSettings(gpu_memory_utilization=0.9),
+                        log_dir=tmp_path, merged={"dora": tmp_path / "d", "ia3": tmp_path / "i"})
+
+    def share(cmd):
+        return float(cmd[cmd.index("--gpu-memory-utilization") + 1])
+
+    shares = [share(e.command()) for e in (engine, *engine.merged.values())]
+    assert shares == pytest.approx([0.3, 0.3, 0.3])
+    alone = VllmEngine(tmp_path / "base", {}, VllmSettings(), log_dir=tmp_path)
+    assert share(alone.command()) == 0.85
