@@ -2,11 +2,13 @@
 
 A budgeted Optuna study: the TPE sampler proposes a method (``tuning.auto_methods``) and its
 settings — rank and alpha, target layers, prefix length or Spectrum's share, learning rate
-(around the method's default, mostly above it), epochs — and a Hyperband pruner, fed by every
-in-training evaluation, stops trials that trail those that reached the same step. Trials train on the train
-split less a validation split carved from it and are scored there by ``graft eval``'s scorers;
-the held-out split that the published adapter is scored on never takes part. The first trial is
-the default recipe, so the search is never worse informed than a plain ``graft train``.
+(around the method's default, mostly above it), epochs — and a successive-halving pruner, fed
+by in-training evaluations at the same steps in every trial, stops trials that trail those that
+reached the same step. Trials train on the train split less a validation split carved from it
+and are scored there by ``graft eval``'s scorers; the held-out split that the published adapter
+is scored on never takes part. The first trial is the default recipe, so the search is never
+worse informed than a plain ``graft train``; the second is the same at five times its rate,
+since the defaults suit long runs and a search's trials are short.
 
 The study lives in ``<home>/studies/<name>.db`` (SQLite): an interrupted search resumes where it
 stopped, and every trial's figures stay. Of the finished trials, the chosen one is the smallest
@@ -41,7 +43,9 @@ EPOCHS = (1.0, 2.0, 3.0)
 # defaults suit long runs, and a search's trials are short — on SNIPS (280 examples, 35 steps)
 # LoRA scored 79.0 at 1e-3 and 81.9 at 3e-3 against its 2e-4 default (benchmarks/peft_methods).
 RATES_BELOW, RATES_ABOVE = 4.0, 16.0
-EVALS_PER_TRIAL = 4  # in-training evaluations, the pruner's checkpoints
+EVALS_PER_EPOCH = 2  # in-training evaluations, the pruner's checkpoints: the same steps in
+# every trial, so that a three-epoch trial is compared with a one-epoch trial where both are
+SHORT_RUN = 5.0  # the second trial: the recipe at 5x its rate (the rate measured advice uses)
 MIN_PAIRED = 10  # validation examples below which the best trial is chosen outright
 
 
@@ -174,14 +178,15 @@ def suggest(trial, base: TuningSettings, ranks: tuple[int, ...]) -> dict:
     return dict(trial.params)
 
 
-def recipe(base: TuningSettings, ranks: tuple[int, ...]) -> dict:
-    """The default recipe as a trial's parameters (the search's first trial)."""
+def recipe(base: TuningSettings, ranks: tuple[int, ...], rate_factor: float = 1.0) -> dict:
+    """The default recipe as a trial's parameters (the search's first trial; with
+    ``rate_factor``, the same at that multiple of its rate)."""
     method = base.auto_methods[0]
     defaults = {"rank": min(16, max(ranks)), "alpha_ratio": 2, "targets": "all-linear",
                 "prefix_tokens": 16, "spectrum_share": 0.25}
     return {"method": method, **{key: defaults[key] for key, methods in SEARCHED.items()
                                  if method in methods},
-            f"lr_{method}": default_rate(method, base), "epochs": 2.0}
+            f"lr_{method}": default_rate(method, base) * rate_factor, "epochs": 2.0}
 
 
 def pareto(trials: list[TrialFigures]) -> list[int]:
@@ -239,9 +244,12 @@ def figures(study) -> list[TrialFigures]:
     return out
 
 
-def open_study(path: Path, name: str, fingerprint: str, seed: int):
+def open_study(path: Path, name: str, fingerprint: str, seed: int, first_check: int):
     """The study in ``path``: resumed when it searched the same way (``fingerprint``: the data,
-    the split, the search space, the base model), refused otherwise."""
+    the split, the search space, the base model), refused otherwise. Its pruner is successive
+    halving from step ``first_check`` (the first in-training evaluation) in steps of three: one
+    bracket, so that with the handful of trials a small budget holds, every trial is compared
+    with all the others at the same step (Hyperband's brackets split them, and compared few)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -251,7 +259,8 @@ def open_study(path: Path, name: str, fingerprint: str, seed: int):
         storage=f"sqlite:///{path}", study_name=name, direction="maximize", load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True,
                                            group=True),
-        pruner=optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3))
+        pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=first_check,
+                                                      reduction_factor=3))
     recorded = study.user_attrs.get("fingerprint")
     if recorded is None:
         study.set_user_attr("fingerprint", fingerprint)
@@ -320,19 +329,22 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
         data_key, [ex.line for ex in val], list(t.auto_methods), list(ranks),
         t.model_dump(mode="json", exclude={"auto_methods"}), str(config.to_dict())],
         sort_keys=True, default=str).encode()).hexdigest()
-    study = open_study(path, name, fingerprint, t.seed)
+    per_epoch = math.ceil(len(fit) / t.batch_size)
+    every = max(1, math.ceil(per_epoch / EVALS_PER_EPOCH))
+    study = open_study(path, name, fingerprint, t.seed, first_check=every)
     if not study.trials:
         study.enqueue_trial(recipe(t, ranks))
+        study.enqueue_trial(recipe(t, ranks, rate_factor=SHORT_RUN))
     started = time.monotonic()
     end = started + budget_s
 
     def objective(trial) -> float:
         params = suggest(trial, t, ranks)
         tuned = settings_for(params, t)
-        steps = max(1, math.ceil(math.ceil(len(fit) / tuned.batch_size) * tuned.epochs))
-        tuned = TuningSettings.model_validate({
-            **tuned.model_dump(), "eval_every": max(1, steps // EVALS_PER_TRIAL),
-            "patience": EVALS_PER_TRIAL, "max_steps": None})
+        steps = max(1, math.ceil(per_epoch * tuned.epochs))
+        tuned = TuningSettings.model_validate({  # the pruner stops trials, not patience
+            **tuned.model_dump(), "eval_every": every, "patience": steps // every + 1,
+            "max_steps": None})
         planned = steps
         check_fits(tuned, config)
         model, _, _ = load_base(settings.models, workspace, for_training=True)

@@ -67,6 +67,8 @@ def test_a_search_persists_resumes_and_refuses_other_data(tmp_path):
     first = found.trials[0]
     assert first.state == "complete" and first.params["method"] == "lora"  # the recipe first
     assert first.params["rank"] == 16 and len(first.scores) == found.validation
+    second = found.trials[1]  # the recipe at the short-run rate
+    assert second.params == {**first.params, "lr_lora": first.params["lr_lora"] * 5}
     assert found.chosen in found.pareto and tuned.method == found.trial(found.chosen).params[
         "method"]
     assert any("eval" in e for e in events) and any("done" in e for e in events)
