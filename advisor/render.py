@@ -58,7 +58,7 @@ def render_measurement(m, console: Console) -> None:
         console.print(Text(f"Always answering “{m.majority_label}” (the most common label) "
                            f"scores {m.majority_score * 100:.1f}.", style="dim"))
     if m.search is not None:
-        from tuning.auto import Search
+        from tuning.auto_trials import Search
 
         console.print(Text(f"--tune: the LoRA arms trained the search's choice — "
                            f"{Search.from_record(m.search).summary()}.", style="dim"))

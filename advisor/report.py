@@ -84,7 +84,7 @@ def render_html(advice: Advice) -> str:
                  f"{esc(c.hint)}</p>")
     tuned = ""
     if m.search is not None:
-        from tuning.auto import Search
+        from tuning.auto_trials import Search
         from tuning.auto_report import front_charts
 
         found = Search.from_record(m.search)

@@ -25,14 +25,13 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from graftlm.errors import InputError
 from graftlm.lineage import file_sha256
 from graftlm.settings import Settings, TuningSettings
-from graftlm.stats import paired_difference_ci
 from graftlm.workspace import Workspace
+from tuning.auto_trials import Search, TrialFigures, choose, describe, pareto
 from tuning.methods import LORA_FAMILY
 
 RANKS = (4, 8, 16, 32, 64)
@@ -43,87 +42,15 @@ EPOCHS = (1.0, 2.0, 3.0)
 # defaults suit long runs, and a search's trials are short — on SNIPS (280 examples, 35 steps)
 # LoRA scored 79.0 at 1e-3 and 81.9 at 3e-3 against its 2e-4 default (benchmarks/peft_methods).
 RATES_BELOW, RATES_ABOVE = 4.0, 16.0
-EVALS_PER_EPOCH = 2  # in-training evaluations, the pruner's checkpoints: the same steps in
-# every trial, so that a three-epoch trial is compared with a one-epoch trial where both are
-SHORT_RUN = 5.0  # the second trial: the recipe at 5x its rate (the rate measured advice uses)
-MIN_PAIRED = 10  # validation examples below which the best trial is chosen outright
-
-
-@dataclass
-class TrialFigures:
-    """One trial: what it tried and how it did on the validation split."""
-
-    number: int
-    state: str  # complete, pruned or failed
-    params: dict
-    score: float | None = None
-    trainable: int | None = None
-    seconds: float | None = None
-    scores: list[float] = field(default_factory=list)  # per validation example
-
-    @property
-    def label(self) -> str:
-        return describe(self.params)
-
-
-@dataclass
-class Search:
-    """What a search found: every trial, the Pareto front, the best and the chosen trial."""
-
-    study: str
-    metric: str
-    validation: int
-    trials: list[TrialFigures]
-    best: int | None
-    chosen: int | None
-    pareto: list[int]
-    budget_s: float
-    seconds: float
-
-    def trial(self, number: int) -> TrialFigures:
-        return next(t for t in self.trials if t.number == number)
-
-    @classmethod
-    def from_record(cls, record: dict) -> Search:
-        """The search a card (or measured advice) recorded, per-example scores left out."""
-        trials = [TrialFigures(**{**t, "scores": []}) for t in record["trials"]]
-        return cls(**{**record, "trials": trials})
-
-    def summary(self) -> str:
-        """One sentence: what was chosen, out of how many trials, on what."""
-        chosen = self.trial(self.chosen)
-        stopped = sum(t.state != "complete" for t in self.trials)
-        cut = ", cut short by the budget" if chosen.state == "cut" else ""
-        return (f"trial {chosen.number} ({chosen.label}{cut}) chosen of {len(self.trials)} trials "
-                f"({stopped} pruned, cut or failed) in {self.seconds:.0f} s: {self.metric} "
-                f"{chosen.score:.3f} on {self.validation} validation examples")
-
-    def record(self) -> dict:
-        """The card's account of the search (per-example scores left out)."""
-        out = asdict(self)
-        for trial in out["trials"]:
-            trial.pop("scores")
-        return out
-
-
-def describe(params: dict) -> str:
-    """A trial's settings in a few words: ``lora r16 α32 all-linear lr 2e-4 2ep``."""
-    method = params.get("method", "lora")
-    parts = [method]
-    if "rank" in params:
-        parts.append(f"r{params['rank']} α{params['rank'] * params['alpha_ratio']}")
-    if "targets" in params:
-        parts.append(params["targets"])
-    if "prefix_tokens" in params:
-        parts.append(f"{params['prefix_tokens']} tokens")
-    if "spectrum_share" in params:
-        parts.append(f"{params['spectrum_share']:.0%}")
-    rate = next((v for k, v in params.items() if k.startswith("lr_")), None)
-    if rate is not None:
-        parts.append(f"lr {rate:.0e}")
-    if "epochs" in params:
-        parts.append(f"{params['epochs']:g}ep")
-    return " ".join(parts)
+# In-training evaluations per epoch: the pruner's checkpoints, at the same steps in every trial
+# (trials train unpacked, so a step is batch_size examples), so that a three-epoch trial is
+# compared with a one-epoch one at the steps both reach.
+EVALS_PER_EPOCH = 2
+# The second trial: the recipe at 5x its rate (for the LoRA family, 1e-3: the rate measured
+# advice uses for short runs).
+SHORT_RUN = 5.0
+# Part of a study's fingerprint: a study searched under other rules is not resumed.
+SEARCH_RULES = "2: rates /4..x16, successive halving at aligned steps, recipe x1 and x5"
 
 
 def progress_words(event: dict) -> str | None:
@@ -149,6 +76,8 @@ def settings_for(params: dict, base: TuningSettings) -> TuningSettings:
             update[key] = params[key]
     rate = params[f"lr_{method}"]
     update["full_learning_rate" if method == "spectrum" else "learning_rate"] = rate
+    if method == "prefix":
+        update["packing"] = False  # a prefix shifts positions that packing restarts
     return TuningSettings.model_validate({**base.model_dump(), **update})  # validators run
 
 
@@ -187,39 +116,6 @@ def recipe(base: TuningSettings, ranks: tuple[int, ...], rate_factor: float = 1.
     return {"method": method, **{key: defaults[key] for key, methods in SEARCHED.items()
                                  if method in methods},
             f"lr_{method}": default_rate(method, base) * rate_factor, "epochs": 2.0}
-
-
-def pareto(trials: list[TrialFigures]) -> list[int]:
-    """The finished trials no other beats on score, trainable parameters and time at once."""
-    done = [t for t in trials if t.state == "complete"]
-
-    def beats(a: TrialFigures, b: TrialFigures) -> bool:
-        at_least = a.score >= b.score and a.trainable <= b.trainable and a.seconds <= b.seconds
-        return at_least and (a.score, -a.trainable, -a.seconds) != (b.score, -b.trainable,
-                                                                     -b.seconds)
-
-    return [t.number for t in done if not any(beats(o, t) for o in done)]
-
-
-def choose(trials: list[TrialFigures], seed: int = 0) -> tuple[int | None, int | None]:
-    """(best, chosen): the best finished trial by score, and the smallest finished trial whose
-    paired 95% interval of per-example differences against the best reaches zero. When the
-    budget's end cut every trial short, the best of those cut (scored at the step it reached)
-    is both: a partial measurement, but better than none."""
-    done = [t for t in trials if t.state == "complete"]
-    if not done:
-        cut = [t for t in trials if t.state == "cut" and t.score is not None]
-        if not cut:
-            return None, None
-        best = max(cut, key=lambda t: (t.score, -t.trainable, -t.number))
-        return best.number, best.number
-    best = max(done, key=lambda t: (t.score, -t.trainable, -t.number))
-    if len(best.scores) < MIN_PAIRED:  # too few examples for an interval to mean anything
-        return best.number, best.number
-    near = [t for t in done if t is best or paired_difference_ci(
-        t.scores, best.scores, seed=seed)[1] >= 0]
-    chosen = min(near, key=lambda t: (t.trainable, -t.score, t.number))
-    return best.number, chosen.number
 
 
 def figures(study) -> list[TrialFigures]:
@@ -326,7 +222,7 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
         raise InputError(f"{len(train_set)} train examples are too few to search on; train "
                          "without --auto.")
     fingerprint = hashlib.sha256(json.dumps([
-        data_key, [ex.line for ex in val], list(t.auto_methods), list(ranks),
+        SEARCH_RULES, data_key, [ex.line for ex in val], list(t.auto_methods), list(ranks),
         t.model_dump(mode="json", exclude={"auto_methods"}), str(config.to_dict())],
         sort_keys=True, default=str).encode()).hexdigest()
     per_epoch = math.ceil(len(fit) / t.batch_size)
@@ -344,7 +240,7 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
         steps = max(1, math.ceil(per_epoch * tuned.epochs))
         tuned = TuningSettings.model_validate({  # the pruner stops trials, not patience
             **tuned.model_dump(), "eval_every": every, "patience": steps // every + 1,
-            "max_steps": None})
+            "max_steps": None, "packing": False})  # unpacked, a step is batch_size examples
         planned = steps
         check_fits(tuned, config)
         model, _, _ = load_base(settings.models, workspace, for_training=True)

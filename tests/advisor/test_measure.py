@@ -110,7 +110,7 @@ def test_tune_trains_the_lora_arms_with_what_a_search_chose(tmp_path, tiny_setti
     assert search is not None and search["trials"][0]["params"]["method"] == "ia3"
     assert search["validation"] >= 2 and search["chosen"] in search["pareto"]
     chosen = next(t for t in search["trials"] if t["number"] == search["chosen"])
-    from tuning.auto import describe
+    from tuning.auto_trials import describe
 
     said = [status for arm, status in seen if arm == "lora"]
     assert f"search chose {describe(chosen['params'])}" in said
@@ -129,7 +129,7 @@ def test_the_report_and_the_terminal_show_the_search(tmp_path):
     from advisor.render import render_measurement
     from advisor.report import render_html
     from tests.advisor.conftest import arm_result, measurement_of, static_advice
-    from tuning.auto import Search, TrialFigures
+    from tuning.auto_trials import Search, TrialFigures
 
     trials = [TrialFigures(0, "complete", {"method": "lora", "rank": 16, "alpha_ratio": 2},
                            0.9, 1_000_000, 30.0),
