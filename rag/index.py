@@ -118,11 +118,12 @@ def build_index(folder: Path, name: str, *, workspace: Workspace, settings: RagS
     vectors = np.vstack(blocks).astype(np.float32)
     report.files, report.chunks = len(kept), len(chunks)
     store = store or FolderStore
-    previous = workspace.get(KIND, name).manifest if workspace.exists(KIND, name) else None
     with workspace.writer(KIND, name, replace=True) as staging:
         progress("indexing", 0, 1)
         write_chunks(staging / "chunks.jsonl", chunks)
         np.save(staging / "vectors.npy", vectors)
+        # Read under the write lock (after any interrupted publish is recovered).
+        previous = workspace.get(KIND, name).manifest if workspace.exists(KIND, name) else None
         described = store.write(staging, chunks, vectors, name=name, settings=settings,
                                 previous=previous)
         report.dense = described["dense"]["type"]
@@ -151,13 +152,16 @@ def remove_index(name: str, *, workspace: Workspace, milvus: MilvusSettings) -> 
 
 
 def forget_store(manifest: dict | None, milvus: MilvusSettings, now: dict | None = None) -> None:
-    """Drop what the build ``manifest`` describes from its Milvus, unless the index's store
-    ``now`` is that same Milvus (whose writer retires its own builds). A failure is a warning
-    naming what was left: the index itself is gone or replaced either way."""
+    """Drop the collections the build ``manifest`` names from its Milvus (and the alias, if it
+    still points at one of them), unless the index's store ``now`` is that same Milvus under
+    the same alias, whose writer retires its own builds. Only named collections go, so a build
+    that started since keeps its own. A failure is a warning naming what was left: the index
+    itself is gone or replaced either way."""
     entry = (manifest or {}).get("store") or {}
     if entry.get("type") != "milvus":
         return
-    if now and now.get("type") == "milvus" and now.get("uri") == entry.get("uri"):
+    if now and now.get("type") == "milvus" and all(now.get(key) == entry.get(key)
+                                                   for key in ("uri", "alias")):
         return
     from rag.milvus import forget
 
@@ -165,9 +169,9 @@ def forget_store(manifest: dict | None, milvus: MilvusSettings, now: dict | None
         forget(entry, milvus)
     except Exception as exc:  # noqa: BLE001 - pymilvus and grpc errors alike
         logging.getLogger("graftlm").warning(
-            "the index no longer uses Milvus at %s, but its alias %s and collections %s_* "
-            "could not be dropped there (%s); drop them with the Milvus client.",
-            entry.get("uri"), entry.get("alias"), entry.get("alias"), exc)
+            "the index no longer uses Milvus at %s, but its alias %s and collections %s could "
+            "not be dropped there (%s); drop them with the Milvus client.", entry.get("uri"),
+            entry.get("alias"), [entry.get("collection"), *entry.get("earlier", [])], exc)
 
 
 def local_executor(todo: Sequence[tuple[str, Path, str]], folder: Path, settings: RagSettings,

@@ -156,14 +156,15 @@ class MilvusWriter:
 
 
 def forget(entry: dict, settings: MilvusSettings) -> list[str]:
-    """Drop everything an index's builds left in Milvus — its alias and every build's
-    collection — once the index is removed or rebuilt into another store; ``entry`` is its
-    manifest's ``store``. Returns the collections dropped."""
+    """Drop the builds an index's manifest names (``entry``: its ``store``) — the current one
+    and those kept before it — and its alias if it points at one of them, once the index is
+    removed or rebuilt into another store. Returns the collections dropped."""
     milvus = client(entry["uri"], settings.token)
-    alias = entry["alias"]
-    if alias in milvus.list_aliases().get("aliases", []):
-        milvus.drop_alias(alias)
-    dropped = sorted(c for c in milvus.list_collections() if c.startswith(alias + "_"))
+    named = {entry["collection"], *entry.get("earlier", [])}
+    if entry["alias"] in milvus.list_aliases().get("aliases", []) and milvus.describe_alias(
+            entry["alias"]).get("collection_name") in named:
+        milvus.drop_alias(entry["alias"])
+    dropped = sorted(named & set(milvus.list_collections()))
     for collection in dropped:
         milvus.drop_collection(collection)
     return dropped
