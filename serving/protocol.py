@@ -30,6 +30,12 @@ Stop = Annotated[str, Field(max_length=256)]
 Choice = Annotated[str, Field(pattern=r"\S")]  # not blank
 
 
+def whole(value):
+    """A whole number written as a float (60.0) as the int it is: JSON Schema's integer takes
+    it, and some clients send it; 60.5 is still refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class Retrieval(BaseModel):
     """``extra_body={"retrieval": {...}}``: how a retrieval model searches its index."""
 
@@ -39,6 +45,8 @@ class Retrieval(BaseModel):
     mode: Literal["hybrid", "dense", "sparse"] | None = None
     sources: list[str] | None = Field(
         None, description="Keep only chunks whose source path contains one of these strings.")
+
+    _whole = field_validator("k", mode="before")(whole)
 
 
 class StructuredOutputs(BaseModel):
@@ -107,7 +115,10 @@ class Message(BaseModel):
             if part.get("type") != "text":
                 raise ValueError(f"content parts of type '{part.get('type')}' are not "
                                  "supported; send text.")
-            parts.append(str(part.get("text", "")))
+            text = part.get("text", "")
+            if not isinstance(text, str):
+                raise ValueError(f"a text part's text must be a string, not {text!r:.40}.")
+            parts.append(text)
         return "".join(parts)
 
 
@@ -142,11 +153,8 @@ class _Sampling(BaseModel):
             raise ValueError("a stop sequence has at most 256 characters")
         return value
 
-    @field_validator("max_tokens", "max_completion_tokens", "n", "seed", mode="before")
-    @classmethod
-    def _whole(cls, value):
-        # JSON Schema's integer includes 60.0, and some clients send it; 60.5 is still refused.
-        return int(value) if isinstance(value, float) and value.is_integer() else value
+    _whole = field_validator("max_tokens", "max_completion_tokens", "n", "seed",
+                             mode="before")(whole)
 
     def unsupported(self) -> str | None:
         """The first field sent that this server would not honour, if any."""

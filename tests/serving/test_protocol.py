@@ -80,8 +80,9 @@ HI = [{"role": "user", "content": "hi"}]
 
 def test_a_whole_number_written_as_a_float_is_a_whole_number():
     # JSON Schema's integer takes 60.0; 60.5 stays a 400.
-    parsed = parse(ChatRequest, body(messages=HI, max_tokens=60.0, seed=7.0), LIMIT)
-    assert parsed.max_tokens == 60 and parsed.seed == 7
+    parsed = parse(ChatRequest, body(messages=HI, max_tokens=60.0, seed=7.0,
+                                     retrieval={"k": 3.0}), LIMIT)
+    assert parsed.max_tokens == 60 and parsed.seed == 7 and parsed.retrieval.k == 3
     with pytest.raises(ApiError) as caught:
         parse(ChatRequest, body(messages=HI, max_tokens=60.5), LIMIT)
     assert caught.value.body["error"]["param"] == "max_tokens"
@@ -104,3 +105,13 @@ def test_fields_beyond_the_model_are_bookkeeping_no_ops_or_refused_by_name(field
         parse(ChatRequest, body(messages=HI, **fields), LIMIT)
     assert caught.value.body["error"]["param"] == next(iter(fields))
     assert caught.value.body["error"]["code"] == "unsupported_parameter"
+
+
+def test_a_text_part_holds_text():
+    parts = [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
+    assert parse(ChatRequest, body(messages=[{"role": "user", "content": parts}]),
+                 LIMIT).messages[0].text() == "ab"
+    odd = parse(ChatRequest, body(messages=[{"role": "user", "content": [
+        {"type": "text", "text": None}]}]), LIMIT)
+    with pytest.raises(ValueError, match="must be a string"):
+        odd.messages[0].text()
