@@ -188,7 +188,8 @@ def main() -> None:
                     "cores": os.cpu_count(), "methods": {}, "grid": {}}
     earlier = json.loads(args.out.read_text()) if args.reuse and args.out.is_file() else {}
     same = all(earlier.get(k) == result[k] for k in ("train_examples", "dev_examples", "epochs"))
-    kept = earlier.get("grid", {}) | {f"{m}-x1": row
+    table = earlier.get("table_rate_factor", 1.0)  # the factor the earlier table rows used
+    kept = earlier.get("grid", {}) | {f"{m}-x{table:g}": row
                                       for m, row in earlier.get("methods", {}).items()}
     for factor in args.rate_factors:
         for method in args.methods:
@@ -208,14 +209,19 @@ def main() -> None:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=2) + "\n")  # each row as it lands
     first = args.rate_factors[0]
+    result["table_rate_factor"] = first
     result["methods"] = {m: result["grid"].pop(f"{m}-x{first:g}") for m in args.methods}
-    if same and all(m in earlier.get("served_latency_ms", {}) for m in ["base", *args.methods]):
-        result["served_latency_ms"] = earlier["served_latency_ms"]
-    else:
-        result["served_latency_ms"] = served_latency(home, args.methods, args.requests)
-    latency = result["served_latency_ms"]
+    # Served latency of the table's adapters trained in this run; a reused row keeps its own
+    # (its adapter was in the earlier run's workspace).
+    table_keys = {f"{m}-x{first:g}": m for m in args.methods}
+    fresh = {key: m for key, m in table_keys.items() if not (same and key in kept)}
+    latency = dict(earlier.get("served_latency_ms", {})) if same else {}
+    if fresh:
+        measured = served_latency(home, list(fresh), args.requests)
+        latency.update({fresh.get(k, k): v for k, v in measured.items()})
+    result["served_latency_ms"] = latency
     for method in args.methods:
-        result["methods"][method]["served_latency_ms"] = latency[method]
+        result["methods"][method]["served_latency_ms"] = latency.get(method)
     print(json.dumps({"served_latency_ms": latency}), flush=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
