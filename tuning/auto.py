@@ -241,7 +241,6 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
         tuned = TuningSettings.model_validate({  # the pruner stops trials, not patience
             **tuned.model_dump(), "eval_every": every, "patience": steps // every + 1,
             "max_steps": None, "packing": False})  # unpacked, a step is batch_size examples
-        planned = steps
         check_fits(tuned, config)
         model, _, _ = load_base(settings.models, workspace, for_training=True)
         init = workspace.home / "runs" / f"{name}-auto" / f"trial-{trial.number}"
@@ -264,7 +263,7 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
         finally:
             shutil.rmtree(init, ignore_errors=True)
         trial.set_user_attr("seconds", result.seconds)
-        trial.set_user_attr("cut", result.steps < planned and not result.stopped_early)
+        trial.set_user_attr("cut", result.steps < steps and not result.stopped_early)
         trial.set_user_attr("scores", result.best_scores)
         return result.best.metric
 
