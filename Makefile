@@ -36,7 +36,7 @@ demo: $(STAMP)
 	$(BIN)/graft eval run --data examples/qa/heldout.jsonl --model base --index router-docs --name demo-base-docs
 	$(BIN)/graft eval run --data examples/qa/heldout.jsonl --model router-reader --index router-docs --name demo-reader-docs
 	$(BIN)/python examples/serve_and_query.py --adapter support-router --reader router-reader --index router-docs
-	$(BIN)/graft advise "Route each support ticket about our routers to one of four queues; we have 120 labelled tickets and the product manuals." --examples examples/train/support_tickets.jsonl --docs examples/docs --budget 8m --report .cache/demo-report
+	$(BIN)/graft advise "Route each support ticket about our routers to one of four queues; we have 120 labelled tickets and the product manuals." --measure --examples examples/train/support_tickets.jsonl --docs examples/docs --budget 8m --report .cache/demo-report
 
 test: $(STAMP)
 	$(BIN)/pytest -m "e2e or not e2e" --durations=15

@@ -7,6 +7,8 @@ advice costs one small embedding batch; :func:`read_description` validates user 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -15,7 +17,8 @@ from advisor.plan import caveats_for, make_plan
 from advisor.quantities import corpus_tokens
 from advisor.reader import Reader, description_vectors, features
 from advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
-from advisor.scoring import STRATEGIES, TITLES, Contribution, Facts, score_hits
+from advisor.questions import open_questions
+from advisor.scoring import STRATEGIES, TITLES, Contribution, Facts, Scored, score_hits
 from advisor.signals import Hit, SignalDetector, corpus_from, examples_from
 from graftlm.embedder import Embedder
 from graftlm.errors import InputError
@@ -75,32 +78,45 @@ class Advisor:
                    base_parameters=base_model_parameters(settings.models, workspace),
                    train_tflops=settings.advisor.train_tflops)
 
-    def advise(self, description: str, facts: Facts | None = None, *,
-               recommend: str | None = None) -> Advice:
-        """Rank the six strategies for ``description``; ``facts`` override what the text implies.
-
-        ``recommend`` forces the recommended strategy (measured advice decides it from
-        measurements); the ranking still shows what the description alone says.
-        """
+    def read(self, description: str) -> Reading:
+        """What the description says, once: its signals, its numbers and the reader's term.
+        Scoring a :class:`Reading` under other facts (the questions' answers) reads nothing
+        again."""
         description = validate_description(description)
-        facts = facts or Facts()
         clause_vectors, learned = None, None
         if self.reader is not None:  # the clauses' vectors serve the reader and the detector
             vectors = description_vectors(self.embedder, description)
             clause_vectors = vectors[1:]
             learned = _reading(self.reader, self.reader.probabilities(features(vectors)))
         text_hits, quantities = self.detector.detect(description, clause_vectors)
-        scored = score_hits(text_hits, quantities, facts, learned)
+        return Reading(description, text_hits, quantities, learned)
+
+    def advise(self, description: str, facts: Facts | None = None, *,
+               recommend: str | None = None, found: Sequence[Hit] = ()) -> Advice:
+        """Rank the six strategies for ``description``; ``facts`` override what the text implies.
+
+        ``recommend`` forces the recommended strategy (measured advice decides it from
+        measurements); the ranking still shows what the description alone says. ``found`` are
+        signals read from the user's files (``advisor.files``); like flags, they win their slot.
+        """
+        return self.decide(self.read(description), facts, recommend=recommend, found=found)
+
+    def decide(self, reading: Reading, facts: Facts | None = None, *,
+               recommend: str | None = None, found: Sequence[Hit] = ()) -> Advice:
+        """The advice for a description already read (:meth:`read`), under ``facts``."""
+        facts = facts or Facts()
+        scored = reading.score(facts, found)
         ranking = scored.ranking
         top = recommend or ranking[0]
         confidence = scored.probabilities[top]
+        quantities = reading.quantities
         examples = _examples_count(scored.hits, facts, quantities)
         corpus = corpus_from(quantities)
         plan = make_plan(top, scored.hits, examples, corpus_tokens(corpus) if corpus else None,
                          self.base_name, self.base_parameters, self.train_tflops)
         effects = {c.source: c.effects for c in scored.contributions if c.kind == "signal"}
         return Advice(
-            description=description,
+            description=reading.description,
             recommendation=top,
             confidence=confidence,
             confidence_label="high" if confidence >= 0.6 else "medium" if confidence >= 0.35
@@ -115,7 +131,22 @@ class Advisor:
             caveats=caveats_for(top, scored.hits),
             plan=plan,
             semantic=self.semantic,
+            questions=[] if recommend else open_questions(reading, facts, found, scored),
         )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A description as read: its text hits, its quantities and the learned reader's term."""
+
+    description: str
+    hits: list[Hit]
+    quantities: list
+    learned: Contribution | None
+
+    def score(self, facts: Facts, found: Sequence[Hit] = ()) -> Scored:
+        """The strategies' scores under ``facts`` and the signals ``found`` in files."""
+        return score_hits(self.hits, self.quantities, facts, self.learned, found)
 
 
 def validate_description(text: str, *, source: str = "the description") -> str:

@@ -10,10 +10,11 @@ and listed here only for their effects and titles.
 
 from __future__ import annotations
 
+from advisor.catalog_attempts import ATTEMPTS
 from advisor.catalog_knowledge import KNOWLEDGE
 from advisor.signals import SignalSpec, effects as _fx
 
-CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
+CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + ATTEMPTS + (
     # --- skills --------------------------------------------------------------------------------
     SignalSpec(
         "output_format", "a required output format or schema", "skill",
@@ -269,7 +270,7 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
         patterns=(
             r"\b(?:new|low[- ]resource|under[- ]resourced|indigenous|minority) (?:\w+ )?"
             r"(?:language|vocabulary|tokens?|modality|input type)\b",
-            r"\b(?:continued? (?:pre-?)?training|continue pre-?training|pre-?train\w*|"
+            r"\b(?:continued? (?:pre-?)?training|continue pre-?training|pre-?train(?:ing|s)?(?! model| llm| weights| checkpoint| transformer| language model)|"
             r"foundation model|from scratch|new tokeni[sz]er|tokeni[sz]e (?:our|the)|"
             r"fluent in [A-Z]\w+|(?:language|notation|grammar) (?:the base model|it) "
             r"(?:barely|doesn'?t|does not)|barely (?:handles|speaks|knows)|"
@@ -323,6 +324,7 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + (
 )
 
 SIGNALS = {spec.id: spec for spec in CATALOG}
-KNOWLEDGE_GAP = ("fresh_knowledge", "private_documents", "grounding", "question_answering")
+KNOWLEDGE_GAP = ("fresh_knowledge", "private_documents", "grounding", "question_answering",
+                 "facts_not_learned", "own_corpus")
 SKILL_GAP = ("output_format", "style_voice", "narrow_task", "custom_scheme", "procedure",
              "context_misuse")

@@ -42,14 +42,25 @@ def advise(
     private: Annotated[bool | None, typer.Option(
         "--private/--no-private", help="Whether data must stay on your own machines.",
         show_default=False)] = None,
+    fixed_format: Annotated[bool | None, typer.Option(
+        "--fixed-format/--free-form", help="Whether answers must follow a fixed format (JSON, "
+        "fields, labels of your own) or may be free text.", show_default=False)] = None,
+    ask: Annotated[bool, typer.Option(
+        "--ask/--no-ask", help="On a terminal, ask the questions whose answers would change "
+        "the advice (Enter skips one). --json and piped output never ask; they list them.")]
+    = True,
     semantic: Annotated[bool | None, typer.Option(
         "--semantic/--lexical", help=setting_help("advisor.semantic"),
         show_default=False)] = None,
     examples: Annotated[Path | None, typer.Option(
-        "--examples", help="Labelled examples (JSONL): measure the arms on them instead of "
-        "only reading the description.")] = None,
+        "--examples", help="Labelled examples (JSONL): their count, labels and answer lengths "
+        "join the advice; with --measure the arms are measured on them.")] = None,
     docs: Annotated[Path | None, typer.Option(
-        help="Documents for the retrieval arms (indexed on the fly).")] = None,
+        help="Your documents: their count, size and dates join the advice; with --measure, "
+        "the retrieval arms index them on the fly.")] = None,
+    measure: Annotated[bool, typer.Option(
+        "--measure", help="With --examples: run zero-shot, few-shot, RAG, LoRA and RAG + LoRA "
+        "on a held-out split and recommend from the scores.")] = False,
     index: Annotated[str | None, typer.Option(
         help="An existing index for the retrieval arms, instead of --docs.")] = None,
     budget: Annotated[str, typer.Option(
@@ -89,17 +100,13 @@ def advise(
     advisor = Advisor.from_settings(settings, workspace)
     facts = Facts(examples=examples_count, documents=has_docs,
                   docs_change=docs_change.value if docs_change else None, citations=citations,
-                  latency_ms=latency_ms, private=private)
-    if examples is None:
-        if (docs or index or report or input_field or target_field or judge or judge_model
-                or tune):
-            raise InputError("--docs, --index, --report, --tune, --judge and the field options "
-                             "go with --examples FILE (the labelled data to measure on).")
-        advice = advisor.advise(text, facts)
-    else:
-        from tuning.data import FieldMap
+                  latency_ms=latency_ms, private=private, output_format=fixed_format)
+    from tuning.data import FieldMap
 
-        fields = FieldMap.from_options(target_field, input_field, system=system)
+    fields = FieldMap.from_options(target_field, input_field, system=system)
+    if measure:
+        if examples is None:
+            raise InputError("--measure needs --examples FILE: the labelled data to measure on.")
         advice = _measured(advisor, text, facts, examples, settings, workspace, docs=docs,
                            index=index, budget=parse_duration(budget), fields=fields,
                            judge=_judge(judge, judge_model), tune=tune, quiet=as_json)
@@ -108,6 +115,12 @@ def advise(
 
             page = write_report(advice, report)
             typer.echo(f"report: {page}", err=True)
+    else:
+        if index or report or judge or judge_model or tune or budget != "15m":
+            raise InputError("--index, --budget, --report, --tune and --judge go with --measure "
+                             "(and --examples FILE, the labelled data to measure on).")
+        advice = _static(advisor, text, facts, examples, docs, fields,
+                         interactive=ask and not as_json and _on_terminal())
     if as_json:
         typer.echo(advice.model_dump_json(indent=2))
         return
@@ -116,6 +129,36 @@ def advise(
     from advisor.render import render
 
     render(advice, Console())
+
+
+def _on_terminal() -> bool:
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _static(advisor, text, facts, examples, docs, fields, *, interactive: bool):
+    """Advice from the description and what the files say; on a terminal, the open questions
+    are asked and the advice given again with their answers."""
+    from advisor.files import document_signals, example_signals
+
+    found = []
+    if examples is not None:
+        found += example_signals(examples, fields=fields)
+    if docs is not None:
+        found += document_signals(docs)
+    reading = advisor.read(text)
+    advice = advisor.decide(reading, facts, found=found)
+    if interactive and advice.questions:
+        from rich.console import Console
+
+        from advisor.questions import answered
+        from advisor.render import ask_questions
+
+        answers = ask_questions(advice.questions, Console())
+        if answers:
+            advice = advisor.decide(reading, answered(facts, answers), found=found)
+    return advice
 
 
 def _measured(advisor, text, facts, examples, settings, workspace, *, docs, index, budget,

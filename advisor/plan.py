@@ -161,7 +161,8 @@ def caveats_for(strategy: str, hits: Sequence[Hit]) -> list[Caveat]:
     """The evidence-backed caveats that apply to this recommendation and these signals."""
     found = {h.signal for h in hits}
     keys: list[str] = []
-    knowledge = found & {"fresh_knowledge", "private_documents", "grounding"}
+    knowledge = found & {"fresh_knowledge", "private_documents", "grounding",
+                         "facts_not_learned", "own_corpus"}
     if "fresh_knowledge" in found:
         keys.append("facts_change")
     if knowledge and strategy in {"lora", "full_ft", "prompting", "few_shot"}:

@@ -110,7 +110,7 @@ class Reader:
 
 
 def fit(x: np.ndarray, labels: Sequence[str], strategies: Sequence[str], embedder: str, *,
-        regularisation: float = REGULARISATION) -> Reader:
+        regularisation: float = REGULARISATION, weights: Sequence[float] | None = None) -> Reader:
     """Fit the reader: multinomial logistic regression, L2 on the weights (not the bias),
     minimising ``0.5 |W|² + C · Σ cross-entropy`` to convergence with L-BFGS.
 
@@ -120,12 +120,15 @@ def fit(x: np.ndarray, labels: Sequence[str], strategies: Sequence[str], embedde
         strategies: every label, in the order the reader reports them.
         embedder: the name of the embedder the features came from.
         regularisation: ``C``; larger fits the cases more closely.
+        weights: how much each row counts in the loss (default: 1 each).
     """
     import torch
 
     index = {s: i for i, s in enumerate(strategies)}
     xs = torch.as_tensor(np.asarray(x), dtype=torch.float64)
     ys = torch.as_tensor([index[label] for label in labels])
+    ws = torch.as_tensor(np.ones(len(labels)) if weights is None else np.asarray(weights),
+                         dtype=torch.float64)
     w = torch.zeros(len(strategies), xs.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros(len(strategies), dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.LBFGS([w, b], max_iter=2000, tolerance_grad=1e-9,
@@ -134,8 +137,8 @@ def fit(x: np.ndarray, labels: Sequence[str], strategies: Sequence[str], embedde
 
     def objective():
         optimiser.zero_grad()
-        loss = 0.5 * (w * w).sum() + regularisation * torch.nn.functional.cross_entropy(
-            xs @ w.T + b, ys, reduction="sum")
+        loss = 0.5 * (w * w).sum() + regularisation * (ws * torch.nn.functional.cross_entropy(
+            xs @ w.T + b, ys, reduction="none")).sum()
         loss.backward()
         return loss
 

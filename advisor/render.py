@@ -29,6 +29,8 @@ def render(advice: Advice, console: Console) -> None:
         for caveat in advice.caveats:
             console.print(Text.assemble("  • ", caveat.text, (f"  [{caveat.evidence}]", "dim")))
     console.print(_plan(advice))
+    if advice.questions:
+        console.print(_questions(advice))
     if not advice.semantic:
         console.print(Text("Matched by wording and numbers only (semantic matching is off).",
                            style="dim"))
@@ -111,8 +113,57 @@ def _signals(advice: Advice) -> Table:
         table.add_row(Text("rule: " + rule.id, style="cyan"), rule.note, "", _moves(rule.effects))
     for sig in advice.overridden:
         table.add_row(Text(sig.title, style="strike dim"), f"“{sig.evidence}”",
-                      "overridden by a flag", "")
+                      "overridden by a flag or a file", "")
     return table
+
+
+def _questions(advice: Advice) -> Table:
+    """What the description left open, and what each answer would recommend."""
+    table = Table(title="Open questions: the answer would change the advice (say it with the "
+                  "flag)", title_justify="left", show_edge=False)
+    table.add_column("question")
+    table.add_column("answer")
+    table.add_column("flag")
+    table.add_column("then")
+    for question in advice.questions:
+        for i, answer in enumerate(question.answers):
+            changes = answer.recommendation != advice.recommendation
+            table.add_row(question.text if i == 0 else "", answer.answer, answer.flag,
+                          Text(f"{_SHORT[answer.recommendation]} {answer.probability:.0%}",
+                               style="bold" if changes else "dim"))
+    return table
+
+
+def ask_questions(questions, console: Console, read=None) -> dict[str, int]:
+    """Ask each open question on the terminal with a short menu; Enter skips it.
+
+    Returns:
+        question id → the index of the chosen answer, for the questions answered.
+    """
+    read = read or console.input
+    answers: dict[str, int] = {}
+    console.print(Text("A few facts would change this advice (Enter skips a question):",
+                       style="bold"))
+    for question in questions:
+        menu = "  ".join(f"{i}) {a.answer}" for i, a in enumerate(question.answers, 1))
+        console.print(Text.assemble(("? ", "bold cyan"), question.text, "\n  ", (menu, "dim")))
+        while True:
+            try:
+                reply = read(Text(f"  answer [1-{len(question.answers)}]: ")).strip()
+            except EOFError:
+                return answers
+            if not reply:
+                break
+            if reply.isdigit() and 1 <= int(reply) <= len(question.answers):
+                answers[question.id] = int(reply) - 1
+                break
+            console.print(Text(f"  type a number from 1 to {len(question.answers)}, or Enter "
+                               "to skip", style="yellow"))
+    if answers:
+        flags = " ".join(q.answers[answers[q.id]].flag for q in questions if q.id in answers)
+        console.print(Text(f"Answered: {flags} (the same flags skip these questions next time)",
+                           style="dim"))
+    return answers
 
 
 def _moves(effects: dict[str, float]) -> Text:

@@ -31,8 +31,9 @@ class SignalFound(_Model):
     title: str
     group: Literal["knowledge", "skill", "data", "constraint", "scope"]
     strength: float = Field(ge=0, le=1)
-    method: Literal["wording", "meaning", "number", "flag"] = Field(
-        description="How it was found: a wording cue, similarity of meaning, a number, or a flag.")
+    method: Literal["wording", "meaning", "number", "flag", "file", "reader"] = Field(
+        description="How it was found: a wording cue, similarity of meaning, a number, a flag "
+        "(or an answer to a question), the user's files, or a reader model (--reader-url).")
     evidence: str = Field(description="The words of the description (or the flag) behind it.")
     span: tuple[int, int] | None = Field(None, description="Character offsets in the description.")
     negated_from: str | None = Field(None, description="The signal a negation turned into this.")
@@ -137,6 +138,21 @@ class Measurement(_Model):
                                 "(its trials, Pareto front, best and chosen trial).")
 
 
+class AnswerEffect(_Model):
+    answer: str
+    flag: str = Field(description="The command-line flag that states this answer.")
+    recommendation: StrategyId = Field(description="What the advice would be with this answer.")
+    probability: float = Field(ge=0, le=1, description="That strategy's probability then.")
+
+
+class Question(_Model):
+    """A fact the description left open whose answer would change the recommendation."""
+
+    id: str
+    text: str
+    answers: list[AnswerEffect]
+
+
 class Advice(_Model):
     schema_version: Literal["graftlm.advice/v1"] = SCHEMA_VERSION
     description: str
@@ -152,7 +168,11 @@ class Advice(_Model):
     plan: Plan
     semantic: bool = Field(description="Whether meaning-based matching was used.")
     measurement: Measurement | None = Field(
-        None, description="Measured arms on the user's data (graft advise --examples).")
+        None, description="Measured arms on the user's data (graft advise --measure).")
+    questions: list[Question] = Field(
+        default_factory=list, description="Facts the description left open that would change "
+        "the recommendation, the most decisive first, with what each answer would recommend; "
+        "on a terminal graft advise asks them.")
 
 
 def json_schema() -> dict:

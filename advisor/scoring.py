@@ -43,6 +43,7 @@ class Facts:
     citations: bool | None = None
     latency_ms: int | None = None
     private: bool | None = None
+    output_format: bool | None = None  # a fixed output format (JSON, fields, labels) or free text
 
     def hits(self) -> list[Hit]:
         """The signals these facts set, as hits with method ``flag``."""
@@ -67,6 +68,9 @@ class Facts:
                 out.append(Hit("latency_cost", strength, "flag", f"--latency-ms {self.latency_ms}"))
         if self.private:
             out.append(Hit("privacy", 1.0, "flag", "--private"))
+        if self.output_format is not None:
+            out.append(Hit("output_format" if self.output_format else "no_format", 1.0, "flag",
+                           "--fixed-format" if self.output_format else "--free-form"))
         return out
 
 
@@ -111,11 +115,12 @@ def examples_signal(n: float) -> str:
 
 
 def resolve_hits(text_hits: Sequence[Hit], quantities: Sequence[Quantity],
-                 facts: Facts) -> tuple[list[Hit], list[Hit]]:
-    """Merge text hits, number-derived hits and flags; flags win on their slot.
+                 facts: Facts, found: Sequence[Hit] = ()) -> tuple[list[Hit], list[Hit]]:
+    """Merge text hits, number-derived hits, signals ``found`` in the user's files and flags;
+    flags, then files, win their slot.
 
     Returns:
-        (the hits that count, the text hits a flag overrode)
+        (the hits that count, the text hits a flag or a file contradicted)
     """
     hits = list(text_hits)
     counted = examples_from(quantities)
@@ -130,19 +135,24 @@ def resolve_hits(text_hits: Sequence[Hit], quantities: Sequence[Quantity],
         hits.append(Hit("pretraining_corpus", 1.0, "number", corpus.text,
                         (corpus.start, corpus.end)))
     flag_hits = facts.hits()
-    flagged_slots = {SIGNALS[h.signal].slot for h in flag_hits}
+    flagged = {SIGNALS[h.signal].slot for h in flag_hits}
     if facts.documents is not None:
-        flagged_slots.add("documents")
-    overridden = [h for h in hits if SIGNALS[h.signal].slot in flagged_slots]
-    kept = [h for h in hits if SIGNALS[h.signal].slot not in flagged_slots]
-    kept = _one_per_slot(kept + flag_hits)
+        flagged.add("documents")
+    stated = flag_hits + [h for h in found if SIGNALS[h.signal].slot not in flagged]
+    slots = flagged | {SIGNALS[h.signal].slot for h in stated} - {None}
+    agreed = {h.signal for h in stated}
+    # A text hit on a stated slot gives way; it was *contradicted* only when the statement
+    # reads otherwise (a file of 480 examples confirms "about 500 examples").
+    overridden = [h for h in hits if SIGNALS[h.signal].slot in slots and h.signal not in agreed]
+    kept = [h for h in hits if SIGNALS[h.signal].slot not in slots and h.signal not in agreed]
+    kept = _one_per_slot(kept + stated)
     return kept, overridden
 
 
 def _one_per_slot(hits: list[Hit]) -> list[Hit]:
     """Opposite readings of one slot ("fresh" and "static") cannot both hold: keep the strongest,
     preferring flags, then numbers, then wording, then meaning."""
-    rank = {"flag": 3, "number": 2, "wording": 1, "meaning": 0}
+    rank = {"flag": 4, "file": 3, "reader": 2, "number": 2, "wording": 1, "meaning": 0}
     best: dict[str, Hit] = {}
     free: list[Hit] = []
     for hit in hits:
@@ -195,6 +205,13 @@ def _rules(by_id: Mapping[str, Hit]) -> list[Contribution]:
             "train_to_read", "rule", {"hybrid": gain, "lora": -gain / 2},
             "retrieval is there but the model misreads it, and there are examples to learn from: "
             "train the adapter on retrieved context (RAFT, Zhang et al. 2024) and keep retrieval"))
+    if "tried_tuning" in by_id and "facts_not_learned" in by_id:
+        gain = round(1.5 * by_id["facts_not_learned"].strength, 3)
+        rules.append(Contribution(
+            "failed_tuning_means_knowledge", "rule",
+            {"rag": gain, "hybrid": gain / 3, "lora": -gain, "full_ft": -gain},
+            "tuning was tried and the answers still miss the facts: facts are learned slowly "
+            "from weights (Gekhman et al. 2024); retrieve them instead of tuning harder"))
     big_data = {"many_examples", "massive_examples", "pretraining_corpus"} & set(by_id)
     if "new_language_or_modality" in by_id and big_data:
         gain = round(2.5 * by_id["new_language_or_modality"].strength, 3)
@@ -239,13 +256,14 @@ def softmax(scores: Mapping[str, float], temperature: float = TEMPERATURE) -> di
 
 
 def score_hits(text_hits: Sequence[Hit], quantities: Sequence[Quantity],
-               facts: Facts, learned: Contribution | None = None) -> Scored:
-    """Resolve hits against facts, score them, and rank the strategies.
+               facts: Facts, learned: Contribution | None = None,
+               found: Sequence[Hit] = ()) -> Scored:
+    """Resolve hits against facts (and signals ``found`` in files), score them, rank them.
 
     ``learned`` is the learned reader's term (``advisor.reader``); it reads the text alone, so
     it is left out when a flag corrected something the text said.
     """
-    hits, overridden = resolve_hits(text_hits, quantities, facts)
+    hits, overridden = resolve_hits(text_hits, quantities, facts, found)
     hits.sort(key=lambda h: (h.span[0] if h.span else 10**9, h.signal))
     contributions = score(hits)
     temperature = TEMPERATURE

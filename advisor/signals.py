@@ -29,7 +29,7 @@ import numpy as np
 from advisor.quantities import Quantity, corpus_tokens, find_quantities
 from graftlm.embedder import Embedder
 
-Method = Literal["wording", "meaning", "number", "flag"]
+Method = Literal["wording", "meaning", "number", "flag", "file", "reader"]
 
 _NEGATION = re.compile(
     r"\b(no|not|never|none|nothing|nobody|no one|without|neither|nor|zero|rarely|seldom|hardly|"

@@ -2,7 +2,7 @@
 yes/no/maybe, SQuAD short answers about the University of Notre Dame).
 
 Writes a labelled sample of ``../shared/data`` into a scratch folder (never into the repo),
-runs ``graft advise --examples … --budget …`` on it — with the abstracts or paragraphs as
+runs ``graft advise --measure --examples … --budget …`` on it — with the abstracts or paragraphs as
 ``--docs`` for the knowledge tasks — and keeps the advice JSON and the HTML report under ``--out``.
 
     python benchmarks/measured_advice.py --task snips    [--per-label 43] [--budget 15m]
@@ -110,7 +110,7 @@ def main() -> None:
         options = SAMPLES[args.task](folder, args)
         report = args.out / f"measured_{args.task}"
         command = [sys.executable, "-m", "graftlm.cli", "advise", DESCRIPTIONS[args.task],
-                   *options, "--budget", args.budget, "--report", str(report)]
+                   "--measure", *options, "--budget", args.budget, "--report", str(report)]
         # Documents are JSONL records; their ids name each chunk's document (the gold_doc).
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRAFT_RAG__ID_FIELD": "id"}
         subprocess.run(command, check=True, env=env)

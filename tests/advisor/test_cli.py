@@ -16,10 +16,12 @@ def test_measure_options_need_examples_and_bad_input_is_one_line(tmp_path):
     from graftlm.cli import app
 
     runner = CliRunner()
-    result = runner.invoke(app, ["advise", "Classify tickets.", "--docs", str(tmp_path),
+    result = runner.invoke(app, ["advise", "Classify tickets.", "--budget", "5m",
                                  "--lexical"])
+    assert result.exit_code == 2 and "--measure" in result.output
+    result = runner.invoke(app, ["advise", "Classify tickets.", "--measure", "--lexical"])
     assert result.exit_code == 2 and "--examples" in result.output
-    result = runner.invoke(app, ["advise", "Classify tickets.", "--budget", "soon",
+    result = runner.invoke(app, ["advise", "Classify tickets.", "--budget", "soon", "--measure",
                                  "--examples", str(tmp_path / "x.jsonl"), "--lexical"])
     assert result.exit_code == 2 and "not a duration" in result.output
     assert "Traceback" not in result.output
@@ -41,8 +43,8 @@ def test_measured_advice_through_the_command_reports_every_run(tmp_path, tiny_se
     data = write_rows(tmp_path / "data.jsonl", ROWS * 6)
     result = CliRunner().invoke(app, [
         "--home", str(tiny_settings.home), "advise", "Classify intents; 24 labelled examples.",
-        "--examples", str(data), "--input-field", "text", "--target-field", "label",
-        "--budget", "1h", "--lexical", "--json"])
+        "--measure", "--examples", str(data), "--input-field", "text",
+        "--target-field", "label", "--budget", "1h", "--lexical", "--json"])
     assert result.exit_code == 0, result.output
     advice = json.loads(result.stdout[result.stdout.index("{"):])
     assert advice["measurement"]["learning_curve"]["fraction"] == 0.5

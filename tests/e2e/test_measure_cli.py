@@ -20,7 +20,7 @@ def home(tmp_path_factory):
 
 def test_measured_advice_finds_the_adapter_wins_on_a_skill_task(home, tmp_path):
     result = graft("advise", "Route each support ticket to one of four queues; we have 120 "
-                   "labelled tickets and the product manuals.", "--examples", str(TICKETS),
+                   "labelled tickets and the product manuals.", "--measure", "--examples", str(TICKETS),
                    "--docs", str(ROOT / "examples" / "docs"), "--budget", "480s", "--json",
                    "--report", str(tmp_path / "report"),
                    # A fixed number of steps, not as many as the machine's speed fits in the
@@ -45,7 +45,7 @@ def test_measured_advice_finds_the_adapter_wins_on_a_skill_task(home, tmp_path):
 
 def test_tune_trains_the_lora_arms_with_what_the_search_chose(home, tmp_path):
     result = graft("advise", "Route each support ticket to one of four queues; we have 120 "
-                   "labelled tickets.", "--examples", str(TICKETS), "--budget", "360s",
+                   "labelled tickets.", "--measure", "--examples", str(TICKETS), "--budget", "360s",
                    "--tune", "--json", "--report", str(tmp_path / "report"),
                    env={"GRAFT_TUNING__AUTO_METHODS": '["lora", "ia3"]'}, home=home)
     assert result.returncode == 0, result.stderr[-3000:]
