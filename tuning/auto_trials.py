@@ -112,10 +112,12 @@ def choose(trials: list[TrialFigures], seed: int = 0) -> tuple[int | None, int |
             return None, None
         best = max(cut, key=lambda t: (t.score, -t.trainable, -t.number))
         return best.number, best.number
-    best = max(done, key=lambda t: (t.score, -t.trainable, -t.number))
+    # Ties broken as the Pareto front breaks them (fewer parameters, then less time), so that
+    # the choice is never a trial another one beats on every count.
+    best = max(done, key=lambda t: (t.score, -t.trainable, -t.seconds, -t.number))
     if len(best.scores) < MIN_PAIRED:  # too few examples for an interval to mean anything
         return best.number, best.number
     near = [t for t in done if t is best or paired_difference_ci(
         t.scores, best.scores, seed=seed)[1] >= 0]
-    chosen = min(near, key=lambda t: (t.trainable, -t.score, t.number))
+    chosen = min(near, key=lambda t: (t.trainable, -t.score, t.seconds, t.number))
     return best.number, chosen.number

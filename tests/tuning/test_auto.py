@@ -106,3 +106,11 @@ def test_the_search_report_charts_the_front_and_lists_every_trial(tmp_path):
     assert text.count("<tr><td>") == 5 and "pruned" in text
     assert "the smallest within the noise of the best" in text
     assert json.loads((tmp_path / "report" / "search.json").read_text())["chosen"] == 1
+
+
+def test_a_tie_on_score_and_size_is_broken_by_time_as_the_pareto_front_breaks_it():
+    # the same method and score, trial 1 faster: choosing trial 0 would pick a dominated trial
+    slow = figures(0, 0.6, 100, 9.0, [1, 0, 1])
+    fast = figures(1, 0.6, 100, 4.0, [1, 0, 1])
+    best, chosen = choose([slow, fast])
+    assert best == chosen == 1 and pareto([slow, fast]) == [1]
