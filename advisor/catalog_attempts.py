@@ -28,8 +28,9 @@ ATTEMPTS: tuple[SignalSpec, ...] = (
         "tried_tuning", "a tuning run already tried", "scope",
         _fx(),
         patterns=(
-            rf"\b(?:i|we|i'?ve|we'?ve|i have|we have|i had|we had|after|when|once)\s+"
-            rf"(?:\w+\s+){{0,2}}?{_TUNE}\b",
+            r"\b(?:i|we|i'?ve|we'?ve|i have|we have|i had|we had|they)\s+(?:\w+\s+){0,2}?"
+            r"(?:fine-?tuned|finetuned|trained|retrained|tuned|did|ran|tried)\b(?! to\b)",
+            rf"\b(?:after|once|when|since)\s+(?:the |my |our |a )?(?:\w+\s+){{0,1}}?{_TUNE}\b",
             r"\b(?:fine-?tuned|finetuned|trained|tuned) (?:[\w.-]+ ){0,2}(?:model|version|llm|"
             r"adapter|checkpoint)\b",
             r"\b(?:lora|qlora|sft|p-?tuning(?: v2)?)[- ](?:fine-?tun\w*|trained|training|run)\b",
@@ -80,6 +81,18 @@ ATTEMPTS: tuple[SignalSpec, ...] = (
             r"\b(?:make|get|help|let) (?:the model|it|the llm|llama|gpt|chatgpt|the bot|the ai) "
             r"(?:to )?(?:know|learn|understand|familiari[sz]e\w*|read) (?:about |with )?"
             r"(?:my|our|the|new|this|these|a)\b",
+            rf"\b(?:feed\w*|give|giv\w*|teach\w*|show\w*) (?:it|the model|the llm|llama|gpt|"
+            rf"chatgpt|the bot|the ai|an llm|a model) (?:(?:all|of|about|the|in) ){{0,3}}(?:my|our)"
+            rf"\s+(?:[\w-]+\s+){{0,3}}?(?:{_OWNED[3:-1]}|api|products?|projects?|protocols?|"
+            rf"policies|code)\b",
+            rf"\b(?:train\w*|fine-?tun\w*|finetun\w*|feed\w*|teach\w*)\s+(?:[\w'-]+\s+){{0,4}}?"
+            rf"(?:on|with) (?:all |every |each )?(?:the |of the )?(?:[\w-]+\s+){{0,1}}?{_OWNED}"
+            r" (?:in|from|on|of) (?:our|my|the company'?s?)\b",
+            r"\banswer (?:anything|everything|questions) about (?:it|them|those|these)\b",
+            # the reference pasted in by hand: retrieval is the automation of exactly that
+            r"\bpast(?:e|es|ing|ed) (?:[\w-]+ ){0,3}(?:docs|documentation|reference|pages?|manual|"
+            r"handbook|context|documents?|articles?|spec)\b[^.;]{0,30}\b(?:into|in|to) (?:the |"
+            r"every |each |our |my )?(?:prompt|context|chat|conversation)s?\b",
             r"\b(?:new|domain|our|my|custom|private|specific|proprietary) (?:domain )?"
             r"knowledge\b|\bknowledge (?:it|the model) (?:doesn'?t|does not|didn'?t) "
             r"(?:already )?(?:contain|have|know)\b",

@@ -81,6 +81,10 @@ def advise(
         help="With --examples: an OpenAI-compatible endpoint (base URL) whose model grades "
         "answers 1-5, reported beside the other metrics.")] = None,
     judge_model: Annotated[str | None, typer.Option(help="The judge's model name.")] = None,
+    reader_url: Annotated[str | None, typer.Option(
+        help="An OpenAI-compatible endpoint (base URL) whose model extracts the task's facts "
+        "through structured output; they join the advice as signals of their own.")] = None,
+    reader_model: Annotated[str | None, typer.Option(help="The reader model's name.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the advice as JSON.")] = False,
     schema: Annotated[bool, typer.Option(
         "--schema", help="Print the JSON Schema of --json output and exit.")] = False,
@@ -104,7 +108,12 @@ def advise(
     from tuning.data import FieldMap
 
     fields = FieldMap.from_options(target_field, input_field, system=system)
+    if bool(reader_url) != bool(reader_model):
+        raise InputError("a reader model needs both --reader-url URL and --reader-model NAME.")
     if measure:
+        if reader_url:
+            raise InputError("--reader-url reads the description for advice without measuring; "
+                             "drop it or --measure.")
         if examples is None:
             raise InputError("--measure needs --examples FILE: the labelled data to measure on.")
         advice = _measured(advisor, text, facts, examples, settings, workspace, docs=docs,
@@ -120,6 +129,7 @@ def advise(
             raise InputError("--index, --budget, --report, --tune and --judge go with --measure "
                              "(and --examples FILE, the labelled data to measure on).")
         advice = _static(advisor, text, facts, examples, docs, fields,
+                         reader=(reader_url, reader_model) if reader_url else None,
                          interactive=ask and not as_json and _on_terminal())
     if as_json:
         typer.echo(advice.model_dump_json(indent=2))
@@ -137,12 +147,17 @@ def _on_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _static(advisor, text, facts, examples, docs, fields, *, interactive: bool):
-    """Advice from the description and what the files say; on a terminal, the open questions
-    are asked and the advice given again with their answers."""
+def _static(advisor, text, facts, examples, docs, fields, *, reader, interactive: bool):
+    """Advice from the description, what the files say and (``reader``: url and model) what a
+    reader model extracts; on a terminal, the open questions are asked and the advice given
+    again with their answers."""
     from advisor.files import document_signals, example_signals
 
     found = []
+    if reader is not None:
+        from advisor.llm_reader import ModelReader, reader_hits
+
+        found += reader_hits(ModelReader(*reader).extract(text))
     if examples is not None:
         found += example_signals(examples, fields=fields)
     if docs is not None:
