@@ -32,7 +32,7 @@ from pathlib import Path
 from advisor.arms import ARMS, CURVE, ArmRun
 from advisor.schema import Advice, LearningCurve, Measurement
 from advisor.shots import demonstrations, with_shots
-from advisor.verdict import decide, learning_curve
+from advisor.verdict import decide, held_out_size, learning_curve
 from graftlm.errors import InputError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace
@@ -90,8 +90,9 @@ class Measurer:
         if len(examples) < MIN_EXAMPLES:
             raise InputError(f"{data} has {len(examples)} usable examples; measuring needs at "
                              f"least {MIN_EXAMPLES} (some to train on, some to score).")
-        cap = self.settings.advisor.measure_held_out
-        train, held = split(examples, 0.3, cap, self.settings.tuning.seed)
+        size, self.split_reason = held_out_size(len(examples),
+                                                self.settings.advisor.measure_held_out)
+        train, held = split(examples, size / len(examples), size, self.settings.tuning.seed)
         # A label task's labels are every target in the data, not only the held-out ones.
         self.scorer = Scorer.for_targets([ex.target for ex in examples])
         self.tokenizer, self.held = tokenizer, held
@@ -110,6 +111,7 @@ class Measurer:
         curve = self._lora_arms(arms, train, held, retrieval)
         results = [arms[arm_id].result() for arm_id, _, _ in ARMS]
         majority = majority_baseline(train, held) if self.scorer.kind == "label" else None
+        trivial = None if majority else trivial_answers(held, self.scorer)
         measurement = Measurement(
             data=str(data), metric=self.scorer.primary, metrics=list(self.scorer.metrics),
             labels=list(self.scorer.labels), examples=len(examples), train_examples=len(train),
@@ -118,6 +120,8 @@ class Measurer:
             arms=results, learning_curve=curve, verdict="", best=None,
             majority_label=majority[0] if majority else None,
             majority_score=majority[1] if majority else None,
+            trivial_name=trivial[0] if trivial else None,
+            trivial_score=trivial[1] if trivial else None, split=self.split_reason,
             judge=self.judge.describe() if self.judge else None,
             search=self.tuned[0].record() if self.tuned else None, would_change=self.notes)
         return measurement, {a.id: a.scores for a in arms.values() if a.status == "measured"}
@@ -283,6 +287,16 @@ def majority_baseline(train, held) -> tuple[str, float]:
     return label, round(sum(ex.target.strip() == label for ex in held) / len(held), 4)
 
 
+def trivial_answers(held, scorer) -> tuple[str, float]:
+    """For free text: the better of answering nothing and copying the input, and its score."""
+    def score(answer_of) -> float:
+        return round(sum(scorer.score(answer_of(ex), ex.answers)[scorer.primary]
+                         for ex in held) / len(held), 4)
+
+    empty, copy = score(lambda ex: ""), score(lambda ex: ex.question)
+    return ("copying the input", copy) if copy > empty else ("an empty answer", empty)
+
+
 def measured_advice(advisor, description: str, facts, data: Path, settings: Settings,
                     workspace: Workspace, **options) -> Advice:
     """The arms measured on ``data``, then advice that recommends from the measurements (the
@@ -294,7 +308,8 @@ def measured_advice(advisor, description: str, facts, data: Path, settings: Sett
         facts = replace_facts(facts, examples=measurement.examples)
     static = advisor.advise(description, facts)
     has_docs = options.get("docs") is not None or options.get("index") is not None
-    measurement, strategy = decide(measurement, static, scores, has_docs)
+    measurement, strategy = decide(measurement, static, scores, has_docs,
+                                   margin=settings.advisor.verdict_margin)
     advice = advisor.advise(description, facts, recommend=strategy)
-    label = "high" if not measurement.tied else "medium"
+    label = "low" if not measurement.works else "high" if not measurement.tied else "medium"
     return advice.model_copy(update={"measurement": measurement, "confidence_label": label})

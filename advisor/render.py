@@ -19,6 +19,10 @@ def render(advice: Advice, console: Console) -> None:
     basis = "measured" if advice.measurement else f"confidence {advice.confidence:.0%}"
     verdict = Text.assemble(("Recommendation: ", "bold"), (top.title, "bold green"),
                             f"   {basis} ({advice.confidence_label})")
+    if advice.measurement and not advice.measurement.works:
+        verdict = Text.assemble(("No arm works yet on this model", "bold red"),
+                                ("   the direction: ", "bold"), (top.title, "bold"),
+                                f"   measured ({advice.confidence_label})")
     console.print(Panel(verdict, expand=False))
     if advice.measurement:
         render_measurement(advice.measurement, console)
@@ -41,29 +45,37 @@ def render_measurement(m, console: Console) -> None:
     others = secondary_metrics(m)
     table = Table(title=f"Measured on {m.held_out} held-out examples ({m.metric})",
                   title_justify="left", show_edge=False)
-    for column in ("arm", m.metric, "95% interval", *others, "build", "per query",
+    for column in ("arm", m.metric, "95% interval", "P(best)", *others, "build", "per query",
                    "train ex."):
         table.add_column(column, justify="left" if column == "arm" else "right")
     for a in m.arms:
         if a.status != "measured":
             table.add_row(a.title, Text(f"{a.status}: {a.reason}", style="dim"),
-                          *[""] * (len(others) + 4))
+                          *[""] * (len(others) + 5))
             continue
         style = "bold green" if a.id == m.best else ""
         table.add_row(Text(a.title, style=style), f"{a.score * 100:.1f}",
                       f"{a.ci_low * 100:.1f}–{a.ci_high * 100:.1f}",
+                      f"{m.probabilities[a.id]:.0%}" if a.id in m.probabilities else "-",
                       *[percent(a.metrics.get(name)) for name in others],
                       f"{a.build_seconds:.0f} s", f"{a.seconds_per_query * 1000:.0f} ms",
                       str(a.train_examples))
     console.print(table)
+    if m.split:
+        console.print(Text(f"Split: {m.split}", style="dim"))
     if m.majority_label is not None:
         console.print(Text(f"Always answering “{m.majority_label}” (the most common label) "
                            f"scores {m.majority_score * 100:.1f}.", style="dim"))
+    elif m.trivial_score is not None:
+        console.print(Text(f"The trivial baseline, {m.trivial_name}, scores "
+                           f"{m.trivial_score * 100:.1f}.", style="dim"))
     if m.search is not None:
         from tuning.auto_trials import Search
 
         console.print(Text(f"--tune: the LoRA arms trained the search's choice — "
                            f"{Search.from_record(m.search).summary()}.", style="dim"))
+    if m.headline:
+        console.print(Text.assemble(("Headline: ", "bold"), m.headline))
     console.print(Text.assemble(("Verdict: ", "bold"), m.verdict))
     for line in m.would_change:
         console.print(Text.assemble("  • ", line))

@@ -63,11 +63,12 @@ def render_html(advice: Advice) -> str:
     for a in m.arms:
         if a.status == "measured":
             extra = "".join(f"<td>{percent(a.metrics.get(name))}</td>" for name in others)
+            chance = (f"{m.probabilities[a.id]:.0%}" if a.id in m.probabilities else "-")
             cells = (f"<td>{a.score * 100:.1f}</td><td>{a.ci_low * 100:.1f}–"
-                     f"{a.ci_high * 100:.1f}</td>{extra}<td>{a.build_seconds:.0f} s</td>"
+                     f"{a.ci_high * 100:.1f}</td><td>{chance}</td>{extra}<td>{a.build_seconds:.0f} s</td>"
                      f"<td>{a.seconds_per_query * 1000:.0f} ms</td><td>{a.train_examples}</td>")
         else:
-            cells = (f'<td colspan="{5 + len(others)}">{esc(a.status)}: '
+            cells = (f'<td colspan="{6 + len(others)}">{esc(a.status)}: '
                      f'{esc(a.reason or "")}</td>')
         rows.append(f"<tr><td>{esc(a.title)}</td>{cells}</tr>")
     judge = ""
@@ -95,6 +96,9 @@ def render_html(advice: Advice) -> str:
     floor = "" if m.majority_label is None else (
         f"<p>Always answering “{esc(m.majority_label)}” (the most common label) scores "
         f"{m.majority_score * 100:.1f}.</p>")
+    if m.trivial_score is not None:
+        floor = (f"<p>The trivial baseline, {esc(m.trivial_name or '')}, scores "
+                 f"{m.trivial_score * 100:.1f}.</p>")
     steps = "".join(f"<li>{esc(s.title)}" + (f" <code>{esc(s.command)}</code>" if s.command
                                               else "") + "</li>" for s in advice.plan.steps)
     change = "".join(f"<li>{esc(x)}</li>" for x in m.would_change)
@@ -112,15 +116,17 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; ve
 code {{ background: #f3f3f3; padding: 1px 4px; }}
 .verdict {{ font-size: 1.15em; background: #eef6f0; padding: .8em 1em; }}
 </style></head><body>
-<h1>Measured advice: {esc(advice.recommendation.replace("_", " "))}</h1>
+<h1>Measured advice: {esc(m.headline or advice.recommendation.replace("_", " "))}</h1>
 <p><em>{esc(advice.description)}</em></p>
 <p class="verdict">{esc(m.verdict)}</p>
+<p>Split: {esc(m.split)}</p>
 <p>{m.held_out} held-out examples (the same for every arm) of {m.examples} in
 <code>{esc(m.data)}</code>; {m.train_examples} for training and demonstrations. Metric:
 {esc(m.metric.replace("_", " "))}, with bootstrap 95% intervals. Took {m.seconds / 60:.1f} min
 of a {m.budget_seconds / 60:.0f} min budget.</p>
 {chart(advice)}
-<table><tr><th>arm</th><th>{esc(m.metric.replace("_", " "))}</th><th>95% interval</th>{heads}
+<table><tr><th>arm</th><th>{esc(m.metric.replace("_", " "))}</th><th>95% interval</th>
+<th>P(best)</th>{heads}
 <th>build</th><th>per query</th><th>train examples</th></tr>{"".join(rows)}</table>
 {floor}
 {tuned}

@@ -131,6 +131,19 @@ class Measurement(_Model):
                                        "the train split: the floor any arm must clear.")
     majority_score: float | None = Field(None, description="The primary metric of always "
                                          "answering the majority label, on the held-out split.")
+    trivial_name: str | None = Field(None, description="For free text: the better of "
+                                     "answering nothing and copying the input.")
+    trivial_score: float | None = Field(None, description="Its primary metric on the held-out "
+                                        "split: the floor any arm must clear.")
+    split: str = Field("", description="How the held-out split was sized, and why.")
+    headline: str = Field("", description="The verdict in one line: the arm to build, or that "
+                          "no arm works yet.")
+    works: bool = Field(True, description="Whether the best arm beats the trivial baseline.")
+    probabilities: dict[str, float] = Field(
+        default_factory=dict, description="Each measured arm's probability of being the best, "
+        "from a paired bootstrap over the held-out examples.")
+    separate_with: int | None = Field(None, description="About how many held-out examples in "
+                                      "all would separate the two leading arms, if tied.")
     would_change: list[str] = Field(default_factory=list,
                                     description="What would change the verdict.")
     search: dict | None = Field(None, description="With --tune: the auto-PEFT search on the "

@@ -106,6 +106,9 @@ class AdvisorSettings(BaseModel):
                                   "scored on, at most.")
     measure_shots: int = Field(8, gt=0, description="Demonstrations in the few-shot arm, "
                                "at most.")
+    verdict_margin: float = Field(0.05, ge=0, le=1, description="Measured advice: the practical "
+                                  "margin (a share of the metric) within which a tied arm may "
+                                  "lead instead of the best point estimate.")
 
 
 

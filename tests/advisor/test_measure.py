@@ -24,13 +24,15 @@ def test_every_arm_is_scored_on_the_same_held_out_examples(tmp_path, tiny_settin
     measurement, scores = measurer.run(data)
     assert measurement.metric == "choice_accuracy" and measurement.examples == 40
     assert measurement.labels == ["BookRestaurant", "GetWeather", "PlayMusic", "RateBook"]
-    assert measurement.held_out == len(measurement.held_out_lines) == 12
+    # 40 examples: half held out (at least 60 where the data allows, never more than half)
+    assert measurement.held_out == len(measurement.held_out_lines) == 20
+    assert measurement.split.startswith("held out 20 of 40 (50%)")
     assert set(scores) == {"zero_shot", "few_shot", "rag", "lora", "rag_lora"}
     assert all(len(s) == measurement.held_out for s in scores.values())
     for arm in measurement.arms:
         assert arm.status == "measured"
         assert arm.ci_low <= arm.score <= arm.ci_high
-        assert arm.score == pytest.approx(sum(scores[arm.id]) / 12, abs=1e-4)
+        assert arm.score == pytest.approx(sum(scores[arm.id]) / 20, abs=1e-4)
     assert measurement.learning_curve.fraction == 0.5
     assert {arm for arm, _ in seen} == {"zero_shot", "few_shot", "rag", "lora", "rag_lora",
                                         "lora_half"}

@@ -58,3 +58,70 @@ def test_a_best_arm_at_the_majority_label_floor_is_flagged():
     assert any("always answering “yes” (56.0)" in line.lower() for line in measurement.would_change)
     measurement, _ = decide(measurement_of(arms), static_advice(order), scores, has_docs=False)
     assert not any("always answering" in line.lower() for line in measurement.would_change)
+
+
+def test_a_hybrid_best_by_more_than_the_margin_leads_even_when_tied_and_retrieval_alone_idle():
+    # The knowledge task's shape: the retrieval-aware adapter ~15 points above LoRA alone, the
+    # two within the paired interval on few examples, retrieval alone barely moving the model.
+    rng = __import__("random").Random(3)
+    lora = [float(rng.random() < 0.35) for _ in range(45)]
+    hybrid = [1.0 if x or rng.random() < 0.25 else 0.0 for x in lora]
+    hybrid = [h if i % 9 else 0.0 for i, h in enumerate(hybrid)]  # noisy: some it loses
+    zero = [0.0] * 45
+    scores = {"zero_shot": zero, "rag": zero[:44] + [1.0], "lora": lora, "rag_lora": hybrid}
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    arms = [arm_result(a, s, mean(scores[a])) for a, s in
+            (("zero_shot", "prompting"), ("rag", "rag"), ("lora", "lora"), ("rag_lora", "hybrid"))]
+    assert mean(hybrid) - mean(lora) > 0.05
+    static = static_advice(["rag", "hybrid", "lora", "prompting", "few_shot", "full_ft"])
+    measurement, strategy = decide(measurement_of(arms), static, scores, has_docs=True)
+    assert measurement.best == "rag_lora" and strategy == "hybrid"
+    assert measurement.headline.startswith("rag_lora")
+    assert measurement.probabilities["rag_lora"] > measurement.probabilities["lora"]
+    assert abs(sum(measurement.probabilities.values()) - 1) < 1e-3
+
+
+def test_every_arm_under_the_majority_label_means_no_arm_works_yet():
+    # PubMedQA on this model: every arm 39-53, always "yes" 56.
+    scores = {a: [1.0] * k + [0.0] * (36 - k) for a, k in
+              (("zero_shot", 14), ("few_shot", 16), ("rag", 17), ("lora", 19), ("rag_lora", 18))}
+    arms = [arm_result(a, s, sum(scores[a]) / 36) for a, s in
+            (("zero_shot", "prompting"), ("few_shot", "few_shot"), ("rag", "rag"),
+             ("lora", "lora"), ("rag_lora", "hybrid"))]
+    floored = measurement_of(arms).model_copy(update={"majority_label": "yes",
+                                                      "majority_score": 0.56})
+    static = static_advice(["rag", "hybrid", "lora", "few_shot", "prompting", "full_ft"])
+    measurement, strategy = decide(floored, static, scores, has_docs=True)
+    assert not measurement.works and strategy == "rag"  # the direction the description gives
+    assert measurement.headline.startswith("No arm works yet on this model")
+    assert "does not beat always answering “yes” (56.0)" in measurement.headline
+    assert "bigger base model" in measurement.verdict
+
+
+def test_a_real_tie_inside_the_margin_is_decided_by_the_description():
+    few = [1.0] * 24 + [0.0] * 16
+    lora = [1.0] * 25 + [0.0] * 15  # 2.5 points above few-shot, well inside the interval
+    scores = {"zero_shot": [0.0] * 40, "few_shot": few, "lora": lora}
+    arms = [arm_result("zero_shot", "prompting", 0.0), arm_result("few_shot", "few_shot", 0.6),
+            arm_result("lora", "lora", 0.625)]
+    static = static_advice(["few_shot", "lora", "prompting", "rag", "hybrid", "full_ft"])
+    measurement, strategy = decide(measurement_of(arms), static, scores, has_docs=False)
+    assert measurement.best == "lora" and strategy == "few_shot"
+    assert any("more held-out examples" in line or "score the same" in line
+               for line in measurement.would_change)
+    # the same tie with a 1-point margin: the best estimate leads
+    measurement, strategy = decide(measurement_of(arms), static, scores, has_docs=False,
+                                   margin=0.01)
+    assert strategy == "lora"
+
+
+def test_the_held_out_split_is_sized_for_the_decision():
+    from advisor.verdict import held_out_size
+
+    assert held_out_size(120, 100)[0] == 60  # half of a small set
+    assert held_out_size(150, 100)[0] == 60  # 40%, for at least 60 scored
+    assert held_out_size(400, 100)[0] == 100  # 30% capped at advisor.measure_held_out
+    assert held_out_size(1000, 100)[0] == 100
+    assert held_out_size(12, 100)[0] == 6
+    size, why = held_out_size(120, 100)
+    assert "60 of 120" in why and "half" in why

@@ -33,3 +33,24 @@ def test_paired_interval_sees_a_consistent_small_gain_that_unpaired_ones_miss():
     assert paired_difference_ci(base, base) == (0.0, 0.0)
     with pytest.raises(ValueError):
         paired_difference_ci([1.0], [1.0, 0.0])
+
+
+def test_probability_best_follows_the_scores_and_sums_to_one():
+    from graftlm.stats import probability_best
+
+    p = probability_best({"a": [1.0] * 30 + [0.0] * 10, "b": [1.0] * 10 + [0.0] * 30,
+                          "c": [1.0] * 28 + [0.0] * 12})
+    assert p["a"] > p["c"] > p["b"] and abs(sum(p.values()) - 1) < 1e-3
+    same = probability_best({"a": [1.0, 0.0] * 10, "b": [1.0, 0.0] * 10})
+    assert same == {"a": 0.5, "b": 0.5}
+
+
+def test_examples_to_separate_grows_as_the_difference_shrinks():
+    from graftlm.stats import examples_to_separate
+
+    def pair(k_a, k_b):  # right on different examples: a noisy paired difference
+        return [1.0] * k_a + [0.0] * (40 - k_a), [0.0] * (40 - k_b) + [1.0] * k_b
+
+    wide, narrow = examples_to_separate(*pair(24, 16)), examples_to_separate(*pair(21, 19))
+    assert narrow > wide > 40
+    assert examples_to_separate(*pair(20, 20)) is None
