@@ -9,6 +9,8 @@ the need:
 * ``tried_tuning`` — a tuning run they already made: no strategy of its own, but the context in
   which a failure below is evidence (the rule ``failed_tuning_means_knowledge`` in scoring);
 * ``facts_not_learned`` — answers that do not remember, invent, or contradict what was trained;
+* ``prompt_works`` — a prompt (or a few examples in it) that already does the job: the cheaper
+  strategy they already have is the baseline to keep, not a reason to train;
 * ``own_corpus`` — a body of text the user owns (documents, PDFs, notes, a book, a codebase) to be
   *known* — "make it know our data", "answer questions about my files" — not input → output
   pairs to learn a behaviour from.
@@ -58,10 +60,20 @@ ATTEMPTS: tuple[SignalSpec, ...] = (
             r"answers? (?:\w+ ){0,2}(?:randomly|incorrectly))\b",
             r"\bnew knowledge\b[^.;]{0,60}\b(?:not|cannot|can'?t|n'?t)\b",
         ),
-        prototypes=(
-            "after fine-tuning the model still does not remember the facts in our data",
-            "the fine-tuned model makes up answers instead of the ones we trained it on",
-            "it cannot answer questions about the documents we trained it on",
+        negatable=False,
+    ),
+    SignalSpec(
+        "prompt_works", "a prompt that already does the job", "scope",
+        _fx(p=1.5, f=1, l=-1, t=-1.5, h=-0.5),
+        patterns=(
+            r"\b(?:works?|worked|working|does (?:it|the job)|did (?:it|the job)) (?:\w+ ){0,2}?"
+            r"(?:with|using|via|through|by) (?:a |the |my |our |just )?(?:[\w-]+ )?(?:prompt|"
+            r"prompting|prompts|few-?shot|system prompt|in-context|examples in the prompt)\b",
+            r"\b(?:got|get|getting|achieved|reached) (?:\w+ ){0,2}?(?:perfect|good|great|"
+            r"excellent|correct|right|reliable) (?:\w+ ){0,2}?(?:via|with|using|through|by|from) "
+            r"(?:\w+ ){0,1}?(?:prompt\w*|few-?shot|in-context)\b",
+            r"\bprompt(?:s|ing)? (?:engineering )?(?:already )?(?:works?|worked|is working|does "
+            r"the job|gets it right)\b",
         ),
         negatable=False,
     ),

@@ -30,6 +30,9 @@ CASES = [
      "written up.", {"rag"}),
     ("It already answers well when I paste the relevant handbook page into the prompt, but "
      "people can't be expected to find the page themselves.", {"rag"}),
+    # a prompt that already does the job is the baseline to keep
+    ("Our sentiment tagging already works fine with a few examples in the prompt; should we "
+     "still fine-tune Llama for it?", {"few_shot", "prompting"}),
 ]
 
 
