@@ -17,7 +17,9 @@ ARMS = (("zero_shot", "prompting", "Zero-shot prompting"),
         ("rag", "rag", "RAG"),
         ("lora", "lora", "LoRA adapter"),
         ("rag_lora", "hybrid", "RAG + LoRA"))
-ARM_ORDER = {arm_id: i for i, (arm_id, _, _) in enumerate(ARMS)}
+# Arms that prompt a model behind another endpoint (``--compare``), after the local ones.
+COMPARED = ("big_zero_shot", "big_few_shot", "big_rag")
+ARM_ORDER = {arm_id: i for i, arm_id in enumerate([a for a, _, _ in ARMS] + list(COMPARED))}
 # The learning-curve point: LoRA trained on part of the train split. Not an arm of the verdict,
 # but a run of its own, reported on its own line.
 CURVE = ("lora_half", "lora", "LoRA on half the data")
@@ -36,6 +38,8 @@ class ArmRun:
     seconds_per_query: float | None = None
     train_examples: int = 0
     samples: list[dict] = field(default_factory=list)
+    tokens_per_query: tuple[float, float] | None = None  # (prompt, completion), when counted
+    cost_per_1k: float | None = None  # priced arms only (--compare-price)
 
     def result(self) -> ArmResult:
         score = low = high = None
@@ -48,4 +52,5 @@ class ArmRun:
                          build_seconds=round(self.build_seconds, 1),
                          seconds_per_query=rounded(self.seconds_per_query),
                          train_examples=self.train_examples, samples=self.samples,
-                         metrics=self.metrics)
+                         metrics=self.metrics, tokens_per_query=self.tokens_per_query,
+                         cost_per_1k=rounded(self.cost_per_1k))

@@ -311,6 +311,23 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + ATTEMPTS + (
         negated_as=None,
     ),
     SignalSpec(
+        "broad_general", "broad knowledge, open-ended reasoning or general code", "scope",
+        _fx(p=2, f=0.3, r=-0.5, l=-1.5, t=-2, h=-1),
+        patterns=(
+            r"\b(?:(?:any|every|all) (?:school |academic )?(?:subjects?|topics?)|trivia|"
+            r"general[- ]purpose (?:coding |code |chat |programming )?(?:assistant|helper|bot|"
+            r"model)|whatever (?:programming )?language (?:the )?(?:user|they|people)|"
+            r"open[- ]ended (?:reasoning|questions|problems)|broad (?:general |world )?"
+            r"knowledge|(?:any|all) (?:kinds? of |sorts of )?(?:questions|topics) (?:about|on) "
+            r"anything|(?:questions|anything) on any (?:topic|subject))\b",
+        ),
+        prototypes=(
+            "a tutor that answers questions on any school subject",
+            "a coding assistant for whatever language the user writes in",
+        ),
+        negatable=False,
+    ),
+    SignalSpec(
         "maximum_quality", "maximum adaptation, cost no object", "scope",
         _fx(p=-0.5, f=-0.5, l=0.3, t=1.5),
         patterns=(

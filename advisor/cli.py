@@ -81,6 +81,15 @@ def advise(
         help="With --examples: an OpenAI-compatible endpoint (base URL) whose model grades "
         "answers 1-5, reported beside the other metrics.")] = None,
     judge_model: Annotated[str | None, typer.Option(help="The judge's model name.")] = None,
+    compare: Annotated[str | None, typer.Option(
+        help="With --measure: an OpenAI-compatible endpoint (base URL) whose model is prompted "
+        "on the same held-out examples, as arms of its own (a bigger model, or a hosted API).")]
+    = None,
+    compare_model: Annotated[str | None, typer.Option(
+        help="The name of the model to compare with.")] = None,
+    compare_price: Annotated[str | None, typer.Option(
+        help="Its prices per million input and output tokens, IN,OUT (e.g. 2.5,10): the "
+        "compared arms then show a cost per 1,000 queries.")] = None,
     reader_url: Annotated[str | None, typer.Option(
         help="An OpenAI-compatible endpoint (base URL) whose model extracts the task's facts "
         "through structured output; they join the advice as signals of their own.")] = None,
@@ -116,18 +125,22 @@ def advise(
                              "drop it or --measure.")
         if examples is None:
             raise InputError("--measure needs --examples FILE: the labelled data to measure on.")
+        from advisor.compare import Compare
+
         advice = _measured(advisor, text, facts, examples, settings, workspace, docs=docs,
                            index=index, budget=parse_duration(budget), fields=fields,
-                           judge=_judge(judge, judge_model), tune=tune, quiet=as_json)
+                           judge=_judge(judge, judge_model), tune=tune, quiet=as_json,
+                           compare=Compare.from_options(compare, compare_model, compare_price))
         if report is not None:
             from advisor.report import write_report
 
             page = write_report(advice, report)
             typer.echo(f"report: {page}", err=True)
     else:
-        if index or report or judge or judge_model or tune or budget != "15m":
-            raise InputError("--index, --budget, --report, --tune and --judge go with --measure "
-                             "(and --examples FILE, the labelled data to measure on).")
+        if (index or report or judge or judge_model or tune or budget != "15m" or compare
+                or compare_model or compare_price):
+            raise InputError("--index, --budget, --report, --tune, --judge and --compare go with "
+                             "--measure (and --examples FILE, the labelled data to measure on).")
         advice = _static(advisor, text, facts, examples, docs, fields,
                          reader=(reader_url, reader_model) if reader_url else None,
                          interactive=ask and not as_json and _on_terminal())
@@ -177,13 +190,14 @@ def _static(advisor, text, facts, examples, docs, fields, *, reader, interactive
 
 
 def _measured(advisor, text, facts, examples, settings, workspace, *, docs, index, budget,
-              fields, judge, tune: bool, quiet: bool):
+              fields, judge, tune: bool, quiet: bool, compare=None):
     from dataclasses import replace
 
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
     from advisor.arms import ARMS, CURVE
+    from advisor.compare import ARM_TITLES
     from advisor.measure import measured_advice
 
     if facts.documents is None:
@@ -195,13 +209,15 @@ def _measured(advisor, text, facts, examples, settings, workspace, *, docs, inde
                  for arm_id, _, title in ARMS}
 
         def progress(arm_id: str, status: str) -> None:
-            if arm_id not in tasks:  # the learning-curve run, once it starts
-                tasks[arm_id] = bar.add_task(CURVE[2], status=status, total=None)
+            if arm_id not in tasks:  # the learning-curve run or a compared arm, once it starts
+                title = CURVE[2] if arm_id == CURVE[0] else (
+                    f"{compare.model} ({ARM_TITLES[arm_id]})" if compare else arm_id)
+                tasks[arm_id] = bar.add_task(title, status=status, total=None)
             bar.update(tasks[arm_id], status=status)
 
         return measured_advice(advisor, text, facts, examples, settings, workspace,
                                budget_s=budget, docs=docs, index=index, fields=fields,
-                               judge=judge, tune=tune, progress=progress)
+                               judge=judge, tune=tune, progress=progress, compare=compare)
 
 
 def _judge(url: str | None, model: str | None):

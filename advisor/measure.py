@@ -50,7 +50,7 @@ class Measurer:
     def __init__(self, settings: Settings, workspace: Workspace, *, budget_s: float = 900.0,
                  docs: Path | None = None, index: str | None = None, fmt=None, fields=None,
                  progress: Progress | None = None, embedder=None, judge=None,
-                 tune: bool = False):
+                 tune: bool = False, compare=None):
         self.settings, self.workspace = settings, workspace
         self.budget_s = budget_s
         self.docs, self.index_name = docs, index
@@ -59,6 +59,7 @@ class Measurer:
         self.embedder = embedder
         self.judge = judge
         self.tune = tune
+        self.compare = compare  # advisor.compare.Compare: a bigger model, prompted, as arms
         self.tuned = None  # (the search, the chosen tuning settings) with --tune
         self.notes: list[str] = []  # what the verdict's "would change" list should also say
         self.index = None
@@ -102,14 +103,16 @@ class Measurer:
         self._measure(arms["zero_shot"], model, held)
         shots = demonstrations(train, self.settings.advisor.measure_shots,
                                self.settings.tuning.seed, label_like=self.scorer.kind == "label")
-        self._measure(arms["few_shot"], model, [with_shots(ex, shots) for ex in held],
-                      train_examples=len(shots))
+        shown = [with_shots(ex, shots) for ex in held]
+        self._measure(arms["few_shot"], model, shown, train_examples=len(shots))
         retrieval = self._retrieval(arms, held, scratch)
         if retrieval is not None:
             self._measure(arms["rag"], model, retrieval, build=arms["rag"].build_seconds)
         del model
+        compared = self._compared(held, shown, retrieval, len(shots))
         curve = self._lora_arms(arms, train, held, retrieval)
-        results = [arms[arm_id].result() for arm_id, _, _ in ARMS]
+        results = [arms[arm_id].result() for arm_id, _, _ in ARMS] + [
+            run.result() for run in compared]
         majority = majority_baseline(train, held) if self.scorer.kind == "label" else None
         trivial = None if majority else trivial_answers(held, self.scorer)
         measurement = Measurement(
@@ -124,9 +127,29 @@ class Measurer:
             trivial_score=trivial[1] if trivial else None, split=self.split_reason,
             judge=self.judge.describe() if self.judge else None,
             search=self.tuned[0].record() if self.tuned else None, would_change=self.notes)
-        return measurement, {a.id: a.scores for a in arms.values() if a.status == "measured"}
+        return measurement, {a.id: a.scores for a in [*arms.values(), *compared]
+                             if a.status == "measured"}
 
     # -- arms ------------------------------------------------------------------------------
+
+    def _compared(self, held, shown, retrieval, shots: int) -> list:
+        """--compare: the same prompts, asked of a bigger model behind another endpoint."""
+        if self.compare is None:
+            return []
+        from advisor.compare import measure_compared
+
+        prompts = {"big_zero_shot": held, "big_few_shot": shown}
+        if retrieval is not None:
+            prompts["big_rag"] = retrieval
+        runs = measure_compared(self.compare, prompts, self.scorer, self.budget_tokens,
+                                self.progress)
+        for run in runs:
+            run.train_examples = shots if run.id == "big_few_shot" else 0
+        if self.scorer.kind == "label":
+            self.notes.append(f"The prompted {self.compare.model} arms were scored on the "
+                              "label their generated answer names; the local arms choose a "
+                              "label by its likelihood, which never misses the label set.")
+        return runs
 
     def _measure(self, arm: ArmRun, model, prompts, *, build: float = 0.0,
                  train_examples: int = 0) -> None:

@@ -74,9 +74,19 @@ def make_plan(strategy: str, hits: Sequence[Hit], examples: int | None, corpus_t
               base_name: str, base_parameters: int | None, train_tflops: float) -> Plan:
     """The plan for ``strategy`` on the configured base model."""
     data = list(_DATA[strategy])
+    steps = list(_STEPS[strategy])
     if examples is not None and strategy in {"lora", "hybrid", "few_shot", "full_ft"}:
         data.insert(0, f"You mention about {examples:,} labelled examples.")
-    return Plan(strategy=strategy, data=data, steps=list(_STEPS[strategy]),
+    if strategy in {"prompting", "few_shot"} and any(h.signal == "broad_general" for h in hits):
+        # LoRA Land: prompted GPT-4 beat every tuned 7B on broad-knowledge exams, science
+        # reasoning and general code; a small base model is the wrong one to prompt there.
+        data.insert(0, "Broad knowledge, open-ended reasoning or general code: prompt a strong "
+                    "general model rather than tuning a small one.")
+        steps.insert(0, PlanStep(
+            title="Measure a strong general model against the small one on your examples",
+            command="graft advise \"<task>\" --measure --examples data.jsonl "
+                    "--compare URL --compare-model NAME --compare-price IN,OUT"))
+    return Plan(strategy=strategy, data=data, steps=steps,
                 cost=estimate_cost(strategy, examples, corpus_tokens, base_name, base_parameters,
                                    train_tflops))
 

@@ -43,15 +43,16 @@ def render(advice: Advice, console: Console) -> None:
 def render_measurement(m, console: Console) -> None:
     """The arms as a table: score, interval, costs; then the verdict and what would change it."""
     others = secondary_metrics(m)
+    priced = any(a.tokens_per_query is not None for a in m.arms)
     table = Table(title=f"Measured on {m.held_out} held-out examples ({m.metric})",
                   title_justify="left", show_edge=False)
     for column in ("arm", m.metric, "95% interval", "P(best)", *others, "build", "per query",
-                   "train ex."):
+                   *(["per 1k queries"] if priced else []), "train ex."):
         table.add_column(column, justify="left" if column == "arm" else "right")
     for a in m.arms:
         if a.status != "measured":
             table.add_row(a.title, Text(f"{a.status}: {a.reason}", style="dim"),
-                          *[""] * (len(others) + 5))
+                          *[""] * (len(others) + 5 + priced))
             continue
         style = "bold green" if a.id == m.best else ""
         table.add_row(Text(a.title, style=style), f"{a.score * 100:.1f}",
@@ -59,7 +60,7 @@ def render_measurement(m, console: Console) -> None:
                       f"{m.probabilities[a.id]:.0%}" if a.id in m.probabilities else "-",
                       *[percent(a.metrics.get(name)) for name in others],
                       f"{a.build_seconds:.0f} s", f"{a.seconds_per_query * 1000:.0f} ms",
-                      str(a.train_examples))
+                      *([_cost(a)] if priced else []), str(a.train_examples))
     console.print(table)
     if m.split:
         console.print(Text(f"Split: {m.split}", style="dim"))
@@ -79,6 +80,15 @@ def render_measurement(m, console: Console) -> None:
     console.print(Text.assemble(("Verdict: ", "bold"), m.verdict))
     for line in m.would_change:
         console.print(Text.assemble("  • ", line))
+
+
+def _cost(arm) -> str:
+    """A compared arm's cost of 1,000 queries; a local arm's is the machine's time."""
+    if arm.cost_per_1k is not None:
+        return f"${arm.cost_per_1k:,.2f}"
+    if arm.tokens_per_query is not None:
+        return f"{sum(arm.tokens_per_query) * 1000:,.0f} tok"
+    return "local"
 
 
 def secondary_metrics(m) -> list[str]:

@@ -80,7 +80,8 @@ class Plan(_Model):
 class ArmResult(_Model):
     """One measured (or skipped) arm of measured advice."""
 
-    id: Literal["zero_shot", "few_shot", "rag", "lora", "rag_lora"]
+    id: Literal["zero_shot", "few_shot", "rag", "lora", "rag_lora", "big_zero_shot",
+                "big_few_shot", "big_rag"]
     strategy: StrategyId
     title: str
     status: Literal["measured", "skipped", "failed"]
@@ -94,6 +95,10 @@ class ArmResult(_Model):
     samples: list[dict] = Field(default_factory=list, description="A few answers, for people.")
     metrics: dict[str, float] = Field(default_factory=dict, description="The mean of every "
                                       "metric of the task (the primary one is `score`).")
+    tokens_per_query: tuple[float, float] | None = Field(
+        None, description="Mean prompt and completion tokens an endpoint counted (--compare).")
+    cost_per_1k: float | None = Field(None, description="Cost of 1,000 queries at the prices "
+                                      "given (--compare-price), from the tokens counted.")
 
 
 class LearningCurve(_Model):

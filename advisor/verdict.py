@@ -186,7 +186,9 @@ def _title(static: Advice, strategy: str) -> str:
 
 MIN_HELD_OUT = 60
 COMPONENTS = {"zero_shot": (), "few_shot": ("shots",), "rag": ("rag",), "lora": ("lora",),
-              "rag_lora": ("rag", "lora")}
+              "rag_lora": ("rag", "lora"),
+              # another model, prompted: weighed as a whole, by its scores alone
+              "big_zero_shot": (), "big_few_shot": (), "big_rag": ()}
 PARTS = {"shots": "the examples in the prompt", "rag": "retrieval", "lora": "the adapter"}
 _GAINS = {"shots": (("few_shot", "zero_shot"),),
           "rag": (("rag", "zero_shot"), ("rag_lora", "lora")),

@@ -1,6 +1,9 @@
-"""Shared pieces of the advisor tests: tiny labelled rows, arm results and a tiny-model setting."""
+"""Shared pieces of the advisor tests: tiny labelled rows, arm results, a tiny-model setting and a
+stub OpenAI-compatible server."""
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -51,3 +54,41 @@ def tiny_settings(tmp_path):
 def write_rows(path, rows):
     path.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in rows))
     return path
+
+
+@pytest.fixture
+def endpoint():
+    """A local OpenAI-compatible ``/v1/chat/completions``: ``state["reply"]`` is the content of
+    every answer (a dict is sent as JSON; a callable gets the request body), with token usage;
+    ``state["requests"]`` records what came in, ``state["url"]`` is its base URL."""
+    state = {"requests": [], "reply": {}}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state["requests"].append((self.path, body))
+            reply = state["reply"]
+            content = reply(body) if callable(reply) else (
+                json.dumps(reply) if isinstance(reply, dict) else reply)
+            prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+            out = json.dumps({"id": "x", "object": "chat.completion", "created": 0,
+                              "model": body["model"], "choices": [{
+                                  "index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": content}}],
+                              "usage": {"prompt_tokens": prompt,
+                                        "completion_tokens": len(content.split()),
+                                        "total_tokens": prompt + len(content.split())}})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state["url"] = f"http://127.0.0.1:{server.server_port}/v1"
+    yield state
+    server.shutdown()

@@ -2,8 +2,6 @@
 structured output; here a local stub server plays that model, for the real openai client."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from typer.testing import CliRunner
@@ -14,37 +12,6 @@ from graftlm.cli import app
 from graftlm.errors import BackendUnavailableError
 
 POST = "We fine-tuned Llama on our product FAQ and it still quotes last year's prices."
-
-
-@pytest.fixture
-def endpoint():
-    """A one-route OpenAI-compatible server answering with whatever ``state['reply']`` holds."""
-    state = {"requests": [], "reply": {}}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            state["requests"].append((self.path, body))
-            content = json.dumps(state["reply"]) if isinstance(state["reply"], dict) else \
-                state["reply"]
-            out = json.dumps({"id": "x", "object": "chat.completion", "created": 0,
-                              "model": body["model"], "choices": [{
-                                  "index": 0, "finish_reason": "stop",
-                                  "message": {"role": "assistant", "content": content}}]})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out.encode())
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{server.server_port}/v1"
-    yield state
-    server.shutdown()
 
 
 FACTS = {"needs_facts_from_documents": True, "facts_change": "monthly", "must_cite_sources": None,
