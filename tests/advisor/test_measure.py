@@ -104,8 +104,10 @@ def test_tune_trains_the_lora_arms_with_what_a_search_chose(tmp_path, tiny_setti
         update={"auto_methods": ["ia3", "lora"]})})
     data = write_rows(tmp_path / "data.jsonl", ROWS * 6)
     seen = []
+    # A budget whose search share (about a quarter) fits a few 3-step trials even on a busy
+    # machine: at 20 s, under a parallel test run, no trial finished and the search chose nothing.
     measurement, scores = Measurer(
-        settings, Workspace(settings.home), budget_s=20, tune=True,
+        settings, Workspace(settings.home), budget_s=60, tune=True,
         fields=FieldMap(target="label", input="text"),
         progress=lambda arm, status: seen.append((arm, status))).run(data)
     search = measurement.search
@@ -164,7 +166,9 @@ def test_tune_falls_back_to_the_recipe_when_the_search_chooses_nothing(tmp_path,
     monkeypatch.setattr(measure, "MIN_TRAIN_SECONDS", 1.0)
     monkeypatch.setattr(auto, "search_examples", nothing)
     data = write_rows(tmp_path / "data.jsonl", ROWS * 6)
-    measurement, scores = Measurer(tiny_settings, Workspace(tiny_settings.home), budget_s=20,
+    # The search is replaced; the LoRA runs stop at 3 steps, so a long budget costs nothing and
+    # keeps them from being skipped on a busy machine.
+    measurement, scores = Measurer(tiny_settings, Workspace(tiny_settings.home), budget_s=300,
                                    tune=True, fields=FieldMap(target="label", input="text")
                                    ).run(data)
     assert measurement.search is None and "lora" in scores
