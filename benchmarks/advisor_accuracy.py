@@ -75,7 +75,7 @@ REPLAY = {"heldout3": (0.7292, 0.875), "heldout4": (0.8667, 0.9333),
 
 
 def load_cases() -> dict[str, list[dict]]:
-    return {split: [json.loads(line) for line in (HERE / name).read_text().splitlines() if line]
+    return {split: [json.loads(line) for line in (HERE / name).read_text().split("\n") if line]
             for split, name in SPLITS.items()}
 
 

@@ -72,6 +72,9 @@ class RagSettings(BaseModel):
     chunk_overlap: int = Field(30, ge=0, le=1024, description="Overlap between chunks, in tokens.")
     batch_size: int = Field(32, gt=0, le=4096, description="Chunks embedded per batch.")
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped.")
+    max_pages: int = Field(5000, gt=0, description="PDFs with more pages than this are skipped.")
+    max_file_seconds: float = Field(120.0, gt=0, description="A file that takes longer than "
+                                    "this to read (a hostile or broken PDF) is skipped.")
     exact_max_chunks: int = Field(
         50_000, gt=0,
         description="Up to this many chunks the dense index is exact (flat); above, HNSW.")

@@ -205,7 +205,8 @@ def read_file(path: Path, folder: Path, rel: str, settings: RagSettings, splitte
     """
     try:
         sources = load(path, folder, max_bytes=int(settings.max_file_mb * 1e6),
-                       text_field=settings.text_field, id_field=settings.id_field)
+                       text_field=settings.text_field, id_field=settings.id_field,
+                       max_pages=settings.max_pages, max_seconds=settings.max_file_seconds)
     except DocumentLoadError as exc:
         if strict:
             raise
@@ -214,6 +215,11 @@ def read_file(path: Path, folder: Path, rel: str, settings: RagSettings, splitte
         if strict:
             raise DocumentLoadError(rel, f"cannot be read ({exc.strerror})") from None
         return f"cannot be read ({exc.strerror})"
+    except Exception as exc:  # noqa: BLE001 - one file's reader failing must not end the build
+        reason = f"could not be read ({type(exc).__name__}: {exc})"
+        if strict:
+            raise DocumentLoadError(rel, reason) from None
+        return reason
     return chunk_all(sources, splitter) or "has no text"
 
 

@@ -7,6 +7,7 @@ nothing about chunking or embedding.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -42,9 +43,16 @@ def discover(root: Path) -> list[Path]:
 
 
 def load(path: Path, root: Path, *, max_bytes: int, text_field: str = "text",
-         id_field: str | None = None) -> list[SourceText]:
-    """Load one file. Raises :class:`DocumentLoadError` for anything unreadable."""
+         id_field: str | None = None, max_pages: int = 5000,
+         max_seconds: float = 120.0) -> list[SourceText]:
+    """Load one file. Raises :class:`DocumentLoadError` for anything unreadable, and for a
+    link that leads outside ``root`` (a ``notes.txt`` pointing at a credentials file must not
+    be indexed and then served in citations)."""
     rel = path.relative_to(root).as_posix()
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise DocumentLoadError(rel, "is a link to a file outside the folder; skipped, so that "
+                                "nothing outside the folder is indexed (copy the file in if it "
+                                "belongs)")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise DocumentLoadError(rel, f"unsupported file type '{suffix or path.name}' "
@@ -54,12 +62,17 @@ def load(path: Path, root: Path, *, max_bytes: int, text_field: str = "text",
         raise DocumentLoadError(rel, f"is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB "
                                 "limit (setting rag.max_file_mb)")
     if suffix == ".pdf":
-        return _pdf(path, rel)
+        return _pdf(path, rel, max_pages, max_seconds)
     text = _read_text(path, rel)
     if suffix == ".jsonl":
         return list(_jsonl(text, rel, text_field, id_field))
     if suffix in HTML_SUFFIXES:
-        return [SourceText(rel, html_to_markdown(text), "html", rel)]
+        try:
+            return [SourceText(rel, html_to_markdown(text), "html", rel)]
+        except (AssertionError, ValueError, IndexError) as exc:
+            # html.parser asserts on some malformed markup ("<![foo[ y ]]>")
+            raise DocumentLoadError(rel, f"is HTML the parser cannot read ({type(exc).__name__}"
+                                    f"{': ' + str(exc) if str(exc) else ''})") from None
     kind = "markdown" if suffix in MARKDOWN_SUFFIXES else "text"
     return [SourceText(rel, text, kind, rel, line=1)]
 
@@ -76,17 +89,33 @@ def _read_text(path: Path, rel: str) -> str:
                                 f"{line}); convert it to UTF-8") from None
 
 
-def _pdf(path: Path, rel: str) -> list[SourceText]:
+def _pdf(path: Path, rel: str, max_pages: int, max_seconds: float) -> list[SourceText]:
     try:
         from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+        from pypdf.errors import PyPdfError
     except ImportError:  # pragma: no cover - depends on the environment
         raise DocumentLoadError(rel, "reading PDFs needs pypdf: pip install pypdf") from None
+    started = time.monotonic()
     try:
         reader = PdfReader(path)
-        pages = [(i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentLoadError(rel, f"is not a readable PDF ({exc})") from None
+        count = len(reader.pages)
+        if count > max_pages:
+            raise DocumentLoadError(rel, f"has {count:,} pages, over the {max_pages:,} limit "
+                                    "(setting rag.max_pages)")
+        pages = []
+        for i, page in enumerate(reader.pages):
+            if time.monotonic() - started > max_seconds:
+                raise DocumentLoadError(rel, f"took over {max_seconds:g} s to read (at page "
+                                        f"{i + 1} of {count}; setting rag.max_file_seconds)")
+            pages.append((i + 1, page.extract_text() or ""))
+    except DocumentLoadError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            AssertionError, RecursionError, OSError, ZeroDivisionError) as exc:
+        # pypdf's LimitReachedError, ParseError and DependencyError are PyPdfErrors; damaged
+        # files raise builtins from deep inside the parser.
+        raise DocumentLoadError(rel, f"is not a readable PDF ({type(exc).__name__}: {exc})"
+                                ) from None
     texts = [SourceText(rel, text, "pdf", rel, page=n) for n, text in pages if text.strip()]
     if not texts:
         raise DocumentLoadError(rel, "has no text layer (a scanned PDF?); run OCR first")

@@ -88,3 +88,74 @@ def test_large_file_is_refused_before_reading(tmp_path):
     with pytest.raises(DocumentLoadError, match=r"over the 0.001 MB limit \(setting "
                                                  r"rag.max_file_mb\)"):
         _load(tmp_path / "big.txt", tmp_path, max_bytes=1000)
+
+
+def test_one_malformed_html_file_is_skipped_not_the_end_of_the_build(tmp_path):
+    from rag.index import read_file
+    from graftlm.rag_settings import RagSettings
+
+    (tmp_path / "bad.html").write_text("<p>x</p><![foo[ y ]]>")
+    with pytest.raises(DocumentLoadError, match="HTML the parser cannot read"):
+        load(tmp_path / "bad.html", tmp_path, max_bytes=10**6)
+    reason = read_file(tmp_path / "bad.html", tmp_path, "bad.html", RagSettings(), None, False)
+    assert isinstance(reason, str) and "cannot read" in reason
+
+
+def test_any_reader_failure_is_a_skipped_file_and_strict_keeps_it_fatal(tmp_path, monkeypatch):
+    from rag import index
+    from graftlm.rag_settings import RagSettings
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the parser fell over")
+
+    monkeypatch.setattr(index, "load", broken)
+    (tmp_path / "a.md").write_text("# a")
+    reason = index.read_file(tmp_path / "a.md", tmp_path, "a.md", RagSettings(), None, False)
+    assert reason == "could not be read (RuntimeError: the parser fell over)"
+    with pytest.raises(DocumentLoadError, match="the parser fell over"):
+        index.read_file(tmp_path / "a.md", tmp_path, "a.md", RagSettings(), None, True)
+
+
+def test_a_link_out_of_the_folder_is_skipped(tmp_path):
+    secret = tmp_path / "credentials"
+    secret.write_text("aws_secret_access_key = hunter2")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").symlink_to(secret)
+    (docs / "inside.txt").write_text("fine")
+    (docs / "alias.txt").symlink_to(docs / "inside.txt")  # a link inside the folder is fine
+    with pytest.raises(DocumentLoadError, match="outside the folder"):
+        load(docs / "notes.txt", docs, max_bytes=10**6)
+    assert load(docs / "alias.txt", docs, max_bytes=10**6)[0].text == "fine"
+
+
+def test_jsonl_lines_end_at_newlines_only(tmp_path):
+    from graftlm import jsonl
+
+    text = '{"text": "a\u2028b\u2029c\u0085d"}\r\n{"text": "e"}\n'
+    assert [r["text"] for _, r, _ in jsonl.records(text)] == ["a\u2028b\u2029c\u0085d", "e"]
+    (tmp_path / "d.jsonl").write_text(text, encoding="utf-8")
+    assert len(load(tmp_path / "d.jsonl", tmp_path, max_bytes=10**6)) == 2
+
+
+def test_pdf_page_cap_and_parser_errors_are_skips(tmp_path, monkeypatch):
+    from rag import loaders
+
+    pypdf = pytest.importorskip("pypdf")
+    (tmp_path / "x.pdf").write_bytes(b"%PDF-1.4 not really")
+
+    class Limit:
+        def __init__(self, *a, **k):
+            raise pypdf.errors.LimitReachedError("too many objects")
+
+    monkeypatch.setattr(pypdf, "PdfReader", Limit)
+    with pytest.raises(DocumentLoadError, match="LimitReachedError"):
+        loaders.load(tmp_path / "x.pdf", tmp_path, max_bytes=10**6)
+
+    class Many:
+        def __init__(self, *a, **k):
+            self.pages = [object()] * 12
+
+    monkeypatch.setattr(pypdf, "PdfReader", Many)
+    with pytest.raises(DocumentLoadError, match="12 pages, over the 10 limit"):
+        loaders.load(tmp_path / "x.pdf", tmp_path, max_bytes=10**6, max_pages=10)
