@@ -50,6 +50,10 @@ def chat_messages(body: ChatRequest) -> list[dict]:
         raise ApiError(400, str(exc), param="messages") from exc
 
 
+# Choices are scored side by side after the prompt: their tokens together bound the work.
+MAX_CHOICE_TOKENS = 2048
+
+
 class Gateway:
     """The runtime behind the routes, with the tokenizer and metrics every request shares."""
 
@@ -106,7 +110,7 @@ class Gateway:
             messages, extra = await self.augment(route, body, messages, params)
         # Tokenizing a long prompt takes milliseconds: off the event loop, like the search.
         self.check_context(await asyncio.to_thread(self.prompt_tokens, messages),
-                           params.max_tokens)
+                           await self.answer_tokens(params))
         request = EngineRequest(route.adapter, params, messages=messages, stream=body.stream)
         return await self._answer(route, body, request, extra, deadline, chat=True)
 
@@ -120,8 +124,8 @@ class Gateway:
                                                                 "content": prompt}], params)
             # A raw prompt has no turns: the augmented conversation, flattened, is the prompt.
             prompt = "\n\n".join(m["content"] for m in messages)
-        self.check_context(await asyncio.to_thread(self.count_tokens, prompt), params.max_tokens,
-                           "prompt")
+        self.check_context(await asyncio.to_thread(self.count_tokens, prompt),
+                           await self.answer_tokens(params), "prompt")
         request = EngineRequest(route.adapter, params, prompt=prompt, stream=body.stream)
         return await self._answer(route, body, request, extra, deadline, chat=False,
                                   echo=prompt if body.echo else "")
@@ -185,6 +189,23 @@ class Gateway:
         ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                                  tokenize=True, return_dict=True)
         return len(ids["input_ids"])
+
+    async def answer_tokens(self, params: Params) -> int:
+        """The answer's room in the context: ``max_tokens``, or for a choice the longest
+        choice. Every choice is scored after the prompt, so together they are bounded too.
+
+        Raises:
+            ApiError: 400 when the choices together exceed ``MAX_CHOICE_TOKENS``.
+        """
+        if not params.choice:
+            return params.max_tokens
+        sizes = await asyncio.to_thread(lambda: [self.count_tokens(c) for c in params.choice])
+        if sum(sizes) > MAX_CHOICE_TOKENS:
+            raise ApiError(400, f"structured_outputs.choice: {len(sizes)} choices of "
+                           f"{sum(sizes):,} tokens in all, over the limit of "
+                           f"{MAX_CHOICE_TOKENS:,}; send fewer or shorter choices.",
+                           param="structured_outputs")
+        return max(sizes)
 
     def check_context(self, prompt_tokens: int, max_tokens: int, param: str = "messages") -> None:
         """Refuse a request whose prompt is empty, or whose prompt and answer together exceed

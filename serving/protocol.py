@@ -27,7 +27,8 @@ RequestModel = TypeVar("RequestModel", bound=BaseModel)
 # Request models are strict: "5" is not a number and 1 not a boolean, as the schema says.
 STRICT = ConfigDict(extra="forbid", strict=True)
 Stop = Annotated[str, Field(max_length=256)]
-Choice = Annotated[str, Field(pattern=r"\S")]  # not blank
+# Not blank, and bounded: every choice is scored after the prompt, all in one request.
+Choice = Annotated[str, Field(pattern=r"\S", max_length=512)]
 
 
 def whole(value):

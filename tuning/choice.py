@@ -15,9 +15,12 @@ one.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 from graftlm.padding import pad_id
+
+LABEL_CHUNK = 16  # labels scored together after one prompt
 
 
 def label_ids(tokenizer, labels: Sequence[str]) -> list[list[int]]:
@@ -46,22 +49,29 @@ def label_logprobs(model, prompt: Sequence[int], labels: Sequence[Sequence[int]]
                      logits_to_keep=1, **({"adapter_names": names[:1]} if names else {}),
                      **forward)
         first = torch.log_softmax(head.logits[0, -1].float(), dim=-1)
-        longest = max(len(label) for label in labels)
         scores = [float(first[label[0]]) for label in labels]
-        if longest > 1:
-            cache = head.past_key_values
-            cache.batch_repeat_interleave(len(labels))
-            rest = torch.full((len(labels), longest - 1), pad, dtype=torch.long, device=device)
-            for row, label in enumerate(labels):
+        cache = head.past_key_values
+        # Labels of more than one token continue from the prompt's cache, a chunk of labels at
+        # a time: all at once, 64 long choices' logits over the vocabulary take gigabytes.
+        for start in range(0, len(labels), LABEL_CHUNK):
+            chunk = labels[start:start + LABEL_CHUNK]
+            longest = max(len(label) for label in chunk)
+            if longest == 1:
+                continue
+            shared = copy.deepcopy(cache) if len(labels) > LABEL_CHUNK else cache
+            shared.batch_repeat_interleave(len(chunk))
+            rest = torch.full((len(chunk), longest - 1), pad, dtype=torch.long, device=device)
+            for row, label in enumerate(chunk):
                 rest[row, :len(label) - 1] = torch.as_tensor(label[:-1], device=device)
             positions = torch.arange(len(prompt), len(prompt) + longest - 1, device=device)
-            tail = model(input_ids=rest, past_key_values=cache, use_cache=True,
-                         position_ids=positions.expand(len(labels), -1),
-                         **({"adapter_names": names} if names else {}), **forward)
+            part = names[start:start + len(chunk)] if names else None
+            tail = model(input_ids=rest, past_key_values=shared, use_cache=True,
+                         position_ids=positions.expand(len(chunk), -1),
+                         **({"adapter_names": part} if part else {}), **forward)
             logprobs = torch.log_softmax(tail.logits.float(), dim=-1)
-            for row, label in enumerate(labels):
+            for row, label in enumerate(chunk):
                 for i, token in enumerate(label[1:]):
-                    scores[row] += float(logprobs[row, i, token])
+                    scores[start + row] += float(logprobs[row, i, token])
     return [score / len(label) for score, label in zip(scores, labels)]
 
 

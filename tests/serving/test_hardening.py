@@ -165,3 +165,19 @@ def test_serving_beyond_loopback_needs_a_key_or_insecure(tmp_path):
                                 env={"GRAFT_HOME": str(tmp_path)})
     assert result.exit_code != 0
     assert "--insecure" in result.output and "Traceback" not in result.output
+
+
+def test_choices_are_bounded_in_length_and_counted_against_the_context(client):
+    long = "word " * 40  # ~40 tokens each: 64 of them (2,600 tokens) scored side by side
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="base", messages=ASK, max_tokens=2, extra_body={
+            "structured_outputs": {"choice": [f"{i} {long}" for i in range(64)]}})
+    assert caught.value.body["param"] == "structured_outputs"
+    assert "over the limit" in caught.value.body["message"]
+    with pytest.raises(openai.BadRequestError):  # one choice over 512 characters
+        client.chat.completions.create(model="base", messages=ASK, max_tokens=2, extra_body={
+            "structured_outputs": {"choice": ["x" * 600, "y"]}})
+    reply = client.chat.completions.create(model="base", messages=ASK, max_tokens=2,
+                                           extra_body={"structured_outputs": {
+                                               "choice": ["yes", "no"]}})
+    assert reply.choices[0].message.content in {"yes", "no"}

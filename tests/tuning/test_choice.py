@@ -66,3 +66,17 @@ def test_batched_scores_equal_one_unpadded_pass_per_label():
             logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), -1)
         alone = sum(float(logp[len(prompt) - 1 + i, t]) for i, t in enumerate(label)) / len(label)
         assert score == pytest.approx(alone, abs=1e-4)
+
+
+def test_labels_scored_in_chunks_score_as_all_at_once(monkeypatch):
+    from tuning import choice
+
+    tokenizer = make_tiny_tokenizer()
+    model = make_tiny_model(tokenizer).eval()
+    prompt = tokenizer("hello there friend", add_special_tokens=False)["input_ids"]
+    labels = [tokenizer(t, add_special_tokens=False)["input_ids"]
+              for t in ("yes", "no thanks", "maybe so", "hello there", "friend yes no")]
+    together = label_logprobs(model, prompt, labels, pad=tokenizer.pad_token_id or 0)
+    monkeypatch.setattr(choice, "LABEL_CHUNK", 2)
+    chunked = label_logprobs(model, prompt, labels, pad=tokenizer.pad_token_id or 0)
+    assert chunked == pytest.approx(together, abs=1e-5)
