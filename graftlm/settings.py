@@ -157,6 +157,10 @@ class ServingSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, gt=0, lt=65536, description="Port to listen on.")
     api_key: str | None = Field(None, description="Require `Authorization: Bearer <key>`.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Without an API key, host names answered besides "
+        "loopback ones (localhost, 127.0.0.1, ::1); '*' for any. A DNS-rebinding page is refused "
+        "by this check.")
     max_body_bytes: int = Field(1_000_000, gt=0, description="Largest request body accepted.")
     max_tokens_limit: int = Field(1024, gt=0, description="Largest max_tokens accepted.")
     default_max_tokens: int = Field(256, gt=0, description="max_tokens when none is given.")

@@ -66,7 +66,8 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
                                        "log has the details.", "server_error"),
                             status_code=500)
 
-    app.add_middleware(Guard, api_key=serving.api_key, max_body_bytes=serving.max_body_bytes)
+    app.add_middleware(Guard, api_key=serving.api_key, max_body_bytes=serving.max_body_bytes,
+                       allowed_hosts=tuple(serving.allowed_hosts))
     app.include_router(router)
     openapi.install(app, serving.max_tokens_limit)
     return app

@@ -2,6 +2,10 @@
 
 * **Key**: with ``serving.api_key`` set, ``/v1/*`` and the OpenAPI schema need
   ``Authorization: Bearer <key>``, compared in constant time.
+* **Host**: without a key, only loopback host names (``localhost``, ``127.0.0.1``, ``[::1]``)
+  and those in ``serving.allowed_hosts`` are answered. A web page that rebinds its own DNS name
+  to 127.0.0.1 reaches a keyless loopback server from the browser; its requests still carry
+  its own name in ``Host``, and are refused (403).
 * **Content type**: a ``POST`` to ``/v1/*`` must say ``application/json``. A web page can make a
   browser send a form or ``text/plain`` to a keyless server on loopback without asking first;
   it cannot send JSON that way.
@@ -9,7 +13,7 @@
   anything is read, and a body without one (chunked) is counted as it arrives and refused the
   moment it passes the limit, so an endless body never sits in memory.
 
-Refusals have OpenAI's error shape: 401, 415 and 413.
+Refusals have OpenAI's error shape: 401, 403, 415 and 413.
 """
 
 from __future__ import annotations
@@ -21,15 +25,26 @@ from fastapi.responses import JSONResponse
 from serving.protocol import ApiError, error_body, too_large
 
 PROTECTED = ("/v1/", "/openapi.json")
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def host_name(header: str) -> str:
+    """The name in a ``Host`` header, without its port or an IPv6 address's brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 class Guard:
     """ASGI middleware: key, content type and body size (see the module's docstring)."""
 
-    def __init__(self, app, *, api_key: str | None, max_body_bytes: int):
+    def __init__(self, app, *, api_key: str | None, max_body_bytes: int,
+                 allowed_hosts: tuple[str, ...] = ()):
         self.app = app
         self.key = f"Bearer {api_key}".encode() if api_key else None
         self.limit = max_body_bytes
+        self.hosts = LOOPBACK | {h.lower() for h in allowed_hosts}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -44,6 +59,14 @@ class Guard:
         return await self.app(scope, receive, send)
 
     def _refusal(self, method: str, path: str, headers: dict) -> JSONResponse | None:
+        if self.key is None and "*" not in self.hosts:
+            host = host_name(headers.get(b"host", b"").decode("latin-1"))
+            if host not in self.hosts:
+                return JSONResponse(error_body(
+                    f"this server has no API key, so it answers only requests addressed to "
+                    f"loopback names, not {host or 'no host'!r}; set serving.api_key, or add the "
+                    "name to serving.allowed_hosts.", "permission_error", "host_not_allowed"),
+                    status_code=403)
         if self.key and path.startswith(PROTECTED) and not hmac.compare_digest(
                 headers.get(b"authorization", b""), self.key):
             return JSONResponse(error_body(

@@ -20,8 +20,9 @@ def _post_chunked(url: str, chunk: bytes, total: int) -> bytes:
     socket; stop sending as soon as the server answers; the server's reply."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: %s:%s\r\n"
+                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     % (host.encode(), port.encode()))
         sent = 0
         sock.setblocking(False)
         reply = b""
@@ -181,3 +182,36 @@ def test_choices_are_bounded_in_length_and_counted_against_the_context(client):
                                            extra_body={"structured_outputs": {
                                                "choice": ["yes", "no"]}})
     assert reply.choices[0].message.content in {"yes", "no"}
+
+
+def test_a_keyless_server_answers_only_loopback_host_names(url):
+    """DNS rebinding: a page whose own name now resolves to 127.0.0.1 still sends that name."""
+    import http.client
+    from urllib.parse import urlparse
+
+    port = urlparse(url).port
+
+    def get(host):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/v1/models", headers={"Host": host})
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        return response.status, body
+
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
+        assert get(host)[0] == 200, host
+    status, body = get(f"attacker.example:{port}")
+    assert status == 403 and b"host_not_allowed" in body and b"allowed_hosts" in body
+
+
+def test_allowed_hosts_and_a_key_lift_the_host_check():
+    from serving.guard import Guard, host_name
+
+    assert host_name("LocalHost:8000") == "localhost" and host_name("[::1]:80") == "::1"
+    named = Guard(None, api_key=None, max_body_bytes=10, allowed_hosts=("box.lan",))
+    assert named._refusal("GET", "/v1/models", {b"host": b"box.lan:8000"}) is None
+    assert named._refusal("GET", "/v1/models", {b"host": b"evil.example"}).status_code == 403
+    keyed = Guard(None, api_key="k", max_body_bytes=10)
+    assert keyed._refusal("GET", "/v1/models", {b"host": b"evil.example",
+                                                 b"authorization": b"Bearer k"}) is None
