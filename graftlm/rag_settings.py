@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class RaySettings(BaseModel):
@@ -34,7 +34,7 @@ class MilvusSettings(BaseModel):
     uri: str | None = Field(
         None, description="A Milvus server or cluster ('http://HOST:19530'), or a Milvus Lite "
         "file path (one process at a time); none: milvus.db in the workspace.")
-    token: str | None = Field(None, description="Milvus credentials ('user:password' or an "
+    token: SecretStr | None = Field(None, description="Milvus credentials ('user:password' or an "
                               "API key), if the server asks for them.")
     prefix: str = Field("graft", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$",
                         description="Prefix of the collections and aliases graftlm creates.")

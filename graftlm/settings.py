@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from graftlm.errors import ConfigError
@@ -61,6 +61,14 @@ class ModelSettings(BaseModel):
     allow_hub: bool = Field(
         False, description="Allow downloads from the Hugging Face hub for non-embedded models."
     )
+
+
+def secret(value) -> str | None:
+    """A secret setting as text: ``SecretStr`` keeps keys out of ``graft config show`` and
+    reprs; the code that sends them asks for the text here (a plain string passes through)."""
+    if value is None:
+        return None
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
 class AdvisorSettings(BaseModel):
@@ -156,7 +164,12 @@ class ServingSettings(BaseModel):
         "auto", description="auto: vLLM when installed, else the in-process engine.")
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, gt=0, lt=65536, description="Port to listen on.")
-    api_key: str | None = Field(None, description="Require `Authorization: Bearer <key>`.")
+    api_key: SecretStr | None = Field(None, description="Require `Authorization: Bearer <key>` "
+                                      "(from GRAFT_SERVING__API_KEY or --api-key-file, so that "
+                                      "it stays out of the process list).")
+    admin_key: SecretStr | None = Field(None, description="Key for POST /v1/adapters (loading "
+                                        "adapters at run time); without one, only clients on "
+                                        "this machine may load adapters.")
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Without an API key, host names answered besides "
         "loopback ones (localhost, 127.0.0.1, ::1); '*' for any. A DNS-rebinding page is refused "
@@ -170,7 +183,7 @@ class ServingSettings(BaseModel):
     upstream: list[str] = Field(
         default_factory=list, description="vLLM servers someone else runs to front, instead "
         "of starting one (their base URLs); models.base must be the model they serve.")
-    upstream_api_key: str | None = Field(None, description="The upstream servers' key.")
+    upstream_api_key: SecretStr | None = Field(None, description="The upstream servers' key.")
     request_timeout_s: float = Field(
         600.0, gt=0, description="Longest a request may take, waiting included; then 504 (or "
         "an error event in a stream).")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from graftlm.errors import ArtifactError, BackendUnavailableError
-from graftlm.settings import MilvusSettings, RagSettings
+from graftlm.settings import MilvusSettings, RagSettings, secret
 from graftlm.workspace import Workspace
 from rag.chunking import Chunk
 from rag.store import Hit, sparse_tokens
@@ -99,7 +99,7 @@ class MilvusWriter:
               settings: RagSettings, previous: dict | None) -> dict:
         from pymilvus import DataType, Function, FunctionType
 
-        milvus = client(self.settings.uri, self.settings.token)
+        milvus = client(self.settings.uri, secret(self.settings.token))
         base = base_name(self.settings, name, self.workspace)
         entry = (previous or {}).get("store", {})
         earlier = ([entry["collection"]] + entry.get("earlier", [])
@@ -143,7 +143,7 @@ class MilvusWriter:
         is a warning, not a failed build."""
         entry = described["store"]
         try:
-            milvus = client(self.settings.uri, self.settings.token)
+            milvus = client(self.settings.uri, secret(self.settings.token))
             if entry["alias"] in milvus.list_aliases().get("aliases", []):
                 milvus.alter_alias(entry["collection"], entry["alias"])
             else:
@@ -159,7 +159,7 @@ def forget(entry: dict, settings: MilvusSettings) -> list[str]:
     """Drop the builds an index's manifest names (``entry``: its ``store``) — the current one
     and those kept before it — and its alias if it points at one of them, once the index is
     removed or rebuilt into another store. Returns the collections dropped."""
-    milvus = client(entry["uri"], settings.token)
+    milvus = client(entry["uri"], secret(settings.token))
     named = {entry["collection"], *entry.get("earlier", [])}
     if entry["alias"] in milvus.list_aliases().get("aliases", []) and milvus.describe_alias(
             entry["alias"]).get("collection_name") in named:
@@ -177,7 +177,7 @@ class MilvusStore:
 
     def __init__(self, entry: dict, settings: MilvusSettings | None, size: int):
         self.collection, self.uri, self.size = entry["collection"], entry["uri"], size
-        self.client = client(self.uri, (settings or MilvusSettings()).token)
+        self.client = client(self.uri, secret((settings or MilvusSettings()).token))
         if not self.client.has_collection(self.collection):
             raise ArtifactError(self._gone())
         self.client.load_collection(self.collection)

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from graftlm.errors import GraftError
+from graftlm.settings import secret
 from serving import openapi
 from serving.gateway import Gateway
 from serving.guard import Guard
@@ -66,7 +67,9 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
                                        "log has the details.", "server_error"),
                             status_code=500)
 
-    app.add_middleware(Guard, api_key=serving.api_key, max_body_bytes=serving.max_body_bytes,
+    app.add_middleware(Guard, api_key=secret(serving.api_key),
+                       admin_key=secret(serving.admin_key),
+                       max_body_bytes=serving.max_body_bytes,
                        allowed_hosts=tuple(serving.allowed_hosts))
     app.include_router(router)
     openapi.install(app, serving.max_tokens_limit)

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,6 +30,18 @@ class EngineChoice(str, Enum):
     local = "local"
 
 
+def key_from(path: Path) -> str:
+    """A key from the first line of ``path``; a clear error for a missing or empty file."""
+    try:
+        key = path.read_text(encoding="utf-8").splitlines()[0].strip() if path.stat().st_size \
+            else ""
+    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        raise InputError(f"cannot read a key from {path}: {exc}") from None
+    if not key:
+        raise InputError(f"{path} is empty; put the key on its first line.")
+    return key
+
+
 def serve(
     ctx: typer.Context,
     adapter: Annotated[list[str] | None, typer.Option(
@@ -39,7 +52,14 @@ def serve(
         help=setting_help("serving.engine"))] = None,
     host: Annotated[str | None, typer.Option(help=setting_help("serving.host"))] = None,
     port: Annotated[int | None, typer.Option(help=setting_help("serving.port"))] = None,
-    api_key: Annotated[str | None, typer.Option(help=setting_help("serving.api_key"))] = None,
+    api_key: Annotated[str | None, typer.Option(
+        help="The API key clients must send. On the command line it shows in the process "
+        "list: prefer GRAFT_SERVING__API_KEY or --api-key-file.")] = None,
+    api_key_file: Annotated[Path | None, typer.Option(
+        help="Read the API key from this file (its first line).")] = None,
+    admin_key_file: Annotated[Path | None, typer.Option(
+        help="Read the admin key (POST /v1/adapters) from this file; or set "
+        "GRAFT_SERVING__ADMIN_KEY. Without one, only this machine may load adapters.")] = None,
     upstream: Annotated[str | None, typer.Option(
         help="Front vLLM servers that already run (URL[,URL…]) instead of starting one; "
              "setting serving.upstream.")] = None,
@@ -53,9 +73,13 @@ def serve(
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from serving.runtime import Runtime
 
+    if api_key and api_key_file:
+        raise InputError("give the API key with --api-key or --api-key-file, not both.")
     settings, workspace = workspace_of(
         ctx, **{"serving.engine": engine.value if engine else None, "serving.host": host,
-                "serving.port": port, "serving.api_key": api_key,
+                "serving.port": port,
+                "serving.api_key": api_key or (key_from(api_key_file) if api_key_file else None),
+                "serving.admin_key": key_from(admin_key_file) if admin_key_file else None,
                 "serving.upstream": [u.strip() for u in upstream.split(",") if u.strip()]
                 if upstream else None})
     s = settings.serving
@@ -149,10 +173,12 @@ def query(
     import openai
 
     from graftlm.errors import BackendUnavailableError, GraftError
+    from graftlm.settings import secret
 
     s = settings_of(ctx).settings.serving
     url = url or f"http://{s.host}:{s.port}/v1"
-    client = openai.OpenAI(base_url=url, api_key=api_key or s.api_key or "none", max_retries=0)
+    client = openai.OpenAI(base_url=url, api_key=api_key or secret(s.api_key) or "none",
+                           max_retries=0)
     messages = ([{"role": "system", "content": system}] if system else []) + \
         [{"role": "user", "content": question}]
     retrieval = {key: value for key, value in (("k", k), ("mode", mode)) if value is not None}

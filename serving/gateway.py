@@ -65,6 +65,7 @@ class Gateway:
         self.metrics = Metrics(self.admission)
         self.tokenizer = _tokenizer(runtime)
         self.count_tokens = token_counter(self.tokenizer)
+        self._adapter_lock = asyncio.Lock()
 
     @property
     def max_len(self) -> int:
@@ -137,11 +138,16 @@ class Gateway:
             ApiError: 404 if the workspace has no such adapter; 400 if it cannot be served.
         """
         try:
-            version = await self.runtime.add_adapter(name)
+            async with self._adapter_lock:  # one load at a time; hashing runs off the loop
+                version = await self.runtime.add_adapter(name)
         except ArtifactNotFoundError as exc:
-            raise ApiError(404, str(exc), code="model_not_found", param="name") from exc
+            # Neither the workspace's path nor the names of the adapters in it: a caller
+            # learns what the server serves from /v1/models, not what the disk holds.
+            raise ApiError(404, f"there is no adapter named '{name}' to serve; train it "
+                           "with graft train, or check the name.", code="model_not_found",
+                           param="name") from exc
         except GraftError as exc:
-            raise ApiError(400, str(exc)) from exc
+            raise ApiError(400, self.runtime.public(str(exc))) from exc
         return {"object": "adapter", "id": name, "version": version,
                 "models": self.runtime.models()}
 

@@ -2,6 +2,8 @@
 
 * **Key**: with ``serving.api_key`` set, ``/v1/*`` and the OpenAPI schema need
   ``Authorization: Bearer <key>``, compared in constant time.
+* **Admin**: ``POST /v1/adapters`` (loading an adapter at run time) needs
+  ``serving.admin_key``; without one it is open to clients on loopback only.
 * **Host**: without a key, only loopback host names (``localhost``, ``127.0.0.1``, ``[::1]``)
   and those in ``serving.allowed_hosts`` are answered. A web page that rebinds its own DNS name
   to 127.0.0.1 reaches a keyless loopback server from the browser; its requests still carry
@@ -25,6 +27,7 @@ from fastapi.responses import JSONResponse
 from serving.protocol import ApiError, error_body, too_large
 
 PROTECTED = ("/v1/", "/openapi.json")
+ADMIN = ("/v1/adapters",)
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -40,9 +43,10 @@ class Guard:
     """ASGI middleware: key, content type and body size (see the module's docstring)."""
 
     def __init__(self, app, *, api_key: str | None, max_body_bytes: int,
-                 allowed_hosts: tuple[str, ...] = ()):
+                 allowed_hosts: tuple[str, ...] = (), admin_key: str | None = None):
         self.app = app
         self.key = f"Bearer {api_key}".encode() if api_key else None
+        self.admin = f"Bearer {admin_key}".encode() if admin_key else None
         self.limit = max_body_bytes
         self.hosts = LOOPBACK | {h.lower() for h in allowed_hosts}
 
@@ -51,7 +55,8 @@ class Guard:
             return await self.app(scope, receive, send)
         path = scope["path"]
         headers = dict(scope["headers"])
-        refusal = self._refusal(scope["method"], path, headers)
+        refusal = self._refusal(scope["method"], path, headers) or self._admin_refusal(
+            scope, path, headers)
         if refusal is not None:
             return await refusal(scope, receive, send)
         if scope["method"] == "POST":
@@ -67,8 +72,9 @@ class Guard:
                     f"loopback names, not {host or 'no host'!r}; set serving.api_key, or add the "
                     "name to serving.allowed_hosts.", "permission_error", "host_not_allowed"),
                     status_code=403)
-        if self.key and path.startswith(PROTECTED) and not hmac.compare_digest(
-                headers.get(b"authorization", b""), self.key):
+        admin_route = self.admin is not None and path.rstrip("/") in ADMIN
+        if self.key and path.startswith(PROTECTED) and not admin_route and not \
+                hmac.compare_digest(headers.get(b"authorization", b""), self.key):
             return JSONResponse(error_body(
                 "missing or wrong API key; send `Authorization: Bearer <key>`.",
                 "authentication_error", "invalid_api_key"), status_code=401)
@@ -85,6 +91,26 @@ class Guard:
         if size.isdigit() and int(size) > self.limit:
             return JSONResponse(too_large(int(size), self.limit).body, status_code=413)
         return None
+
+    def _admin_refusal(self, scope, path: str, headers: dict) -> JSONResponse | None:
+        """``POST /v1/adapters`` changes what the server serves: it needs the admin key, and
+        without one it is open to clients on this machine only."""
+        if scope["method"] != "POST" or path.rstrip("/") not in ADMIN:
+            return None
+        if self.admin is not None:
+            if hmac.compare_digest(headers.get(b"authorization", b""), self.admin):
+                return None
+            return JSONResponse(error_body(
+                "loading adapters needs the admin key (serving.admin_key), sent as "
+                "`Authorization: Bearer <admin key>`.", "authentication_error",
+                "invalid_admin_key"), status_code=401)
+        client = (scope.get("client") or ("", 0))[0]
+        if client in LOOPBACK or client.startswith("127."):
+            return None
+        return JSONResponse(error_body(
+            "loading adapters is open to this machine only while no admin key is set; set "
+            "serving.admin_key (--admin-key-file) to load them from elsewhere.",
+            "permission_error", "admin_only"), status_code=403)
 
     def _counting(self, receive):
         """``receive`` that raises a 413 :class:`ApiError` once the body passes the limit."""

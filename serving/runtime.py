@@ -13,12 +13,14 @@ what to do. The local engine serves every method.
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, ConfigError, InputError
-from graftlm.settings import Settings
+from graftlm.settings import Settings, secret
 from graftlm.lineage import version_of
 from graftlm.workspace import Workspace
 
@@ -103,7 +105,7 @@ class Runtime:
             from serving.engines.upstream import UpstreamEngine
 
             return UpstreamEngine(serving.upstream, self.adapter_paths,
-                                  api_key=serving.upstream_api_key, report=report)
+                                  api_key=secret(serving.upstream_api_key), report=report)
         if kind == "vllm":
             merged = self._merged_copies(report)
             lora = {n: p for n, p in self.adapter_paths.items() if n not in merged}
@@ -151,7 +153,10 @@ class Runtime:
         from tuning.adapter import fitting_adapter
         from tuning.methods import LORA_SHAPED, method_of
 
-        artifact = fitting_adapter(_servable(name), self.base_path, self.workspace)
+        # Reading the card and hashing the weights take a while for a big adapter: off the loop.
+        artifact = await asyncio.to_thread(fitting_adapter, _servable(name), self.base_path,
+                                           self.workspace)
+        version = await asyncio.to_thread(version_of, artifact)
         method = method_of(artifact.manifest)
         if self.engine.name != "local" and method not in LORA_SHAPED and name not in self.adapters:
             _refuse_on(self.engine.name, name, method)  # what cannot be served at all
@@ -159,15 +164,22 @@ class Runtime:
                                 "cannot load while it runs (vLLM loads LoRA adapters only; a "
                                 f"{method} adapter is served from a merged copy started with "
                                 f"the gateway); restart graft serve with --adapter {name}.")
-        if name in self.adapters and self.adapters[name] != version_of(artifact):
+        if name in self.adapters and self.adapters[name] != version:
             raise ArtifactError(f"adapter '{name}' changed since it was loaded; restart the "
                                 "server to serve the new version.")
         await self.engine.add_adapter(name, artifact.path)
-        self.adapters[name] = version_of(artifact)
+        self.adapters[name] = version
         self.adapter_paths[name] = artifact.path
         self.methods[name] = method
         self.trained_with[name] = artifact.manifest.get("index")
         return self.adapters[name]
+
+    def public(self, message: str) -> str:
+        """``message`` fit for an HTTP client: the workspace's and the base model's paths out."""
+        for path, name in ((self.workspace.home, "<workspace>"), (self.base_path, "<base model>")):
+            if path:
+                message = message.replace(str(path), name)
+        return message
 
     def warnings(self, route: Route | None = None) -> list[str]:
         """Retrieval-aware adapters served apart from the index they were trained with: for

@@ -215,3 +215,45 @@ def test_allowed_hosts_and_a_key_lift_the_host_check():
     keyed = Guard(None, api_key="k", max_body_bytes=10)
     assert keyed._refusal("GET", "/v1/models", {b"host": b"evil.example",
                                                  b"authorization": b"Bearer k"}) is None
+
+
+def test_loading_adapters_needs_the_admin_key_or_a_local_client():
+    from serving.guard import Guard
+
+    def scope(client):
+        return {"method": "POST", "client": (client, 5000)}
+
+    admin = Guard(None, api_key="infer", admin_key="boss", max_body_bytes=10)
+    headers = {b"host": b"127.0.0.1", b"authorization": b"Bearer infer",
+               b"content-type": b"application/json"}
+    assert admin._refusal("POST", "/v1/adapters", headers) is None  # not the inference key's
+    assert admin._admin_refusal(scope("127.0.0.1"), "/v1/adapters", headers).status_code == 401
+    ok = {b"host": b"127.0.0.1", b"authorization": b"Bearer boss"}
+    assert admin._admin_refusal(scope("10.1.2.3"), "/v1/adapters", ok) is None
+    open_ = Guard(None, api_key=None, max_body_bytes=10)
+    assert open_._admin_refusal(scope("127.0.0.1"), "/v1/adapters", {}) is None
+    assert open_._admin_refusal(scope("10.1.2.3"), "/v1/adapters", {}).status_code == 403
+    assert open_._admin_refusal(scope("10.1.2.3"), "/v1/chat/completions", {}) is None
+
+
+def test_keys_are_masked_in_config_show_and_read_from_a_file(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from graftlm.cli import app
+    from serving.cli import key_from
+
+    monkeypatch.setenv("GRAFT_SERVING__API_KEY", "sk-very-secret")
+    monkeypatch.setenv("GRAFT_RAG__MILVUS__TOKEN", "root:Milvus")
+    shown = CliRunner().invoke(app, ["--home", str(tmp_path), "config", "show", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert "sk-very-secret" not in shown.output and "root:Milvus" not in shown.output
+    assert json.loads(shown.output)["serving.api_key"]["value"] == "**********"
+    (tmp_path / "key").write_text("from-a-file\n")
+    assert key_from(tmp_path / "key") == "from-a-file"
+    (tmp_path / "empty").write_text("")
+    from graftlm.errors import InputError
+
+    with pytest.raises(InputError, match="empty"):
+        key_from(tmp_path / "empty")
