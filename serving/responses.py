@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -20,6 +21,7 @@ from serving.metrics import Metrics
 from serving.protocol import (ApiError, Chunk, chat_chunk, chat_response, completion_chunk,
                               completion_response, new_id, usage)
 
+logger = logging.getLogger(__name__)
 DONE = "data: [DONE]\n\n"
 
 
@@ -157,6 +159,11 @@ async def events(reply: Reply, chunks: AsyncIterator[Chunk],
     except GraftError as exc:
         metrics.observe(reply.model, "error", reply.seconds(), 0, 0)
         yield sse(_failure(exc).body)
+    except Exception:  # noqa: BLE001 - the status line is out: a failure must still end the stream
+        logger.exception("a stream failed")
+        metrics.observe(reply.model, "error", reply.seconds(), 0, 0)
+        yield sse(ApiError(500, "the engine failed while answering; the error is in the "
+                           "server's log.", "server_error", "internal_error").body)
     yield DONE
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from graftlm.errors import ArtifactError, BackendUnavailableError, ConfigError
 from serving.engines.base import Request
-from serving.engines.vllm_http import forward
+from serving.engines.vllm_http import Unreachable, forward
 from serving.protocol import Chunk
 
 WATCH_S = 2.0
@@ -145,22 +145,28 @@ class UpstreamEngine:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(WATCH_S)
-            for upstream in self.upstreams:
-                was = upstream.healthy
-                if await self._probe(upstream) is None:
-                    if was:
-                        self.report(f"upstream {upstream.url} is down; left out until it "
-                                    "answers.")
-                    upstream.adapters.clear()  # a restarted server has none loaded
+            try:
+                await self._check_all()
+            except Exception as exc:  # noqa: BLE001 - the watcher must outlive any one failure
+                self.report(f"the upstream watcher hit {type(exc).__name__}: {exc}; it goes on.")
+
+    async def _check_all(self) -> None:
+        for upstream in self.upstreams:
+            was = upstream.healthy
+            if await self._probe(upstream) is None:
+                if was:
+                    self.report(f"upstream {upstream.url} is down; left out until it "
+                                "answers.")
+                upstream.adapters.clear()  # a restarted server has none loaded
+                continue
+            if not was:
+                try:
+                    await self._register(upstream)
+                except (ArtifactError, BackendUnavailableError) as exc:
+                    self.report(f"upstream {upstream.url} is back but: {exc}")
+                    upstream.healthy = False
                     continue
-                if not was:
-                    try:
-                        await self._register(upstream)
-                    except (ArtifactError, BackendUnavailableError) as exc:
-                        self.report(f"upstream {upstream.url} is back but: {exc}")
-                        upstream.healthy = False
-                        continue
-                    self.report(f"upstream {upstream.url} is back.")
+                self.report(f"upstream {upstream.url} is back.")
 
     async def stop(self) -> None:
         if self._watcher is not None:
@@ -201,8 +207,10 @@ class UpstreamEngine:
             async for chunk in forward(upstream.client, request, self.served,
                                        f"upstream {upstream.url}"):
                 yield chunk
-        except BackendUnavailableError:
-            upstream.healthy = False  # left out until the watcher sees it answer again
+        except Unreachable:
+            # A transport failure takes the server out until the watcher sees it answer again;
+            # an error it answered about one request (a client's bad input) does not.
+            upstream.healthy = False
             raise
         finally:
             upstream.outstanding -= 1

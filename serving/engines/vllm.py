@@ -50,6 +50,8 @@ from serving.protocol import Chunk
 
 SERVED_BASE = "base"
 WATCH_S = 1.0  # how often a running server is checked
+PROBE_S = 5.0  # how long its /health may take to answer
+HUNG_AFTER = 3  # unanswered checks in a row after which a running server counts as hung
 BACKOFF_S = (1.0, 4.0, 15.0, 30.0)  # waits before the restarts after a death, in a row
 SOCKET_PATH_MAX = 100  # a Unix socket's path has at most 107 bytes
 VLLM_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the ranks vLLM allows for --max-lora-rank
@@ -233,37 +235,65 @@ class VllmEngine:
         return path
 
     async def _watch(self) -> None:
-        """Restart this server whenever it dies, with backoff; give up after
-        ``max_restarts`` failures in a row."""
+        """Restart this server whenever it dies or hangs (``/health`` unanswered within
+        ``PROBE_S`` for ``HUNG_AFTER`` checks in a row: a stopped process still ``poll()``s as
+        running), with backoff; give up after ``max_restarts`` failures in a row. Nothing that
+        goes wrong in one check ends the watching."""
+        misses = 0
         while True:
             await asyncio.sleep(WATCH_S)
-            if self.process is not None and self.process.poll() is None:
-                continue
-            code = self.process.returncode if self.process is not None else None
-            self.up = False
-            _signal_group(self.process, signal.SIGKILL)  # whatever it left behind
-            self.report(f"the vLLM server for '{self.served}' died (exit code {code}); "
-                        "restarting it. Its log: " + str(self.log_path))
-            for attempt in range(self.settings.max_restarts):
-                await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-                try:
-                    loaded = dict(self.adapters)
-                    await self._start_one()
-                    for name, path in loaded.items():  # those loaded at run time, again
-                        if name not in self.initial:
-                            await self.add_adapter(name, path)
-                    self.report(f"the vLLM server for '{self.served}' is back.")
-                    break
-                except BackendUnavailableError as exc:
-                    self.report(f"restart {attempt + 1} of the vLLM server failed: {exc}")
-                except ArtifactError as exc:
-                    self.report(f"the vLLM server is back without an adapter: {exc}")
-                    break
-            else:
-                self.on_fatal(f"the vLLM server for '{self.served}' died and did not start "
-                              f"again after {self.settings.max_restarts} tries; see "
-                              f"{self.log_path}.")
-                return
+            try:
+                if self.process is not None and self.process.poll() is None:
+                    if await self._answers():
+                        misses = 0
+                        continue
+                    misses += 1
+                    if misses < HUNG_AFTER:
+                        continue
+                    why = (f"stopped answering /health ({misses} checks of {PROBE_S:g} s in a "
+                           "row)")
+                else:
+                    code = self.process.returncode if self.process is not None else None
+                    why = f"died (exit code {code})"
+                misses = 0
+                if not await self._restart(why):
+                    return
+            except Exception as exc:  # noqa: BLE001 - the watcher must outlive any one failure
+                self.report(f"the vLLM watcher for '{self.served}' hit {type(exc).__name__}: "
+                            f"{exc}; it goes on.")
+
+    async def _answers(self) -> bool:
+        """Whether the server answers ``/health`` within ``PROBE_S``."""
+        try:
+            reply = await self._http().get("/health", timeout=PROBE_S)
+        except httpx_errors():
+            return False
+        return reply.status_code == 200
+
+    async def _restart(self, why: str) -> bool:
+        """Kill what is left of the server and start it again; ``False`` after giving up."""
+        self.up = False
+        _signal_group(self.process, signal.SIGKILL)  # whatever it left behind, or a hung one
+        self.report(f"the vLLM server for '{self.served}' {why}; restarting it. Its log: "
+                    f"{self.log_path}")
+        for attempt in range(self.settings.max_restarts):
+            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+            try:
+                loaded = dict(self.adapters)
+                await self._start_one()
+                for name, path in loaded.items():  # those loaded at run time, again
+                    if name not in self.initial:
+                        await self.add_adapter(name, path)
+                self.report(f"the vLLM server for '{self.served}' is back.")
+                return True
+            except BackendUnavailableError as exc:
+                self.report(f"restart {attempt + 1} of the vLLM server failed: {exc}")
+            except ArtifactError as exc:
+                self.report(f"the vLLM server is back without an adapter: {exc}")
+                return True
+        self.on_fatal(f"the vLLM server for '{self.served}' {why} and did not start again "
+                      f"after {self.settings.max_restarts} tries; see {self.log_path}.")
+        return False
 
     def _http(self):
         """An HTTP client for the running event loop (a client cannot move between loops)."""

@@ -12,6 +12,11 @@ import json
 from collections.abc import AsyncIterator
 
 from graftlm.errors import BackendUnavailableError, InputError
+
+
+class Unreachable(BackendUnavailableError):
+    """The server could not be reached or stopped answering (a transport failure), as opposed
+    to a server that answered with an error about one request."""
 from serving.engines.base import Request
 from serving.protocol import Chunk
 
@@ -44,8 +49,8 @@ async def forward(client, request: Request, served: str, what: str) -> AsyncIter
             async for chunk in stream_chunks(reply.aiter_lines()):
                 yield chunk
     except httpx.HTTPError as exc:
-        raise BackendUnavailableError(f"{what} stopped answering ({type(exc).__name__}); "
-                                      "retry shortly.") from exc
+        raise Unreachable(f"{what} stopped answering ({type(exc).__name__}); "
+                          "retry shortly.") from exc
 
 
 def request_body(request: Request, served: str) -> tuple[str, dict]:

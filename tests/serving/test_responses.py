@@ -98,3 +98,12 @@ def test_a_failure_mid_stream_is_an_error_event_before_done():
     assert got[-1] == {"error": {"message": "gone", "type": "server_error", "param": None,
                                  "code": "engine_unavailable"}}
     assert counted(metrics, "base", "error")
+
+
+def test_any_failure_mid_stream_ends_it_with_an_error_event_and_done():
+    metrics = Metrics()
+    events_ = stream(Reply("base", chat=True), Chunk("Hel"), RuntimeError("CUDA fell over"),
+                     metrics=metrics)  # stream() checks the last line is [DONE]
+    assert events_[-1]["error"]["code"] == "internal_error"
+    assert "CUDA" not in events_[-1]["error"]["message"]  # the log has it, the client not
+    assert counted(metrics, "base", "error")

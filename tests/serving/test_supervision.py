@@ -103,3 +103,46 @@ def test_after_the_restarts_allowed_the_engine_gives_up(engine):
         assert sum("restart" in line and "failed" in line for line in engine.lines) == 2
 
     asyncio.run(scenario())
+
+
+def test_a_hung_server_counts_as_down_and_is_restarted(engine, monkeypatch):
+    """SIGSTOP: the process still polls as running; only its silence on /health tells."""
+    monkeypatch.setattr(vllm, "PROBE_S", 0.3)
+
+    async def scenario():
+        await engine.start()
+        try:
+            first = engine.process
+            first.send_signal(signal.SIGSTOP)
+            await until(lambda: not engine.healthy(), 20)
+            await until(engine.healthy, 60)
+            assert engine.process is not first and first.poll() is not None  # killed
+            chunks = [c async for c in engine.generate(ASK)]
+            assert chunks[-1].completion_tokens == 40
+        finally:
+            await engine.stop()
+        assert any("stopped answering /health" in line for line in engine.lines)
+
+    asyncio.run(scenario())
+
+
+def test_the_watcher_outlives_a_failure_of_its_own(engine, monkeypatch):
+    async def scenario():
+        await engine.start()
+        calls = []
+
+        async def broken():
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("a bug in a check")
+            return True
+
+        engine._answers = broken
+        try:
+            await until(lambda: len(calls) >= 3, 10)
+            assert engine.healthy() and not engine._watcher.done()
+        finally:
+            await engine.stop()
+        assert any("hit RuntimeError: a bug in a check" in line for line in engine.lines)
+
+    asyncio.run(scenario())

@@ -149,3 +149,31 @@ def test_the_gateway_fronts_upstreams_with_its_adapters_retrieval_and_lineage(st
         assert reply.model_extra["citations"]
         assert httpx.get(f"{url}/health").json() == {"status": "ok", "engine": "upstream"}
     assert [f.adapters() for f in fakes] == [["terse"], ["terse"]]
+
+
+@pytest.mark.parametrize("failure, healthy_after", [
+    ("answered", True),  # vLLM answered 500 about this request: the server is fine
+    ("unreachable", False),  # the connection failed: left out until the watcher sees it
+])
+def test_only_transport_failures_mark_an_upstream_down(monkeypatch, failure, healthy_after):
+    from serving.engines.vllm_http import Unreachable
+    from serving.protocol import Params
+
+    async def failing(*args, **kwargs):
+        if failure == "answered":
+            raise BackendUnavailableError("vLLM answered 500: bad request shape")
+        raise Unreachable("upstream stopped answering (ConnectError); retry shortly.")
+        yield  # an async generator, as forward is
+
+    monkeypatch.setattr(upstream_module, "forward", failing)
+    engine = UpstreamEngine(["http://127.0.0.1:9"])
+    engine.upstreams[0].healthy = True
+    ask = Request(None, Params(max_tokens=4), messages=[{"role": "user", "content": "hi"}])
+
+    async def run():
+        with pytest.raises(BackendUnavailableError):
+            async for _ in engine.generate(ask):
+                pass
+
+    asyncio.run(run())
+    assert engine.upstreams[0].healthy is healthy_after
