@@ -180,6 +180,10 @@ class ServingSettings(BaseModel):
     max_batch: int = Field(16, gt=0, description="Local engine: requests decoded together.")
     max_in_flight: int = Field(64, gt=0, description="Requests answered at once; more wait.")
     max_queue: int = Field(256, ge=0, description="Requests waiting for a slot; beyond it, 429.")
+    max_connections: int = Field(512, gt=0, description="Open client connections at most; "
+                                 "beyond it new ones get a 503 at once.")
+    body_read_s: float = Field(30.0, gt=0, description="Seconds a request body may take to "
+                               "arrive whole; a slower one gets a 408.")
     upstream: list[str] = Field(
         default_factory=list, description="vLLM servers someone else runs to front, instead "
         "of starting one (their base URLs); models.base must be the model they serve.")

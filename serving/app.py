@@ -70,7 +70,8 @@ def create_app(runtime: Runtime, *, manage_engine: bool = True) -> FastAPI:
     app.add_middleware(Guard, api_key=secret(serving.api_key),
                        admin_key=secret(serving.admin_key),
                        max_body_bytes=serving.max_body_bytes,
-                       allowed_hosts=tuple(serving.allowed_hosts))
+                       allowed_hosts=tuple(serving.allowed_hosts),
+                       body_read_s=serving.body_read_s)
     app.include_router(router)
     openapi.install(app, serving.max_tokens_limit)
     return app
@@ -84,8 +85,7 @@ def run_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = N
     import uvicorn
 
     port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           timeout_keep_alive=65, timeout_graceful_shutdown=10))
+    server = uvicorn.Server(server_config(app, host, port))
     thread = threading.Thread(target=server.run, name="graft-gateway", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
@@ -101,3 +101,20 @@ def run_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = N
     finally:
         server.should_exit = True
         thread.join(60)
+
+
+# Idle client connections are kept longer than clients keep them (httpx, and so the OpenAI SDK:
+# 5 s), so a client never sends a request on a connection the server is closing (measured under
+# load with uvicorn's default of 5 s: a few requests in a thousand failed with a read error).
+KEEP_ALIVE_S = 65
+
+
+def server_config(app: FastAPI, host: str, port: int):
+    """uvicorn's configuration for ``app``: connections capped at ``serving.max_connections``
+    (beyond it, 503 at once: slow clients cannot hold every socket)."""
+    import uvicorn
+
+    serving = app.state.gateway.serving
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                          timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=10,
+                          limit_concurrency=serving.max_connections)

@@ -18,12 +18,6 @@ from graftlm.errors import InputError
 from serving.launch import is_loopback, require_free
 
 
-# Idle client connections are kept longer than clients keep them (httpx, and so the OpenAI SDK:
-# 5 s), so a client never sends a request on a connection the server is closing (measured under
-# load with uvicorn's default of 5 s: a few requests in a thousand failed with a read error).
-KEEP_ALIVE_S = 65
-
-
 class EngineChoice(str, Enum):
     auto = "auto"
     vllm = "vllm"
@@ -119,7 +113,7 @@ class _Stopper:
 async def _serve(runtime, stopper: _Stopper) -> None:
     import uvicorn
 
-    from serving.app import create_app
+    from serving.app import create_app, server_config
 
     s = runtime.settings.serving
     loop = asyncio.get_running_loop()
@@ -130,10 +124,7 @@ async def _serve(runtime, stopper: _Stopper) -> None:
     try:
         await runtime.engine.start()
         app = create_app(runtime, manage_engine=False)
-        server = uvicorn.Server(uvicorn.Config(app, host=s.host, port=s.port,
-                                               log_level="warning", access_log=False,
-                                               timeout_keep_alive=KEEP_ALIVE_S,
-                                               timeout_graceful_shutdown=10))
+        server = uvicorn.Server(server_config(app, s.host, s.port))
         stopper.server = server
         loop.remove_signal_handler(signal.SIGTERM)
         # While serving, uvicorn owns SIGINT and SIGTERM and shuts down gracefully; it passes

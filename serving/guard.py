@@ -11,15 +11,17 @@
 * **Content type**: a ``POST`` to ``/v1/*`` must say ``application/json``. A web page can make a
   browser send a form or ``text/plain`` to a keyless server on loopback without asking first;
   it cannot send JSON that way.
+* **Time**: the body must arrive whole within ``serving.body_read_s`` (408 otherwise).
 * **Size**: a declared ``Content-Length`` over ``serving.max_body_bytes`` is refused before
   anything is read, and a body without one (chunked) is counted as it arrives and refused the
   moment it passes the limit, so an endless body never sits in memory.
 
-Refusals have OpenAI's error shape: 401, 403, 415 and 413.
+Refusals have OpenAI's error shape: 401, 403, 408, 413 and 415.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from fastapi.responses import JSONResponse
@@ -43,8 +45,10 @@ class Guard:
     """ASGI middleware: key, content type and body size (see the module's docstring)."""
 
     def __init__(self, app, *, api_key: str | None, max_body_bytes: int,
-                 allowed_hosts: tuple[str, ...] = (), admin_key: str | None = None):
+                 allowed_hosts: tuple[str, ...] = (), admin_key: str | None = None,
+                 body_read_s: float = 30.0):
         self.app = app
+        self.body_read_s = body_read_s
         self.key = f"Bearer {api_key}".encode() if api_key else None
         self.admin = f"Bearer {admin_key}".encode() if admin_key else None
         self.limit = max_body_bytes
@@ -113,19 +117,34 @@ class Guard:
             "permission_error", "admin_only"), status_code=403)
 
     def _counting(self, receive):
-        """``receive`` that raises a 413 :class:`ApiError` once the body passes the limit."""
-        seen = 0
+        """``receive`` that raises a 413 :class:`ApiError` once the body passes the limit, and
+        a 408 when the whole body has not arrived within ``body_read_s`` (a client that trickles
+        a body would hold its connection and slot forever). Once the body is in, ``receive``
+        is passed through as it is (a stream waits on it for the client to leave)."""
+        seen, whole = 0, False
         limit = self.limit
+        deadline = asyncio.get_running_loop().time() + self.body_read_s
 
         async def counted():
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, whole
+            if whole:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(
+                    receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except TimeoutError:
+                raise ApiError(408, f"the request body did not arrive within "
+                               f"{self.body_read_s:g} s (serving.body_read_s).",
+                               code="request_timeout") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise ApiError(413, f"the request body passed this server's limit of "
                                    f"{limit:,} bytes (serving.max_body_bytes).",
                                    code="request_too_large")
+                whole = not message.get("more_body", False)
+            else:
+                whole = True
             return message
 
         return counted

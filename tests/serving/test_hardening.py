@@ -257,3 +257,55 @@ def test_keys_are_masked_in_config_show_and_read_from_a_file(tmp_path, monkeypat
 
     with pytest.raises(InputError, match="empty"):
         key_from(tmp_path / "empty")
+
+
+def test_a_trickled_body_gets_a_408_and_a_whole_one_is_not_timed_afterwards():
+    import asyncio
+
+    from serving.guard import Guard
+    from serving.protocol import ApiError
+
+    guard = Guard(None, api_key=None, max_body_bytes=1000, body_read_s=0.2)
+
+    async def trickle():
+        async def receive():  # the first piece, then nothing more ever
+            if not sent:
+                sent.append(1)
+                return {"type": "http.request", "body": b"{", "more_body": True}
+            await asyncio.sleep(3600)
+
+        counted = guard._counting(receive)
+        await counted()
+        with pytest.raises(ApiError) as caught:
+            await counted()
+        return caught.value
+
+    sent = []
+    error = asyncio.run(trickle())
+    assert error.status == 408 and "serving.body_read_s" in error.body["error"]["message"]
+
+    async def whole_then_wait():
+        messages = [{"type": "http.request", "body": b"{}", "more_body": False}]
+
+        async def receive():
+            if messages:
+                return messages.pop()
+            await asyncio.sleep(0.5)  # a stream waiting for the client to leave
+            return {"type": "http.disconnect"}
+
+        counted = guard._counting(receive)
+        await counted()
+        return await counted()
+
+    assert asyncio.run(whole_then_wait())["type"] == "http.disconnect"
+
+
+def test_connections_are_capped_from_the_settings(stack):
+    from serving.app import create_app, server_config
+    from serving.runtime import Runtime
+
+    settings, workspace = stack
+    capped = settings.model_copy(update={"serving": settings.serving.model_copy(
+        update={"max_connections": 7})})
+    app = create_app(Runtime(capped, workspace, adapters=[], indexes=[]), manage_engine=False)
+    assert server_config(app, "127.0.0.1", 1).limit_concurrency == 7
