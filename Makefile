@@ -39,6 +39,7 @@ demo: $(STAMP)
 	$(BIN)/graft advise "Route each support ticket about our routers to one of four queues; we have 120 labelled tickets and the product manuals." --measure --examples examples/train/support_tickets.jsonl --docs examples/docs --budget 8m --report .cache/demo-report
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/pytest -m "e2e or not e2e" --durations=15
 
 test-fast: $(STAMP)

@@ -108,9 +108,9 @@ ATTEMPTS: tuple[SignalSpec, ...] = (
             r"\b(?:new|domain|our|my|custom|private|specific|proprietary) (?:domain )?"
             r"knowledge\b|\bknowledge (?:it|the model) (?:doesn'?t|does not|didn'?t) "
             r"(?:already )?(?:contain|have|know)\b",
-            rf"\b(?:on|with|from|using) (?:my|our) (?:own )?(?:[\w-]+\s+){{0,2}}?(?:documents?|"
-            rf"docs|pdfs?|files|notes|emails|books?|wiki|codebase|repositor(?:y|ies)|knowledge "
-            rf"?base|txt files)\b",
+            r"\b(?:on|with|from|using) (?:my|our) (?:own )?(?:[\w-]+\s+){0,2}?(?:documents?|"
+            r"docs|pdfs?|files|notes|emails|books?|wiki|codebase|repositor(?:y|ies)|knowledge "
+            r"?base|txt files)\b",
         ),
         prototypes=(
             "train the model on our documents so it knows our products",

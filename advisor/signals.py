@@ -147,10 +147,8 @@ _RETRACT = re.compile(
 def retraction_point(text: str) -> int:
     """Where the last retraction cue ("actually scratch that") ends; what came before it is
     withdrawn. 0 when nothing is retracted."""
-    last = None
-    for last in _RETRACT.finditer(text):
-        pass
-    return last.end() if last else 0
+    ends = [m.end() for m in _RETRACT.finditer(text)]
+    return ends[-1] if ends else 0
 
 
 def split_clauses(text: str) -> list[Clause]:
@@ -180,9 +178,8 @@ def is_negated(clause: Clause, start: int, end: int, text: str) -> bool:
     """
     before = text[clause.start:start]
     window = " ".join(re.findall(r"[\w']+", before)[-6:])
-    negation = None
-    for negation in _NEGATION.finditer(window):
-        pass
+    negations = list(_NEGATION.finditer(window))
+    negation = negations[-1] if negations else None
     if negation is not None:
         # "they're not in the approved layout", "the replies don't sound like us": the input
         # fails a requirement; that does not waive it.

@@ -31,6 +31,7 @@ import statistics
 import tempfile
 import time
 import tracemalloc
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -172,9 +173,9 @@ def run_backends(n_queries: int) -> dict:
             (work / "docs").mkdir()
             shutil.copy(DATA.parent / corpus / "corpus.jsonl", work / "docs" / "corpus.jsonl")
             ws = Workspace(work / "home")
-            report, seconds, _ = timed(lambda: build_index(
-                work / "docs", "b", workspace=ws, settings=RagSettings(id_field="_id"),
-                embedder=embedder))
+            report, seconds, _ = timed(partial(
+                build_index, work / "docs", "b", workspace=ws,
+                settings=RagSettings(id_field="_id"), embedder=embedder))
             index = load_index("b", workspace=ws, embedder=embedder)
             row = {"chunks": report.chunks, "chunks_per_s": round(report.chunks / seconds, 1)}
             for mode in ("hybrid", "dense"):
@@ -183,7 +184,7 @@ def run_backends(n_queries: int) -> dict:
                     10)["ndcg@10"] for q in queries])), 4)
             rows[backend] = row
             shutil.rmtree(work, ignore_errors=True)
-        for backend, row in rows.items():
+        for row in rows.values():
             row["over_torch"] = {
                 "chunks_per_s": round(row["chunks_per_s"] / rows["torch"]["chunks_per_s"], 3),
                 **{f"ndcg@10_{m}_diff": round(row[f"ndcg@10_{m}"] - rows["torch"][f"ndcg@10_{m}"],
@@ -260,9 +261,9 @@ def run_ray(corpus: str) -> dict:
     rows = {}
     for name, ray in runs.items():
         executor = ray_executor(models, ray) if ray else None
-        report, seconds, _ = timed(lambda: build_index(work / "docs", name, workspace=ws,
-                                                       settings=rag, embedder=embedder,
-                                                       executor=executor))
+        report, seconds, _ = timed(partial(build_index, work / "docs", name, workspace=ws,
+                                           settings=rag, embedder=embedder,
+                                           executor=executor))
         rows[name] = {"chunks": report.chunks, "seconds": round(seconds, 1),
                       "chunks_per_s": round(report.chunks / seconds, 1)}
         print(name, rows[name], flush=True)

@@ -35,6 +35,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from serving.launch import graft_serve
@@ -99,6 +100,10 @@ class Client:
                     count += 1
         return {"ttft": (first or time.perf_counter()) - started,
                 "total": time.perf_counter() - started, "chunks": count, "extra": extra}
+
+
+def _load_base(client: Client, *, streams: int, per: int, tokens: int):
+    return load(client, "base", streams, per, tokens)
 
 
 def load(client: Client, model: str, streams: int, per_stream: int, tokens: int,
@@ -257,7 +262,7 @@ def main() -> None:
         for streams in (1, 8):
             per = 4 if streams == 1 else 2
             runs = alternate({"gateway": gateway, "direct": direct}, args.rounds,
-                             lambda c: load(c, "base", streams, per, args.tokens))
+                             partial(_load_base, streams=streams, per=per, tokens=args.tokens))
             g, d = summary(runs["gateway"]), summary(runs["direct"])
             report(f"gateway_vs_direct_{streams}", {
                 "gateway": g, "direct": d,

@@ -199,7 +199,8 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise ArtifactNotFoundError(f"{directory} has no {MANIFEST}; it is not a graftlm artifact.")
+        raise ArtifactNotFoundError(
+            f"{directory} has no {MANIFEST}; it is not a graftlm artifact.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path} is corrupt ({exc}); rebuild the artifact.") from None
 

@@ -221,7 +221,7 @@ class LocalEngine:
         past = None
         step_ids = ids
         with torch.inference_mode():
-            for step in range(limit):
+            for _ in range(limit):
                 out = model(input_ids=step_ids, attention_mask=mask, position_ids=positions,
                             past_key_values=past, use_cache=True, **extra)
                 past = out.past_key_values

@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 
 from graftlm.errors import BackendUnavailableError, InputError
 
+from serving.engines.base import Request
+from serving.protocol import Chunk
+
 
 class Unreachable(BackendUnavailableError):
     """The server could not be reached or stopped answering (a transport failure), as opposed
     to a server that answered with an error about one request."""
-from serving.engines.base import Request
-from serving.protocol import Chunk
 
 
 async def forward(client, request: Request, served: str, what: str) -> AsyncIterator[Chunk]:

@@ -8,9 +8,9 @@ from advisor.scoring import (STRATEGIES, Facts, examples_signal, score_hits, sof
 from advisor.signals import Hit, SignalDetector
 
 
-def scored(text, facts=Facts()):
+def scored(text, facts=None):
     hits, quantities = SignalDetector(CATALOG).detect(text)
-    return score_hits(hits, quantities, facts)
+    return score_hits(hits, quantities, facts or Facts())
 
 
 @pytest.mark.parametrize("n, signal", [
