@@ -120,11 +120,26 @@ class Workspace:
                 if not (staging / MANIFEST).is_file():
                     raise ArtifactError(f"internal: {kind} '{name}' was written without a "
                                         "manifest.")
-                _sync_tree(staging)
+                sync_tree(staging)
                 with self._lock(kind, name, "read", exclusive=True, wait=True):
                     _publish(staging, final)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
+
+    @contextmanager
+    def claim(self, kind: str, name: str, what: str) -> Iterator[None]:
+        """Hold ``name`` for a long job that will write it (a training run): a second job
+        under the same name is refused at once.
+
+        Raises:
+            ArtifactError: another process holds the name.
+        """
+        with self._lock(kind, name, "run", exclusive=True, wait=False) as held:
+            if not held:
+                raise ArtifactError(f"another {what} is running for "
+                                    f"{_SINGULAR.get(kind, kind)} '{name}' now; wait for it to "
+                                    "finish or choose another name.")
+            yield
 
     @contextmanager
     def reading(self, kind: str, name: str) -> Iterator[Artifact]:
@@ -248,7 +263,7 @@ def _recover(final: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _sync_tree(root: Path) -> None:
+def sync_tree(root: Path) -> None:
     """Flush every file under ``root``, and the directories, to disk."""
     for directory, _dirs, files in os.walk(root):
         for name in files:

@@ -49,16 +49,36 @@ def save(run: Path, step: int, payload: dict, keep: int) -> Path:
 
     final = run / f"step-{step:07d}"
     tmp = run / f".tmp-step-{step:07d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    run.mkdir(parents=True, exist_ok=True)
+    sweep(run)  # what an interrupted save left
+    tmp.mkdir()
     torch.save({"format": FORMAT, **payload}, tmp / "state.pt")
     fsync_path(tmp / "state.pt")
-    shutil.rmtree(final, ignore_errors=True)
+    fsync_path(tmp)
+    # The step's older copy (a resumed run saving the same step again) is moved aside, not
+    # removed, until the new one is in place: a crash in between leaves one of them whole.
+    aside = run / f".old-step-{step:07d}"
+    if final.exists():
+        final.rename(aside)
     tmp.rename(final)
     fsync_path(run)
+    shutil.rmtree(aside, ignore_errors=True)
     for old in checkpoints(run)[keep:]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def sweep(run: Path) -> None:
+    """Remove what interrupted saves left in ``run``: temporary folders, and a step moved aside
+    (put back if its replacement never arrived)."""
+    for leftover in run.glob(".old-step-*"):
+        final = run / leftover.name.removeprefix(".old-")
+        if final.exists():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.rename(final)
+    for leftover in run.glob(".tmp-step-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def checkpoints(run: Path) -> list[Path]:
@@ -79,6 +99,8 @@ def load(run: Path, expected: dict, note: Callable[[str], None]) -> dict | None:
 
     import torch
 
+    if run.is_dir():
+        sweep(run)  # a step moved aside by an interrupted save is a checkpoint again
     found = checkpoints(run)
     for path in found:
         try:

@@ -7,16 +7,19 @@ in the workspace cache, for the gateway's vLLM servers of merged adapters on a C
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, InputError
 from graftlm.settings import Settings
-from graftlm.workspace import Workspace
+from graftlm.workspace import Workspace, sync_tree, fsync_path
 from tuning.adapter import open_adapter
 from tuning.methods import merged as folded
 from tuning.methods import method_of
+
+COMPLETE = ".complete"  # written last into a merged copy: the copy is whole
 
 
 def merge_adapter(name: str, out: Path, settings: Settings, workspace: Workspace, *,
@@ -56,12 +59,23 @@ def merged_copy(name: str, build: str, settings: Settings, workspace: Workspace,
     are those of the base model plus the adapter in float32, not of a rounded merge."""
     root = workspace.home / "cache" / "merged"
     out = root / f"{name}-{build}"
-    if (out / "config.json").is_file():
+    root.mkdir(parents=True, exist_ok=True)
+    # One merger at a time (two gateways starting at once would write the same folder), and a
+    # mark written last: a config.json alone can be all a killed merge left.
+    with open(root / f".{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (out / COMPLETE).is_file():
+            return out
+        for stale in [*root.glob(f"{name}-*"), *root.glob(f".{name}-*.partial")]:
+            if stale.name.lstrip(".").removesuffix(".partial").count("-") == \
+                    name.count("-") + 1:  # not another adapter's "name-x-..."
+                shutil.rmtree(stale, ignore_errors=True)
+        if report is not None:
+            report(f"adapter '{name}': merging it into a copy of the base weights for its own "
+                   "vLLM server (once per adapter build)")
+        merge_adapter(name, out, settings, workspace, force=True, dtype="float32")
+        sync_tree(out)
+        (out / COMPLETE).write_text(build)
+        fsync_path(out / COMPLETE)
+        fsync_path(out)
         return out
-    for stale in root.glob(f"{name}-*"):
-        if stale.name.count("-") == name.count("-") + 1:  # not another adapter's "name-x-..."
-            shutil.rmtree(stale, ignore_errors=True)
-    if report is not None:
-        report(f"adapter '{name}': merging it into a copy of the base weights for its own "
-               "vLLM server (once per adapter build)")
-    return merge_adapter(name, out, settings, workspace, force=True, dtype="float32")

@@ -7,6 +7,7 @@ run leaves no half-written adapter under the final name and a previous one intac
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict
@@ -24,7 +25,18 @@ from tuning.methods import check_fits, prepare, save
 from tuning.train import split, train
 
 
-def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, *,
+def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, **options
+                  ) -> tuple[Path, dict]:
+    """Train and publish adapter ``name`` (see :func:`_train_adapter`), holding the name for
+    the whole run: a second ``graft train`` under the same name is refused at once instead of
+    sharing its checkpoints. Under ``accelerate launch`` the main process (RANK 0) holds it."""
+    if os.environ.get("RANK", "0") != "0":
+        return _train_adapter(data, name, settings, workspace, **options)
+    with workspace.claim(KIND, name, "graft train"):
+        return _train_adapter(data, name, settings, workspace, **options)
+
+
+def _train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, *,
                   eval_file: Path | None = None, fmt: Format | None = None,
                   fields: FieldMap | None = None, force: bool = False,
                   resume: bool = False, progress: Callable[[dict], None] | None = None,
