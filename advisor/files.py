@@ -51,8 +51,9 @@ def example_signals(path: Path, fields=None) -> list[Hit]:
     targets = [e.target.strip() for e in examples]
     words = [len(t.split()) for t in targets]
     n = len(targets)
-    lengths = (f"answers {min(words)}–{max(words)} words, median "
-               f"{statistics.median(words):g}")
+    lengths = (f"answers of {max(words)} word{'s' if max(words) > 1 else ''}"
+               if min(words) == max(words) else
+               f"answers {min(words)}–{max(words)} words, median {statistics.median(words):g}")
     hits = [Hit(examples_signal(n), 1.0, "file", f"{name}: {n:,} examples, {lengths}")]
     labels = Counter(targets)
     if (n >= 2 * MIN_USES_PER_LABEL and len(labels) <= min(MAX_LABELS, n // MIN_USES_PER_LABEL)
