@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/graft models prepare
 	$(BIN)/graft models list
 	$(BIN)/graft advise --file examples/support_bot.txt
-	$(BIN)/graft advise "Can we get our model to handle customers' questions better?" --no-ask
+	$(BIN)/graft advise "Can fine-tuning make the model better at our customer emails?" --no-ask
 	$(BIN)/graft advise "Give each support ticket its queue, like the ones our agents already routed." --examples examples/train/support_tickets.jsonl --no-ask
 	$(BIN)/graft advise "Tag each incoming IT ticket with one of our 40 internal queues; we have 12k tickets labelled over the last two years." --json | $(BIN)/python -c "import json,sys; a=json.load(sys.stdin); print('--json:', a['recommendation'], a['confidence'])"
 	$(BIN)/graft index build examples/docs --name router-docs --force

@@ -116,3 +116,4 @@ def test_on_a_terminal_no_ask_and_a_bad_reply_are_handled(tmp_path):
     n = len(Advisor().advise(VAGUE).questions)
     code, out = _pty_run(["advise", VAGUE, "--lexical"], ["9", *[""] * n], tmp_path)
     assert code == 0 and "type a number from 1 to" in out and "Traceback" not in out
+
