@@ -32,7 +32,7 @@ from pathlib import Path
 from advisor.arms import ARMS, CURVE, ArmRun
 from advisor.schema import Advice, LearningCurve, Measurement
 from advisor.shots import demonstrations, with_shots
-from advisor.verdict import decide, held_out_size, learning_curve
+from advisor.verdict import decide, held_out_size, learning_curve, split_reason
 from graftlm.errors import InputError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace
@@ -91,9 +91,10 @@ class Measurer:
         if len(examples) < MIN_EXAMPLES:
             raise InputError(f"{data} has {len(examples)} usable examples; measuring needs at "
                              f"least {MIN_EXAMPLES} (some to train on, some to score).")
-        size, self.split_reason = held_out_size(len(examples),
-                                                self.settings.advisor.measure_held_out)
+        cap = self.settings.advisor.measure_held_out
+        size = held_out_size(len(examples), cap)
         train, held = split(examples, size / len(examples), size, self.settings.tuning.seed)
+        self.split_reason = split_reason(len(held), len(examples), cap)
         # A label task's labels are every target in the data, not only the held-out ones.
         self.scorer = Scorer.for_targets([ex.target for ex in examples])
         self.tokenizer, self.held = tokenizer, held

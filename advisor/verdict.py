@@ -30,22 +30,26 @@ def learning_curve(fraction: float, part: float, full: float) -> LearningCurve:
                          score_full=round(full, 4), gain=round(gain, 4), hint=hint)
 
 
-def held_out_size(n: int, cap: int) -> tuple[int, str]:
-    """How many of ``n`` examples to hold out for scoring, and why.
+def held_out_size(n: int, cap: int) -> int:
+    """How many of ``n`` examples to hold out for scoring.
 
     The split is sized for the decision, not by a fixed share: scoring an example costs
     seconds, while training gains little from the last tenth of a small set. So at least
     ``MIN_HELD_OUT`` examples are held out where the data allows it (never more than half),
     30% of larger sets, and never more than ``cap`` (``advisor.measure_held_out``).
     """
-    share = round(n * 0.3)
-    held = min(cap, max(share, min(MIN_HELD_OUT, n // 2)), n - 1)
-    why = (f"held out {held} of {n} ({held / n:.0%}): "
-           + (f"at least {MIN_HELD_OUT} scored where the data allows, never more than half, "
-              "since a decision on few examples needs the evidence more than training needs the "
-              "last examples" if held > share else "30% of the examples")
-           + (f", at most {cap} (advisor.measure_held_out)" if held == cap else "") + ".")
-    return held, why
+    return min(cap, max(round(n * 0.3), min(MIN_HELD_OUT, n // 2)), n - 1)
+
+
+def split_reason(held: int, n: int, cap: int) -> str:
+    """Why ``held`` of ``n`` examples were held out (the split's own count, after rounding
+    per label)."""
+    larger = held > round(n * 0.3)
+    return (f"held out {held} of {n} ({held / n:.0%}): "
+            + (f"at least {MIN_HELD_OUT} scored where the data allows, never more than half, "
+               "since a decision on few examples needs the evidence more than training needs "
+               "the last examples" if larger else "30% of the examples")
+            + (f", at most {cap} (advisor.measure_held_out)" if held >= cap else "") + ".")
 
 
 def trivial_baseline(measurement: Measurement) -> tuple[str, float] | None:

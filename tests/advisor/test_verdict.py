@@ -116,12 +116,12 @@ def test_a_real_tie_inside_the_margin_is_decided_by_the_description():
 
 
 def test_the_held_out_split_is_sized_for_the_decision():
-    from advisor.verdict import held_out_size
+    from advisor.verdict import held_out_size, split_reason
 
-    assert held_out_size(120, 100)[0] == 60  # half of a small set
-    assert held_out_size(150, 100)[0] == 60  # 40%, for at least 60 scored
-    assert held_out_size(400, 100)[0] == 100  # 30% capped at advisor.measure_held_out
-    assert held_out_size(1000, 100)[0] == 100
-    assert held_out_size(12, 100)[0] == 6
-    size, why = held_out_size(120, 100)
-    assert "60 of 120" in why and "half" in why
+    assert held_out_size(120, 100) == 60  # half of a small set
+    assert held_out_size(150, 100) == 60  # 40%, for at least 60 scored
+    assert held_out_size(400, 100) == 100  # 30% capped at advisor.measure_held_out
+    assert held_out_size(1000, 100) == 100
+    assert held_out_size(12, 100) == 6
+    assert split_reason(59, 120, 100).startswith("held out 59 of 120 (49%): at least 60")
+    assert split_reason(300, 1000, 300).endswith("at most 300 (advisor.measure_held_out).")
