@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from advisor.arms import ArmRun
-from graftlm.errors import BackendUnavailableError, InputError
+from graftlm import endpoint
+from graftlm.errors import InputError
 
 Progress = Callable[[str, str], None]
 
@@ -65,17 +66,9 @@ class Compare:
 
     def ask(self, client, messages: list[dict], max_tokens: int) -> tuple[str, int, int]:
         """One greedy answer and the tokens the endpoint counted (prompt, completion)."""
-        import openai
-
-        try:
-            reply = client.chat.completions.create(model=self.model, messages=messages,
-                                                   max_tokens=max_tokens, temperature=0)
-        except openai.APIConnectionError as exc:
-            raise BackendUnavailableError(f"the model to compare with at {self.url} does not "
-                                          "answer; start it or drop --compare.") from exc
-        except openai.APIStatusError as exc:
-            raise BackendUnavailableError(f"the model to compare with at {self.url} answered "
-                                          f"{exc.status_code}: {exc.message}") from exc
+        reply = endpoint.chat(client, "the model to compare with", "--compare",
+                              model=self.model, messages=messages, max_tokens=max_tokens,
+                              temperature=0)
         usage = reply.usage
         return ((reply.choices[0].message.content or "").strip(),
                 usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
@@ -96,10 +89,7 @@ def measure_compared(compare: Compare, prompts: dict[str, Sequence], scorer, max
                      progress: Progress) -> list[ArmRun]:
     """Score the compared model on each arm's prompts (``big_zero_shot``, ``big_few_shot``,
     ``big_rag``: lists of examples, the same as the local arms'), with the local scorer."""
-    import openai
-
-    client = openai.OpenAI(base_url=compare.url, api_key=compare.api_key, max_retries=1,
-                           timeout=compare.timeout)
+    client = endpoint.client(compare.url, compare.api_key, compare.timeout)
     runs = []
     for arm_id, examples in prompts.items():
         run = ArmRun(arm_id, STRATEGY[arm_id], f"prompted {compare.model} "

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor.scoring import examples_signal
 from advisor.signals import Hit
+from graftlm import endpoint
 from graftlm.errors import BackendUnavailableError
 
 INSTRUCTION = (
@@ -79,23 +80,13 @@ class ModelReader:
     def extract(self, description: str) -> TaskFacts:
         """The facts of ``description``; raises :class:`BackendUnavailableError` when the
         endpoint fails or its reply does not fit the schema."""
-        import openai
-
-        client = openai.OpenAI(base_url=self.url, api_key=self.api_key, max_retries=1,
-                               timeout=self.timeout)
-        try:
-            reply = client.chat.completions.create(
-                model=self.model, temperature=0, max_tokens=600,
-                messages=[{"role": "system", "content": INSTRUCTION},
-                          {"role": "user", "content": description}],
-                response_format={"type": "json_schema", "json_schema": {
-                    "name": "task_facts", "schema": facts_schema()}})
-        except openai.APIConnectionError as exc:
-            raise BackendUnavailableError(f"the reader model at {self.url} does not answer; "
-                                          "start it or drop --reader-url.") from exc
-        except openai.APIStatusError as exc:
-            raise BackendUnavailableError(f"the reader model at {self.url} answered "
-                                          f"{exc.status_code}: {exc.message}") from exc
+        reply = endpoint.chat(
+            endpoint.client(self.url, self.api_key, self.timeout), "the reader model",
+            "--reader-url", model=self.model, temperature=0, max_tokens=600,
+            messages=[{"role": "system", "content": INSTRUCTION},
+                      {"role": "user", "content": description}],
+            response_format={"type": "json_schema", "json_schema": {
+                "name": "task_facts", "schema": facts_schema()}})
         content = reply.choices[0].message.content or ""
         try:
             return TaskFacts.model_validate(json.loads(content))

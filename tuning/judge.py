@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graftlm.errors import BackendUnavailableError
+from graftlm import endpoint
 
 PROMPT = (
     "You grade an answer to a question against a reference answer.\n"
@@ -36,23 +36,13 @@ class Judge:
 
     def grade(self, question: str, references: Sequence[str], answer: str) -> float | None:
         """0–1 for ``answer`` (best over the references), or ``None`` without a grade."""
-        import openai
-
-        client = openai.OpenAI(base_url=self.url, api_key=self.api_key, max_retries=1,
-                               timeout=self.timeout)
+        asking = endpoint.client(self.url, self.api_key, self.timeout)
         best = None
         for reference in references:
             prompt = PROMPT.format(question=question, reference=reference, answer=answer)
-            try:
-                reply = client.chat.completions.create(
-                    model=self.model, messages=[{"role": "user", "content": prompt}],
-                    max_tokens=8, temperature=0)
-            except openai.APIConnectionError as exc:
-                raise BackendUnavailableError(f"the judge at {self.url} does not answer; start "
-                                              "it or drop --judge.") from exc
-            except openai.APIStatusError as exc:
-                raise BackendUnavailableError(f"the judge at {self.url} answered "
-                                              f"{exc.status_code}: {exc.message}") from exc
+            reply = endpoint.chat(asking, "the judge", "--judge", model=self.model,
+                                  messages=[{"role": "user", "content": prompt}], max_tokens=8,
+                                  temperature=0)
             found = _GRADE.search(reply.choices[0].message.content or "")
             if found:
                 score = (int(found.group()) - 1) / 4
