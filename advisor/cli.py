@@ -108,6 +108,18 @@ def advise(
         return
     from advisor import Advisor, Facts, description_from
 
+    # Options that do not go together are refused before anything loads.
+    if bool(reader_url) != bool(reader_model):
+        raise InputError("a reader model needs both --reader-url URL and --reader-model NAME.")
+    if measure and reader_url:
+        raise InputError("--reader-url reads the description for advice without measuring; "
+                         "drop it or --measure.")
+    if measure and examples is None:
+        raise InputError("--measure needs --examples FILE: the labelled data to measure on.")
+    if not measure and (index or report or judge or judge_model or tune or budget != "15m"
+                        or compare or compare_model or compare_price):
+        raise InputError("--index, --budget, --report, --tune, --judge and --compare go with "
+                         "--measure (and --examples FILE, the labelled data to measure on).")
     text = description_from(description, file)
     settings, workspace = workspace_of(ctx, **{"advisor.semantic": semantic})
     advisor = Advisor.from_settings(settings, workspace)
@@ -117,14 +129,7 @@ def advise(
     from tuning.data import FieldMap
 
     fields = FieldMap.from_options(target_field, input_field, system=system)
-    if bool(reader_url) != bool(reader_model):
-        raise InputError("a reader model needs both --reader-url URL and --reader-model NAME.")
     if measure:
-        if reader_url:
-            raise InputError("--reader-url reads the description for advice without measuring; "
-                             "drop it or --measure.")
-        if examples is None:
-            raise InputError("--measure needs --examples FILE: the labelled data to measure on.")
         from advisor.compare import Compare
 
         advice = _measured(advisor, text, facts, examples, settings, workspace, docs=docs,
@@ -137,10 +142,6 @@ def advise(
             page = write_report(advice, report)
             typer.echo(f"report: {page}", err=True)
     else:
-        if (index or report or judge or judge_model or tune or budget != "15m" or compare
-                or compare_model or compare_price):
-            raise InputError("--index, --budget, --report, --tune, --judge and --compare go with "
-                             "--measure (and --examples FILE, the labelled data to measure on).")
         advice = _static(advisor, text, facts, examples, docs, fields,
                          reader=(reader_url, reader_model) if reader_url else None,
                          interactive=ask and not as_json and _on_terminal())
