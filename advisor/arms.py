@@ -40,6 +40,7 @@ class ArmRun:
     samples: list[dict] = field(default_factory=list)
     tokens_per_query: tuple[float, float] | None = None  # (prompt, completion), when counted
     cost_per_1k: float | None = None  # priced arms only (--compare-price)
+    seeds: int = 1  # training seeds whose per-example scores were averaged
 
     def result(self) -> ArmResult:
         score = low = high = None
@@ -53,4 +54,4 @@ class ArmRun:
                          seconds_per_query=rounded(self.seconds_per_query),
                          train_examples=self.train_examples, samples=self.samples,
                          metrics=self.metrics, tokens_per_query=self.tokens_per_query,
-                         cost_per_1k=rounded(self.cost_per_1k))
+                         cost_per_1k=rounded(self.cost_per_1k), seeds=self.seeds)

@@ -35,6 +35,7 @@ from advisor.shots import demonstrations, with_shots
 from advisor.verdict import decide, held_out_size, learning_curve, split_reason
 from graftlm.errors import InputError
 from graftlm.settings import Settings
+from graftlm.stats import paired_difference_ci
 from graftlm.workspace import Workspace
 
 MIN_EXAMPLES = 10
@@ -63,6 +64,7 @@ class Measurer:
         self.tuned = None  # (the search, the chosen tuning settings) with --tune
         self.notes: list[str] = []  # what the verdict's "would change" list should also say
         self.index = None
+        self.rendered = None  # the train part rendered with sources, for the retrieval-aware arm
         if docs is not None and not Path(docs).is_dir():
             raise InputError(f"--docs {docs} is not a folder of documents.")
 
@@ -112,6 +114,7 @@ class Measurer:
         del model
         compared = self._compared(held, shown, retrieval, len(shots))
         curve = self._lora_arms(arms, train, held, retrieval)
+        self._spend_leftover(arms, train, held, retrieval)
         results = [arms[arm_id].result() for arm_id, _, _ in ARMS] + [
             run.result() for run in compared]
         majority = majority_baseline(train, held) if self.scorer.kind == "label" else None
@@ -231,7 +234,7 @@ class Measurer:
             from tuning.raft import max_length_with_sources, render
 
             t = self.settings.tuning
-            rendered = render(train, self.index, self.settings.rag, self.tokenizer,
+            rendered = self.rendered = render(train, self.index, self.settings.rag, self.tokenizer,
                               distractor_share=t.distractor_share, seed=t.seed).examples
             model, seconds = self._train(rendered, per_run, "rag_lora",
                                          max_length=max_length_with_sources(t, self.settings.rag))
@@ -245,6 +248,48 @@ class Measurer:
         full = sum(arms["lora"].scores) / len(held)
         part = sum(curve_arm.scores) / len(held)
         return learning_curve(CURVE_FRACTION, part, full)
+
+    def _spend_leftover(self, arms: dict, train, held, retrieval) -> None:
+        """Budget left after the arms goes where it can change the decision, not on idle: when
+        the two leading arms tie and one of them was trained, a second seed of that arm trains
+        (as long as the first, at most) and its per-example scores become the mean of both
+        seeds — training noise is then a smaller part of the difference."""
+        measured = sorted((a for a in arms.values() if a.status == "measured"),
+                          key=lambda a: -sum(a.scores) / len(a.scores))
+        if len(measured) < 2:
+            return
+        first, second = measured[:2]
+        if paired_difference_ci(first.scores, second.scores)[0] > 0:
+            return  # not tied: more of the same would not change the decision
+        arm = next((a for a in (first, second) if a.id in ("lora", "rag_lora")), None)
+        if arm is None:
+            return
+        prompt_arm = arms["rag" if arm.id == "rag_lora" else "zero_shot"]
+        left = self.deadline - time.monotonic()
+        seconds = min(left - prompt_arm.seconds_per_query * len(held), arm.build_seconds)
+        if seconds < MIN_TRAIN_SECONDS:
+            return
+        if arm.id == "lora":
+            model, _ = self._train(train, seconds, "lora", seed_offset=1)
+            prompts = held
+        else:
+            from tuning.raft import max_length_with_sources
+
+            model, _ = self._train(self.rendered, seconds, "rag_lora", seed_offset=1,
+                                   max_length=max_length_with_sources(self.settings.tuning,
+                                                                      self.settings.rag))
+            prompts = retrieval
+        again = ArmRun(arm.id, arm.strategy, arm.title)
+        self._measure(again, model, prompts)
+        del model
+        arm.scores = [(a + b) / 2 for a, b in zip(arm.scores, again.scores, strict=True)]
+        arm.metrics = {k: round((v + again.metrics.get(k, v)) / 2, 4)
+                       for k, v in arm.metrics.items()}
+        arm.seeds = 2
+        other = second if arm is first else first
+        self.notes.append(f"{left:.0f} s of the budget were left and {arm.title} tied with "
+                          f"{other.title}: a second seed of {arm.title} trained, and its scores "
+                          "are the mean of both seeds.")
 
     def _search(self, train, seconds: float):
         """--tune: the auto-PEFT search (:mod:`tuning.auto`) on the train part for ``seconds``;
@@ -272,7 +317,8 @@ class Measurer:
         self.progress("lora", f"search chose {found.trial(found.chosen).label}")
         return found, tuned
 
-    def _train(self, train, seconds: float, arm_id: str, *, max_length: int | None = None):
+    def _train(self, train, seconds: float, arm_id: str, *, max_length: int | None = None,
+               seed_offset: int = 0):
         from graftlm.loader import load_base
         from tuning.data import prompt_ids
         from tuning.methods import LORA_FAMILY, for_inference, prepare
@@ -281,12 +327,14 @@ class Measurer:
         model, tokenizer, _ = load_base(self.settings.models, self.workspace, for_training=True)
         if self.tuned is not None:  # --tune: the searched configuration, its rate and epochs
             t = self.tuned[1]
-            tuning = t.model_copy(update={"max_length": max_length or t.max_length})
+            tuning = t.model_copy(update={"max_length": max_length or t.max_length,
+                                          "seed": t.seed + seed_offset})
         else:  # the default recipe, trained until its time is up; the LoRA family at the
             t = self.settings.tuning  # advisor's higher rate, other methods at their own
             rate = (self.settings.advisor.measure_learning_rate
                     if t.method in LORA_FAMILY else t.learning_rate)
             tuning = t.model_copy(update={"learning_rate": rate, "epochs": 20.0,
+                                          "seed": t.seed + seed_offset,
                                           "max_length": max_length or t.max_length})
         # PiSSA's starting adapter goes to the scratch folder (prepare needs somewhere to put it).
         model, _ = prepare(model, tuning, init_dir=self.scratch / f"start-{arm_id}",

@@ -99,6 +99,8 @@ class ArmResult(_Model):
         None, description="Mean prompt and completion tokens an endpoint counted (--compare).")
     cost_per_1k: float | None = Field(None, description="Cost of 1,000 queries at the prices "
                                       "given (--compare-price), from the tokens counted.")
+    seeds: int = Field(1, ge=1, description="Training seeds whose per-example scores were "
+                       "averaged (a second when budget was left and the arm tied the lead).")
 
 
 class LearningCurve(_Model):

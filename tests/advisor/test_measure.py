@@ -174,3 +174,41 @@ def test_tune_falls_back_to_the_recipe_when_the_search_chooses_nothing(tmp_path,
     assert measurement.search is None and "lora" in scores
     assert any(n.startswith("--tune: the search chose nothing (no trial finished")
                for n in measurement.would_change)
+
+
+def test_budget_left_over_trains_a_second_seed_of_a_tied_trained_arm(tiny_settings):
+    import time
+
+    from advisor.arms import ArmRun
+    from graftlm.workspace import Workspace
+
+    measurer = Measurer(tiny_settings, Workspace(tiny_settings.home), budget_s=600)
+    measurer.deadline = time.monotonic() + 500
+    arms = {}
+    for arm_id, strategy, scores in (("zero_shot", "prompting", [1.0] * 10 + [0.0] * 10),
+                                     ("lora", "lora", [1.0] * 11 + [0.0] * 9)):
+        arms[arm_id] = ArmRun(arm_id, strategy, arm_id, status="measured", scores=scores,
+                              metrics={"exact_match": 0.5}, seconds_per_query=0.01,
+                              build_seconds=40.0)
+    trained = []
+    measurer._train = lambda data, seconds, arm_id, **kw: (trained.append(
+        (arm_id, seconds, kw.get("seed_offset"))) or ("model", seconds))
+
+    def measure(run, model, prompts, **kw):
+        run.status, run.scores, run.metrics = "measured", [0.0] * 11 + [1.0] * 9, {
+            "exact_match": 0.3}
+
+    measurer._measure = measure
+    measurer._spend_leftover(arms, ["train"] * 20, ["held"] * 20, None)
+    assert trained == [("lora", 40.0, 1)]  # as long as the first run, seed + 1
+    assert arms["lora"].seeds == 2 and arms["lora"].scores[0] == 0.5
+    assert arms["lora"].metrics["exact_match"] == 0.4
+    assert any("a second seed of lora" in note for note in measurer.notes)
+    # a clear lead, or no time: nothing more is trained
+    trained.clear()
+    arms["lora"].scores, arms["lora"].seeds = [1.0] * 20, 1
+    measurer._spend_leftover(arms, ["train"] * 20, ["held"] * 20, None)
+    measurer.deadline = time.monotonic() + 5
+    arms["lora"].scores = [1.0] * 11 + [0.0] * 9
+    measurer._spend_leftover(arms, ["train"] * 20, ["held"] * 20, None)
+    assert trained == []
