@@ -124,6 +124,7 @@ def main() -> None:
         reader = None if args.no_reader else load_reader(embedder)
     advisor = Advisor(embedder, reader=reader)
     cases = {name: rows for name, rows in load_cases().items() if name in args.sets}
+    never = {c["id"] for name in NEVER_FIT if name in cases for c in cases[name]}
     advisor.advise("warm-up: translate emails")  # first call pays one-off costs
     result = {"semantic": embedder is not None, "reader": reader is not None,
               "first_run_top1": FIRST_RUN,
@@ -142,7 +143,12 @@ def main() -> None:
         print(f"{expected:10}" + "".join(f"{row[s]:9d}" for s in STRATEGIES))
     print(f"\nwarm advice latency: median {result['latency_ms']['median']} ms, "
           f"p95 {result['latency_ms']['p95']} ms over {result['latency_ms']['runs']} runs")
+    held_back = sum(m["id"] in never for m in result["misses"])
+    if held_back:  # counted in the table; not listed, so that nobody tunes on them by accident
+        print(f"  ({held_back} misses of the never-fitted real posts are not listed)")
     for miss in result["misses"]:
+        if miss["id"] in never:
+            continue
         mark = "acceptable" if miss["acceptable"] else "wrong"
         print(f"  miss {miss['id']}: expected {miss['expected']}, got {miss['got']} ({mark})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
