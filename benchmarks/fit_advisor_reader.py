@@ -1,6 +1,7 @@
 """Fit the advisor's learned reader (``advisor/reader.npz``) on every labelled description set.
 
     python benchmarks/fit_advisor_reader.py [--out advisor/reader.npz] [--sets dev val ...]
+    python benchmarks/fit_advisor_reader.py --cv [--weights 1 3 6]
 
 Embeds each case of ``advisor_cases_*.jsonl`` (but the held-out real posts, never fitted on) with the embedded all-MiniLM-L6-v2 exactly as the
 advisor does (the whole description, then its clauses), fits the multinomial logistic regression
@@ -48,11 +49,43 @@ def case_features(embedder, cases: list[dict]) -> np.ndarray:
     return np.vstack([features(description_vectors(embedder, c["description"])) for c in cases])
 
 
+def cross_validate(embedder, cases: dict[str, list[dict]], weights: list[float],
+                   folds: int = 5) -> None:
+    """The whole advisor's top-1 on the real development posts, each scored by a reader fitted
+    on the written sets and the other folds (posts weighted ``w``): how ``REAL_POST_WEIGHT``
+    was chosen. The held-out real posts take no part."""
+    import random
+
+    from advisor import Advisor
+
+    written = [c for name, rows in cases.items() if not name.startswith("real") for c in rows]
+    real = [c for name, rows in cases.items() if name.startswith("real") for c in rows]
+    xw, xr = case_features(embedder, written), case_features(embedder, real)
+    yw, yr = [c["expected"] for c in written], [c["expected"] for c in real]
+    order = list(range(len(real)))
+    random.Random(0).shuffle(order)
+    parts = [order[i::folds] for i in range(folds)]
+    for weight in weights:
+        right = 0
+        for part in parts:
+            rest = [i for i in order if i not in part]
+            reader = fit(np.vstack([xw, xr[rest]]), yw + [yr[i] for i in rest], STRATEGIES,
+                         embedder.name, weights=[1.0] * len(yw) + [weight] * len(rest))
+            advisor = Advisor(embedder, reader=reader)
+            right += sum(advisor.advise(real[i]["description"]).recommendation == yr[i]
+                         for i in part)
+        print(f"real posts weighted {weight:g}: the advisor's top-1 on the left-out folds "
+              f"{right / len(real):.1%} ({len(real)} posts, {folds} folds)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=READER_FILE)
     parser.add_argument("--sets", nargs="*", default=FIT_SETS,
                         help="the sets to fit on (default: every set but the held-out real posts)")
+    parser.add_argument("--cv", action="store_true", help="cross-validate the real posts' "
+                        "weight instead of fitting")
+    parser.add_argument("--weights", nargs="*", type=float, default=[1.0, REAL_POST_WEIGHT, 6.0])
     args = parser.parse_args()
 
     from graftlm.embedder import load_embedder
@@ -60,6 +93,9 @@ def main() -> None:
 
     embedder = load_embedder(ModelSettings())
     cases = {name: rows for name, rows in load_cases().items() if name in args.sets}
+    if args.cv:
+        cross_validate(embedder, cases, args.weights)
+        return
     x = {name: case_features(embedder, rows) for name, rows in cases.items()}
     y = {name: [c["expected"] for c in rows] for name, rows in cases.items()}
     w = {name: case_weights(rows) for name, rows in cases.items()}
