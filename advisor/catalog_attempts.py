@@ -21,9 +21,11 @@ from __future__ import annotations
 from advisor.signals import SignalSpec, effects as _fx
 
 _TUNE = r"(?:fine-?tun\w*|finetun\w*|train(?:ed|ing)?|retrain\w*|lora|qlora|sft|p-?tun\w*)"
-_OWNED = (r"(?:data|documents?|docs|documentation|files?|pdfs?|e-?mails?|notes|texts?|corpus|"
-          r"content|knowledge(?: ?base)?|wiki|manuals?|books?|articles|website|repositor(?:y|ies)|"
-          r"repos|codebase|information|chats?|materials?|papers|txt|reports)")
+_OWNED_WORDS = (r"data|documents?|docs|documentation|files?|pdfs?|e-?mails?|notes|texts?|corpus|"
+                r"content|knowledge(?: ?base)?|wiki|manuals?|books?|articles|website|"
+                r"repositor(?:y|ies)|repos|codebase|information|chats?|materials?|papers|txt|"
+                r"reports")
+_OWNED = f"(?:{_OWNED_WORDS})"
 
 ATTEMPTS: tuple[SignalSpec, ...] = (
     SignalSpec(
@@ -95,7 +97,7 @@ ATTEMPTS: tuple[SignalSpec, ...] = (
             r"(?:my|our|the|new|this|these|a)\b",
             rf"\b(?:feed\w*|give|giv\w*|teach\w*|show\w*) (?:it|the model|the llm|llama|gpt|"
             rf"chatgpt|the bot|the ai|an llm|a model) (?:(?:all|of|about|the|in) ){{0,3}}(?:my|our)"
-            rf"\s+(?:[\w-]+\s+){{0,3}}?(?:{_OWNED[3:-1]}|api|products?|projects?|protocols?|"
+            rf"\s+(?:[\w-]+\s+){{0,3}}?(?:{_OWNED_WORDS}|api|products?|projects?|protocols?|"
             rf"policies|code)\b",
             rf"\b(?:train\w*|fine-?tun\w*|finetun\w*|feed\w*|teach\w*)\s+(?:[\w'-]+\s+){{0,4}}?"
             rf"(?:on|with) (?:all |every |each )?(?:the |of the )?(?:[\w-]+\s+){{0,1}}?{_OWNED}"

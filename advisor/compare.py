@@ -16,6 +16,7 @@ likelihood; here the answer is mapped to the label it names (the caveat is said 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -125,8 +126,6 @@ def label_named(answer: str, labels: Sequence[str]) -> str | None:
     for label in labels:
         if said == label.lower():
             return label
-    import re
-
     inside = [label for label in labels
               if re.search(rf"(?<!\w){re.escape(label.lower())}(?!\w)", said)]
     return max(inside, key=len) if inside else None

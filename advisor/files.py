@@ -22,10 +22,6 @@ from advisor.scoring import PRETRAINING_TOKENS, examples_signal
 from advisor.signals import Hit
 from graftlm.errors import DataFormatError, InputError
 
-# A label set: at most this many distinct short answers, each used this many times on average.
-MAX_LABELS = 50
-MIN_USES_PER_LABEL = 3
-LABEL_WORDS = 4  # a label is an answer of at most this many words
 BYTES_PER_TOKEN = 4
 RECENT_DAYS = 30
 DAY = 86_400.0
@@ -39,6 +35,7 @@ def example_signals(path: Path, fields=None) -> list[Hit]:
             line numbers).
     """
     from tuning.data import read_examples
+    from tuning.metrics import label_set  # the rule measured advice scores labels by
 
     _, examples, problems = read_examples(path, fields=fields)
     if problems:
@@ -56,8 +53,7 @@ def example_signals(path: Path, fields=None) -> list[Hit]:
                f"answers {min(words)}–{max(words)} words, median {statistics.median(words):g}")
     hits = [Hit(examples_signal(n), 1.0, "file", f"{name}: {n:,} examples, {lengths}")]
     labels = Counter(targets)
-    if (n >= 2 * MIN_USES_PER_LABEL and len(labels) <= min(MAX_LABELS, n // MIN_USES_PER_LABEL)
-            and max(words) <= LABEL_WORDS):
+    if label_set(targets):
         common = ", ".join(f"{label} {count / n:.0%}" for label, count in labels.most_common(3))
         said = f"{name}: the answers are {len(labels)} labels ({common}…)"
         hits.append(Hit("narrow_task", 1.0, "file", said))
@@ -120,8 +116,8 @@ def _is_json(text: str) -> bool:
 
 
 def _size(n: int) -> str:
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n} GB"
+    if n < 1000:
+        return f"{n:,} bytes"
+    scaled, unit = next((n / 1000 ** k, u) for k, u in ((3, "GB"), (2, "MB"), (1, "kB"))
+                        if n >= 1000 ** k)
+    return f"{scaled:,.1f} {unit}"

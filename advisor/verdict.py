@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from advisor.arms import ARM_ORDER
 from advisor.schema import Advice, LearningCurve, Measurement
+from advisor.scoring import TITLES
 from graftlm.stats import examples_to_separate, paired_difference_ci, probability_best
 
 
@@ -96,7 +97,7 @@ def decide(measurement: Measurement, static: Advice, scores: dict[str, list[floa
                     f"({pct(best.score)}), does not beat {floor[0]} ({pct(floor[1])})")
         direction = min(static.ranking, key=lambda r: r.rank).strategy
         verdict = (f"{headline}. The description points to "
-                   f"{_title(static, direction)}; try a bigger base model "
+                   f"{TITLES[direction]}; try a bigger base model "
                    "(models.base), more labelled examples"
                    + (", and check that the documents cover the questions" if has_docs else "")
                    + ".")
@@ -182,10 +183,6 @@ def _chances(chances: dict[str, float], measured) -> str:
     ordered = sorted(measured, key=lambda a: -chances[a.id])
     return ", ".join(f"{a.title} {chances[a.id]:.0%}" for a in ordered if chances[a.id] >= 0.005
                      ) or "spread evenly"
-
-
-def _title(static: Advice, strategy: str) -> str:
-    return next(s.title for s in static.ranking if s.strategy == strategy)
 
 
 MIN_HELD_OUT = 60
