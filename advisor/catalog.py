@@ -321,10 +321,9 @@ CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + ATTEMPTS + (
             r"knowledge|(?:any|all) (?:kinds? of |sorts of )?(?:questions|topics) (?:about|on) "
             r"anything|(?:questions|anything) on any (?:topic|subject))\b",
         ),
-        prototypes=(
-            "a tutor that answers questions on any school subject",
-            "a coding assistant for whatever language the user writes in",
-        ),
+        # By wording only: a prototype about "whatever language the user writes in" sat nearest
+        # to descriptions of a proprietary programming language the model must learn.
+
         negatable=False,
     ),
     SignalSpec(

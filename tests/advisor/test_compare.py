@@ -68,3 +68,21 @@ def test_compare_options_need_measure(tmp_path):
                                       "--lexical", "--compare", "http://127.0.0.1:9/v1",
                                       "--compare-model", "m"])
     assert result.exit_code == 2 and "--measure" in result.output
+
+
+def test_broad_general_work_points_to_prompting_a_strong_model_and_a_new_language_does_not():
+    from advisor import Advisor
+    from graftlm.embedder import load_embedder
+    from graftlm.settings import ModelSettings
+
+    advisor = Advisor(load_embedder(ModelSettings(), light=True))
+    tutor = advisor.advise("A tutor that answers students' questions on any school subject, "
+                           "from algebra to history.")
+    assert tutor.recommendation == "prompting"
+    assert "broad_general" in {s.id for s in tutor.signals}
+    assert "--compare" in tutor.plan.steps[0].command
+    # a programming language the model has never seen is not "whatever language you write"
+    private = advisor.advise("Our machines run a PLC dialect nobody outside the company uses. "
+                             "We want code completion in that language; we have 2 billion lines "
+                             "of it.")
+    assert "broad_general" not in {s.id for s in private.signals}
