@@ -7,14 +7,14 @@ does not import numpy or the embedder.
 from graftlm.exports import lazy_exports
 
 _PUBLIC = {
-    "Advisor": "advisor.advise",
-    "description_from": "advisor.advise",
-    "read_description": "advisor.advise",
-    "validate_description": "advisor.advise",
-    "Advice": "advisor.schema",
-    "SCHEMA_VERSION": "advisor.schema",
-    "json_schema": "advisor.schema",
-    "Facts": "advisor.scoring",
-    "STRATEGIES": "advisor.scoring",
+    "Advisor": "graftlm.advisor.advise",
+    "description_from": "graftlm.advisor.advise",
+    "read_description": "graftlm.advisor.advise",
+    "validate_description": "graftlm.advisor.advise",
+    "Advice": "graftlm.advisor.schema",
+    "SCHEMA_VERSION": "graftlm.advisor.schema",
+    "json_schema": "graftlm.advisor.schema",
+    "Facts": "graftlm.advisor.scoring",
+    "STRATEGIES": "graftlm.advisor.scoring",
 }
 __all__, __getattr__ = lazy_exports("advisor", _PUBLIC)

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from advisor.catalog import CATALOG, SIGNALS
-from advisor.plan import caveats_for, make_plan
-from advisor.quantities import corpus_tokens
-from advisor.reader import Reader, description_vectors, features
-from advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
-from advisor.questions import open_questions
-from advisor.scoring import STRATEGIES, TITLES, Contribution, Facts, Scored, score_hits
-from advisor.signals import Hit, SignalDetector, corpus_from, examples_from
+from graftlm.advisor.catalog import CATALOG, SIGNALS
+from graftlm.advisor.plan import caveats_for, make_plan
+from graftlm.advisor.quantities import corpus_tokens
+from graftlm.advisor.reader import Reader, description_vectors, features
+from graftlm.advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
+from graftlm.advisor.questions import open_questions
+from graftlm.advisor.scoring import STRATEGIES, TITLES, Contribution, Facts, Scored, score_hits
+from graftlm.advisor.signals import Hit, SignalDetector, corpus_from, examples_from
 from graftlm.embedder import Embedder
 from graftlm.errors import InputError
 from graftlm.settings import Settings
@@ -65,7 +65,7 @@ class Advisor:
 
         embedder = reader = None
         if settings.advisor.semantic:
-            from advisor.reader import load_reader
+            from graftlm.advisor.reader import load_reader
             from graftlm.embedder import load_embedder
 
             # float32 vectors whatever the index backend: the reader was fitted on them

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from advisor.schema import ArmResult
+from graftlm.advisor.schema import ArmResult
 from graftlm.stats import bootstrap_ci, rounded
 
 ARMS = (("zero_shot", "prompting", "Zero-shot prompting"),

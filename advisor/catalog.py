@@ -10,9 +10,9 @@ and listed here only for their effects and titles.
 
 from __future__ import annotations
 
-from advisor.catalog_attempts import ATTEMPTS
-from advisor.catalog_knowledge import KNOWLEDGE
-from advisor.signals import SignalSpec, effects as _fx
+from graftlm.advisor.catalog_attempts import ATTEMPTS
+from graftlm.advisor.catalog_knowledge import KNOWLEDGE
+from graftlm.advisor.signals import SignalSpec, effects as _fx
 
 CATALOG: tuple[SignalSpec, ...] = KNOWLEDGE + ATTEMPTS + (
     # --- skills --------------------------------------------------------------------------------

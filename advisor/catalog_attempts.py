@@ -18,7 +18,7 @@ the need:
 
 from __future__ import annotations
 
-from advisor.signals import SignalSpec, effects as _fx
+from graftlm.advisor.signals import SignalSpec, effects as _fx
 
 _TUNE = r"(?:fine-?tun\w*|finetun\w*|train(?:ed|ing)?|retrain\w*|lora|qlora|sft|p-?tun\w*)"
 _OWNED_WORDS = (r"data|documents?|docs|documentation|files?|pdfs?|e-?mails?|notes|texts?|corpus|"

@@ -7,7 +7,7 @@ constraint and scope rows are in :mod:`advisor.catalog`, which assembles the who
 
 from __future__ import annotations
 
-from advisor.signals import SignalSpec, effects as _fx
+from graftlm.advisor.signals import SignalSpec, effects as _fx
 
 _FREQ = (r"(?:hourly|daily|nightly|weekly|fortnightly|monthly|quarterly|annually|yearly|constantly|"
          r"frequently|regularly|all the time|often|every (?:\w+ ){0,2}(?:hour|day|week|fortnight|"

@@ -101,12 +101,12 @@ def advise(
     """Recommend prompting, few-shot, RAG, a LoRA adapter, full fine-tuning or a hybrid."""
     import json
 
-    from advisor.schema import json_schema
+    from graftlm.advisor.schema import json_schema
 
     if schema:
         typer.echo(json.dumps(json_schema(), indent=2))
         return
-    from advisor import Advisor, Facts, description_from
+    from graftlm.advisor import Advisor, Facts, description_from
 
     # Options that do not go together are refused before anything loads.
     if bool(reader_url) != bool(reader_model):
@@ -126,18 +126,18 @@ def advise(
     facts = Facts(examples=examples_count, documents=has_docs,
                   docs_change=docs_change.value if docs_change else None, citations=citations,
                   latency_ms=latency_ms, private=private, output_format=fixed_format)
-    from tuning.data import FieldMap
+    from graftlm.tuning.data import FieldMap
 
     fields = FieldMap.from_options(target_field, input_field, system=system)
     if measure:
-        from advisor.compare import Compare
+        from graftlm.advisor.compare import Compare
 
         advice = _measured(advisor, text, facts, examples, settings, workspace, docs=docs,
                            index=index, budget=parse_duration(budget), fields=fields,
                            judge=_judge(judge, judge_model), tune=tune, quiet=as_json,
                            compare=Compare.from_options(compare, compare_model, compare_price))
         if report is not None:
-            from advisor.report import write_report
+            from graftlm.advisor.report import write_report
 
             page = write_report(advice, report)
             typer.echo(f"report: {page}", err=True)
@@ -150,7 +150,7 @@ def advise(
         return
     from rich.console import Console
 
-    from advisor.render import render
+    from graftlm.advisor.render import render
 
     render(advice, Console())
 
@@ -165,11 +165,11 @@ def _static(advisor, text, facts, examples, docs, fields, *, reader, interactive
     """Advice from the description, what the files say and (``reader``: url and model) what a
     reader model extracts; on a terminal, the open questions are asked and the advice given
     again with their answers."""
-    from advisor.files import document_signals, example_signals
+    from graftlm.advisor.files import document_signals, example_signals
 
     found = []
     if reader is not None:
-        from advisor.llm_reader import ModelReader, reader_hits
+        from graftlm.advisor.llm_reader import ModelReader, reader_hits
 
         found += reader_hits(ModelReader(*reader).extract(text))
     if examples is not None:
@@ -181,8 +181,8 @@ def _static(advisor, text, facts, examples, docs, fields, *, reader, interactive
     if interactive and advice.questions:
         from rich.console import Console
 
-        from advisor.questions import answered
-        from advisor.render import ask_questions
+        from graftlm.advisor.questions import answered
+        from graftlm.advisor.render import ask_questions
 
         answers = ask_questions(advice.questions, Console())
         if answers:
@@ -197,9 +197,9 @@ def _measured(advisor, text, facts, examples, settings, workspace, *, docs, inde
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-    from advisor.arms import ARMS, CURVE
-    from advisor.compare import ARM_TITLES
-    from advisor.measure import measured_advice
+    from graftlm.advisor.arms import ARMS, CURVE
+    from graftlm.advisor.compare import ARM_TITLES
+    from graftlm.advisor.measure import measured_advice
 
     if facts.documents is None:
         facts = replace(facts, documents=docs is not None or index is not None)
@@ -227,7 +227,7 @@ def _judge(url: str | None, model: str | None):
         return None
     if not (url and model):
         raise InputError("a judge needs both --judge URL and --judge-model NAME.")
-    from tuning.judge import Judge
+    from graftlm.tuning.judge import Judge
 
     return Judge(url, model)
 
@@ -252,8 +252,8 @@ def eval_run(
     """Score base or an adapter, with or without an index, on a labelled set; keep the run."""
     import json
 
-    from advisor.evals import run_eval
-    from tuning.data import FieldMap
+    from graftlm.advisor.evals import run_eval
+    from graftlm.tuning.data import FieldMap
 
     settings, workspace = workspace_of(ctx)
     fields = FieldMap.from_options(target_field, input_field, system=system)
@@ -276,7 +276,7 @@ def eval_compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Evaluation runs side by side, with paired differences to the first on the same data."""
-    from advisor.evals import compare
+    from graftlm.advisor.evals import compare
 
     _, workspace = workspace_of(ctx)
     rows = compare(workspace, names)

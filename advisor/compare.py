@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from advisor.arms import ArmRun
+from graftlm.advisor.arms import ArmRun
 from graftlm import endpoint
 from graftlm.errors import InputError
 

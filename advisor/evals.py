@@ -29,17 +29,17 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
     """Score ``model`` ('base' or an adapter), with ``index`` if given, on every example of
     ``data`` (or the first ``limit``); save and return the run."""
     from graftlm.loader import load_base
-    from tuning.adapter import open_adapter
-    from tuning.data import check_data, require_clean
-    from tuning.evaluate import answer_budget, evaluate_answers
-    from tuning.metrics import Scorer
+    from graftlm.tuning.adapter import open_adapter
+    from graftlm.tuning.data import check_data, require_clean
+    from graftlm.tuning.evaluate import answer_budget, evaluate_answers
+    from graftlm.tuning.metrics import Scorer
 
     if model == "base":
         net, tokenizer, _ = load_base(settings.models, workspace)
         adapter_version = None
     else:
         net, tokenizer, card = open_adapter(model, settings, workspace)
-        from tuning.methods import for_inference, method_of
+        from graftlm.tuning.methods import for_inference, method_of
 
         net = for_inference(net, method_of(card))  # merged: the same answers, base speed
         adapter_version = card.get("created")
@@ -51,9 +51,9 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
     prompts, index_version = examples, None
     if index is not None:
         from graftlm.embedder import load_embedder
-        from rag.index import load_index
+        from graftlm.rag.index import load_index
 
-        from tuning.raft import render
+        from graftlm.tuning.raft import render
 
         loaded = load_index(index, workspace=workspace, embedder=load_embedder(settings.models),
                             milvus=settings.rag.milvus)

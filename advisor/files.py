@@ -18,8 +18,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from advisor.scoring import PRETRAINING_TOKENS, examples_signal
-from advisor.signals import Hit
+from graftlm.advisor.scoring import PRETRAINING_TOKENS, examples_signal
+from graftlm.advisor.signals import Hit
 from graftlm.errors import DataFormatError, InputError
 
 BYTES_PER_TOKEN = 4
@@ -34,8 +34,8 @@ def example_signals(path: Path, fields=None) -> list[Hit]:
         DataFormatError: the file is missing, empty or has malformed lines (named with their
             line numbers).
     """
-    from tuning.data import read_examples
-    from tuning.metrics import label_set  # the rule measured advice scores labels by
+    from graftlm.tuning.data import read_examples
+    from graftlm.tuning.metrics import label_set  # the rule measured advice scores labels by
 
     _, examples, problems = read_examples(path, fields=fields)
     if problems:
@@ -71,7 +71,7 @@ def document_signals(path: Path, *, now: float | None = None) -> list[Hit]:
     Dates say nothing when every file has the same one (a fresh copy or clone); then no
     freshness signal is drawn.
     """
-    from rag.loaders import discover
+    from graftlm.rag.loaders import discover
 
     path = Path(path)
     if not path.exists():

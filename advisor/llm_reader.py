@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from advisor.scoring import examples_signal
-from advisor.signals import Hit
+from graftlm.advisor.scoring import examples_signal
+from graftlm.advisor.signals import Hit
 from graftlm import endpoint
 from graftlm.errors import BackendUnavailableError
 

@@ -29,10 +29,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from advisor.arms import ARMS, CURVE, ArmRun
-from advisor.schema import Advice, LearningCurve, Measurement
-from advisor.shots import demonstrations, with_shots
-from advisor.verdict import decide, held_out_size, learning_curve, split_reason
+from graftlm.advisor.arms import ARMS, CURVE, ArmRun
+from graftlm.advisor.schema import Advice, LearningCurve, Measurement
+from graftlm.advisor.shots import demonstrations, with_shots
+from graftlm.advisor.verdict import decide, held_out_size, learning_curve, split_reason
 from graftlm.errors import InputError
 from graftlm.settings import Settings
 from graftlm.stats import paired_difference_ci
@@ -78,10 +78,10 @@ class Measurer:
 
     def _run(self, data: Path, scratch: Path):
         from graftlm.loader import load_base
-        from tuning.data import check_data, require_clean
-        from tuning.evaluate import answer_budget
-        from tuning.metrics import Scorer
-        from tuning.train import split
+        from graftlm.tuning.data import check_data, require_clean
+        from graftlm.tuning.evaluate import answer_budget
+        from graftlm.tuning.metrics import Scorer
+        from graftlm.tuning.train import split
 
         started = time.monotonic()
         self.deadline = started + self.budget_s
@@ -140,7 +140,7 @@ class Measurer:
         """--compare: the same prompts, asked of a bigger model behind another endpoint."""
         if self.compare is None:
             return []
-        from advisor.compare import measure_compared
+        from graftlm.advisor.compare import measure_compared
 
         prompts = {"big_zero_shot": held, "big_few_shot": shown}
         if retrieval is not None:
@@ -157,7 +157,7 @@ class Measurer:
 
     def _measure(self, arm: ArmRun, model, prompts, *, build: float = 0.0,
                  train_examples: int = 0) -> None:
-        from tuning.evaluate import evaluate_answers
+        from graftlm.tuning.evaluate import evaluate_answers
 
         self.progress(arm.id, f"answering {len(prompts)} held-out examples")
         started = time.perf_counter()
@@ -180,8 +180,8 @@ class Measurer:
     def _retrieval(self, arms: dict, held, scratch: Path):
         """The held-out prompts with retrieved sources, or None (and the reason) without docs."""
         from graftlm.embedder import load_embedder
-        from rag.index import build_index, load_index
-        from tuning.raft import render
+        from graftlm.rag.index import build_index, load_index
+        from graftlm.tuning.raft import render
 
         if self.docs is None and self.index_name is None:
             for arm_id in ("rag", "rag_lora"):
@@ -231,7 +231,7 @@ class Measurer:
         self._measure(arms["lora"], model, held, build=seconds, train_examples=len(train))
         del model
         if retrieval is not None:
-            from tuning.raft import max_length_with_sources, render
+            from graftlm.tuning.raft import max_length_with_sources, render
 
             t = self.settings.tuning
             rendered = self.rendered = render(train, self.index, self.settings.rag, self.tokenizer,
@@ -273,7 +273,7 @@ class Measurer:
             model, _ = self._train(train, seconds, "lora", seed_offset=1)
             prompts = held
         else:
-            from tuning.raft import max_length_with_sources
+            from graftlm.tuning.raft import max_length_with_sources
 
             model, _ = self._train(self.rendered, seconds, "rag_lora", seed_offset=1,
                                    max_length=max_length_with_sources(self.settings.tuning,
@@ -296,7 +296,7 @@ class Measurer:
         its study lives in the scratch folder, its choice trains every LoRA arm."""
         import hashlib
 
-        from tuning.auto import progress_words, search_examples
+        from graftlm.tuning.auto import progress_words, search_examples
 
         def progress(event: dict) -> None:
             words = progress_words(event)
@@ -320,9 +320,9 @@ class Measurer:
     def _train(self, train, seconds: float, arm_id: str, *, max_length: int | None = None,
                seed_offset: int = 0):
         from graftlm.loader import load_base
-        from tuning.data import prompt_ids
-        from tuning.methods import LORA_FAMILY, for_inference, prepare
-        from tuning.train import train as run_training
+        from graftlm.tuning.data import prompt_ids
+        from graftlm.tuning.methods import LORA_FAMILY, for_inference, prepare
+        from graftlm.tuning.train import train as run_training
 
         model, tokenizer, _ = load_base(self.settings.models, self.workspace, for_training=True)
         if self.tuned is not None:  # --tune: the searched configuration, its rate and epochs

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from advisor.schema import Caveat, CostEstimate, Plan, PlanStep
-from advisor.signals import Hit
-from tuning.estimate import training_minutes
+from graftlm.advisor.schema import Caveat, CostEstimate, Plan, PlanStep
+from graftlm.advisor.signals import Hit
+from graftlm.tuning.estimate import training_minutes
 
 TOKENS_PER_EXAMPLE = 200
 EPOCHS = 3

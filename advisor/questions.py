@@ -18,14 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from advisor.catalog import KNOWLEDGE_GAP, SIGNALS
-from advisor.schema import AnswerEffect, Question
+from graftlm.advisor.catalog import KNOWLEDGE_GAP, SIGNALS
+from graftlm.advisor.schema import AnswerEffect, Question
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from advisor.scoring import Facts, Scored
-    from advisor.signals import Hit
+    from graftlm.advisor.scoring import Facts, Scored
+    from graftlm.advisor.signals import Hit
 
 MAX_QUESTIONS = 3
 # Advice this sure of its top strategy asks nothing: no single fact is likely to overturn it.

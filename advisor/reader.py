@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.signals import split_clauses
+from graftlm.advisor.signals import split_clauses
 from graftlm.embedder import Embedder
 
 READER_FILE = Path(__file__).with_name("reader.npz")

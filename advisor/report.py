@@ -7,8 +7,8 @@ import html
 import json
 from pathlib import Path
 
-from advisor.render import percent, secondary_metrics
-from advisor.schema import Advice
+from graftlm.advisor.render import percent, secondary_metrics
+from graftlm.advisor.schema import Advice
 
 BAR_W, ROW_H, LEFT = 420, 34, 170
 
@@ -85,8 +85,8 @@ def render_html(advice: Advice) -> str:
                  f"{esc(c.hint)}</p>")
     tuned = ""
     if m.search is not None:
-        from tuning.auto_trials import Search
-        from tuning.auto_report import front_charts
+        from graftlm.tuning.auto_trials import Search
+        from graftlm.tuning.auto_report import front_charts
 
         found = Search.from_record(m.search)
         tuned = (f"<h2>Tuning (--tune)</h2><p>Every LoRA arm trained the configuration an "

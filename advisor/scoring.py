@@ -12,10 +12,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from advisor.catalog import KNOWLEDGE_GAP, SIGNALS, SKILL_GAP
-from advisor.quantities import Quantity, corpus_tokens
-from advisor.reader import TEMPERATURE as READER_TEMPERATURE
-from advisor.signals import Hit, corpus_from, examples_from
+from graftlm.advisor.catalog import KNOWLEDGE_GAP, SIGNALS, SKILL_GAP
+from graftlm.advisor.quantities import Quantity, corpus_tokens
+from graftlm.advisor.reader import TEMPERATURE as READER_TEMPERATURE
+from graftlm.advisor.signals import Hit, corpus_from, examples_from
 
 STRATEGIES = ("prompting", "few_shot", "rag", "lora", "full_ft", "hybrid")
 TITLES = {

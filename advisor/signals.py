@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from advisor.quantities import Quantity, corpus_tokens, find_quantities
+from graftlm.advisor.quantities import Quantity, corpus_tokens, find_quantities
 from graftlm.embedder import Embedder
 
 Method = Literal["wording", "meaning", "number", "flag", "file", "reader"]

@@ -10,9 +10,9 @@ data) says whether more data is likely to help.
 
 from __future__ import annotations
 
-from advisor.arms import ARM_ORDER
-from advisor.schema import Advice, LearningCurve, Measurement
-from advisor.scoring import TITLES
+from graftlm.advisor.arms import ARM_ORDER
+from graftlm.advisor.schema import Advice, LearningCurve, Measurement
+from graftlm.advisor.scoring import TITLES
 from graftlm.stats import examples_to_separate, paired_difference_ci, probability_best
 
 

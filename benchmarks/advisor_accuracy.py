@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from advisor import STRATEGIES, Advisor  # noqa: E402
+from graftlm.advisor import STRATEGIES, Advisor  # noqa: E402
 
 HERE = Path(__file__).parent
 SPLITS = {"dev": "advisor_cases_dev.jsonl", "val": "advisor_cases_val.jsonl",
@@ -116,7 +116,7 @@ def main() -> None:
 
     embedder = reader = None
     if not args.lexical:
-        from advisor.reader import load_reader
+        from graftlm.advisor.reader import load_reader
         from graftlm.embedder import load_embedder
         from graftlm.settings import ModelSettings
 

@@ -23,8 +23,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 from advisor_accuracy import FIT_SETS, SPLITS, load_cases  # noqa: E402
 
-from advisor import STRATEGIES  # noqa: E402
-from advisor.reader import (  # noqa: E402
+from graftlm.advisor import STRATEGIES  # noqa: E402
+from graftlm.advisor.reader import (  # noqa: E402
     READER_FILE,
     REGULARISATION,
     description_vectors,
@@ -56,7 +56,7 @@ def cross_validate(embedder, cases: dict[str, list[dict]], weights: list[float],
     was chosen. The held-out real posts take no part."""
     import random
 
-    from advisor import Advisor
+    from graftlm.advisor import Advisor
 
     written = [c for name, rows in cases.items() if not name.startswith("real") for c in rows]
     real = [c for name, rows in cases.items() if name.startswith("real") for c in rows]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from serving.launch import graft_serve  # noqa: E402
+from graftlm.serving.launch import graft_serve  # noqa: E402
 
 HERE = Path(__file__).parent
 KEY = "load-bench-key"

@@ -121,9 +121,9 @@ def score(base: Path, adapter: str, dev_file: Path) -> dict:
 
     from graftlm.loader import load_pretrained
     from graftlm.settings import Settings
-    from tuning.data import FieldMap, check_data
-    from tuning.evaluate import answer_budget, evaluate_answers
-    from tuning.metrics import Scorer
+    from graftlm.tuning.data import FieldMap, check_data
+    from graftlm.tuning.evaluate import answer_budget, evaluate_answers
+    from graftlm.tuning.metrics import Scorer
 
     model, tokenizer = load_pretrained(base)
     model = PeftModel.from_pretrained(model, adapter).merge_and_unload().eval()
@@ -150,7 +150,7 @@ def main() -> None:
     from graftlm.models import base_model_dir
     from graftlm.settings import Settings
     from graftlm.workspace import Workspace
-    from tuning.data import FieldMap, check_data
+    from graftlm.tuning.data import FieldMap, check_data
 
     shared = Path(os.environ.get("GRAFT_HOME", ROOT / ".cache" / "graft-home"))
     graft(shared, "models", "prepare")

@@ -98,7 +98,7 @@ def served_latency(home: Path, names: list[str], requests: int) -> dict[str, flo
     import openai
 
     sys.path.insert(0, str(ROOT))
-    from serving.launch import graft_serve
+    from graftlm.serving.launch import graft_serve
 
     env = {**os.environ, "GRAFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     adapters = [arg for name in names for arg in ("--adapter", name)]
@@ -169,8 +169,8 @@ def main() -> None:
         sys.exit(f"{DATA} is missing: the benchmark reads SNIPS from ../shared/data.")
 
     from graftlm.settings import load_settings
-    from tuning.auto import default_rate
-    from tuning.methods import LORA_FAMILY
+    from graftlm.tuning.auto import default_rate
+    from graftlm.tuning.methods import LORA_FAMILY
 
     settings = load_settings().settings
     measure_rate, tuning = settings.advisor.measure_learning_rate, settings.tuning

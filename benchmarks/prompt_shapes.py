@@ -53,11 +53,11 @@ def main() -> None:
     from graftlm.loader import load_base
     from graftlm.settings import load_settings
     from graftlm.workspace import Workspace
-    from rag.index import build_index, load_index
-    from tuning.data import Example
-    from tuning.evaluate import evaluate_answers
-    from tuning.metrics import Scorer
-    from tuning.raft import render
+    from graftlm.rag.index import build_index, load_index
+    from graftlm.tuning.data import Example
+    from graftlm.tuning.evaluate import evaluate_answers
+    from graftlm.tuning.metrics import Scorer
+    from graftlm.tuning.raft import render
 
     settings = load_settings().settings
     rows = [json.loads(line) for line in (DATA / "questions.jsonl").open()]

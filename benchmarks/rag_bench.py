@@ -84,9 +84,9 @@ def run_pubmedqa(n_queries: int) -> dict:
     from graftlm.models import embedder_location
     from graftlm.settings import ModelSettings, RagSettings
     from graftlm.workspace import Workspace
-    from rag.evaluate import load_queries, metrics
-    from rag.index import build_index, load_index
-    from rag.retrieve import search
+    from graftlm.rag.evaluate import load_queries, metrics
+    from graftlm.rag.index import build_index, load_index
+    from graftlm.rag.retrieve import search
 
     settings = ModelSettings()
     embedder = load_embedder(settings)
@@ -158,9 +158,9 @@ def run_backends(n_queries: int) -> dict:
     from graftlm.embedder import load_embedder
     from graftlm.settings import ModelSettings, RagSettings
     from graftlm.workspace import Workspace
-    from rag.evaluate import load_queries, metrics
-    from rag.index import build_index, load_index
-    from rag.retrieve import search
+    from graftlm.rag.evaluate import load_queries, metrics
+    from graftlm.rag.index import build_index, load_index
+    from graftlm.rag.retrieve import search
 
     out: dict = {}
     for corpus in ("pubmedqa", "squad_notredame"):
@@ -203,8 +203,8 @@ def run_scale(n: int) -> dict:
     from graftlm.embedder import load_embedder
     from graftlm.settings import ModelSettings, RagSettings
     from graftlm.workspace import Workspace
-    from rag.index import build_index, load_index
-    from rag.retrieve import search
+    from graftlm.rag.index import build_index, load_index
+    from graftlm.rag.retrieve import search
 
     rng = np.random.default_rng(0)
     vocab = ("router firmware reset warranty signal channel guest network password admin update "
@@ -245,8 +245,8 @@ def run_ray(corpus: str) -> dict:
     from graftlm.embedder import load_embedder
     from graftlm.settings import ModelSettings, RagSettings, RaySettings
     from graftlm.workspace import Workspace
-    from rag.index import build_index
-    from rag.ray_build import ray_executor
+    from graftlm.rag.index import build_index
+    from graftlm.rag.ray_build import ray_executor
 
     models = ModelSettings()
     embedder = load_embedder(models)
@@ -290,10 +290,10 @@ def run_stores(n_queries: int) -> dict:
     from graftlm.embedder import load_embedder
     from graftlm.settings import MilvusSettings, ModelSettings, RagSettings
     from graftlm.workspace import Workspace
-    from rag.evaluate import load_queries, metrics
-    from rag.index import build_index, load_index
-    from rag.milvus import MilvusWriter, resolved
-    from rag.retrieve import search
+    from graftlm.rag.evaluate import load_queries, metrics
+    from graftlm.rag.index import build_index, load_index
+    from graftlm.rag.milvus import MilvusWriter, resolved
+    from graftlm.rag.retrieve import search
 
     embedder = load_embedder(ModelSettings())
     queries = load_queries(DATA / "questions.jsonl")[:n_queries]

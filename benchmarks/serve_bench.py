@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from serving.launch import graft_serve
+from graftlm.serving.launch import graft_serve
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).parent
@@ -234,7 +234,7 @@ def main() -> None:
     from graftlm.settings import load_settings
     from graftlm.workspace import Workspace
     from graftlm.models import base_model_dir
-    from serving.engines.vllm import VllmEngine
+    from graftlm.serving.engines.vllm import VllmEngine
 
     settings = load_settings().settings
     workspace = Workspace(settings.home)

@@ -46,10 +46,10 @@ def main() -> None:
     from graftlm.settings import load_settings
     from graftlm.workspace import Workspace
     from graftlm.loader import load_base
-    from tuning.pipeline import train_adapter
-    from tuning.data import Example, FieldMap
-    from tuning.evaluate import generate_answers
-    from tuning.metrics import score
+    from graftlm.tuning.pipeline import train_adapter
+    from graftlm.tuning.data import Example, FieldMap
+    from graftlm.tuning.evaluate import generate_answers
+    from graftlm.tuning.metrics import score
 
     rows = [json.loads(line) for line in DATA.open()]
     random.Random(0).shuffle(rows)

@@ -49,7 +49,7 @@ SOURCE_WORDS = 190  # each abstract's first words: two of them make a ~600-token
 
 
 def snips(n: int):
-    from tuning.data import Example
+    from graftlm.tuning.data import Example
 
     rows = [json.loads(line) for line in (DATA / "snips" / "train.jsonl").open()]
     random.Random(0).shuffle(rows)
@@ -64,8 +64,8 @@ def raft(n: int):
     """Questions with their gold abstract and a random other one as numbered sources, rendered
     by graftlm's one retrieval prompt; the answer is the conclusion's first words."""
     from graftlm.settings import PromptSettings
-    from rag.prompt import with_sources
-    from tuning.data import Example
+    from graftlm.rag.prompt import with_sources
+    from graftlm.tuning.data import Example
 
     corpus = {}
     for line in (DATA / "pubmedqa" / "corpus.jsonl").open():
@@ -92,7 +92,7 @@ def raft(n: int):
 def lora(model):
     """The same LoRA for both sides: graftlm's recipe at the default settings."""
     from graftlm.settings import TuningSettings
-    from tuning.methods import prepare
+    from graftlm.tuning.methods import prepare
 
     return prepare(model, TuningSettings())[0]
 
@@ -111,8 +111,8 @@ def run_side(side: str, shape: str, steps: int) -> dict:
     from graftlm.loader import load_base
     from graftlm.settings import TuningSettings, load_settings
     from graftlm.workspace import Workspace
-    from tuning.data import IGNORE, encode
-    from tuning.train import eval_loss, train
+    from graftlm.tuning.data import IGNORE, encode
+    from graftlm.tuning.train import eval_loss, train
 
     settings = load_settings().settings
     data = (snips if shape == "snips" else raft)(steps * BATCH[shape] + HELD_OUT)
@@ -151,7 +151,7 @@ def run_side(side: str, shape: str, steps: int) -> dict:
 def _trainer(model, tokenizer, train_set, steps: int, batch: int, max_length: int):
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-    from tuning.data import encode
+    from graftlm.tuning.data import encode
 
     encoded = [encode(ex, tokenizer, max_length) for ex in train_set]
     dataset = [{"input_ids": e.input_ids, "labels": e.labels,

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from serving.launch import graft_serve
+from graftlm.serving.launch import graft_serve
 
 SYSTEM = ("Route the support ticket to one queue: reset, wifi, warranty or firmware. Answer "
           "with the queue only.")

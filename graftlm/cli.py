@@ -17,14 +17,14 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from advisor.cli import advise, eval_compare, eval_run
+from graftlm.advisor.cli import advise, eval_compare, eval_run
 from graftlm.commands import SettingsLoader, add_artifact_commands
 from graftlm.core_cli import config_app, models_app
 from graftlm.errors import GraftError
-from rag.cli import eval_retrieval, index_app
-from rag.cli import remove as remove_index
-from serving.cli import query, serve
-from tuning.cli import adapters_app, eval_adapter, train
+from graftlm.rag.cli import eval_retrieval, index_app
+from graftlm.rag.cli import remove as remove_index
+from graftlm.serving.cli import query, serve
+from graftlm.tuning.cli import adapters_app, eval_adapter, train
 
 
 class GraftGroup(TyperGroup):

@@ -6,13 +6,13 @@ The public names below are loaded on first use, so importing the CLI stays light
 from graftlm.exports import lazy_exports
 
 _PUBLIC = {
-    "build_index": "rag.index",
-    "load_index": "rag.index",
-    "Index": "rag.index",
-    "BuildReport": "rag.index",
-    "search": "rag.retrieve",
-    "Result": "rag.retrieve",
-    "Chunk": "rag.chunking",
-    "GraftRetriever": "rag.langchain",
+    "build_index": "graftlm.rag.index",
+    "load_index": "graftlm.rag.index",
+    "Index": "graftlm.rag.index",
+    "BuildReport": "graftlm.rag.index",
+    "search": "graftlm.rag.retrieve",
+    "Result": "graftlm.rag.retrieve",
+    "Chunk": "graftlm.rag.chunking",
+    "GraftRetriever": "graftlm.rag.langchain",
 }
 __all__, __getattr__ = lazy_exports("rag", _PUBLIC)

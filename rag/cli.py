@@ -40,17 +40,17 @@ def _build(ctx, folder, name, *, force, strict, update, overrides, milvus_uri=No
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from rag.index import build_index
+    from graftlm.rag.index import build_index
 
     settings, workspace = workspace_of(ctx, **overrides)
     embedder = _embedder(settings)
     executor = store = None
     if settings.rag.executor == "ray":
-        from rag.ray_build import ray_executor
+        from graftlm.rag.ray_build import ray_executor
 
         executor = ray_executor(settings.models, settings.rag.ray)
     if settings.rag.store == "milvus":
-        from rag.milvus import MilvusWriter, resolved
+        from graftlm.rag.milvus import MilvusWriter, resolved
 
         milvus = settings.rag.milvus
         store = MilvusWriter(resolved(milvus.model_copy(update={"uri": milvus_uri or milvus.uri}),
@@ -113,7 +113,7 @@ def update(
     = None,
 ) -> None:
     """Re-embed only new or changed files; drop deleted ones. The index stays in its store."""
-    from rag.index import KIND, source_folder
+    from graftlm.rag.index import KIND, source_folder
 
     settings, workspace = workspace_of(ctx)
     manifest = workspace.get(KIND, name).manifest
@@ -136,8 +136,8 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the best chunks for a question, with source, location and score."""
-    from rag.index import load_index
-    from rag.retrieve import search
+    from graftlm.rag.index import load_index
+    from graftlm.rag.retrieve import search
 
     settings, workspace = workspace_of(ctx)
     index = load_index(name, workspace=workspace, embedder=_embedder(settings),
@@ -170,7 +170,7 @@ def query(
 def list_(ctx: typer.Context,
           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the indexes in the workspace."""
-    from rag.index import KIND
+    from graftlm.rag.index import KIND
 
     _, workspace = workspace_of(ctx)
     rows = [{"name": a.name, "chunks": a.manifest.get("chunk_count"),
@@ -203,8 +203,8 @@ def eval_retrieval(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """hit@k, recall@k, MRR and nDCG@10 of dense, sparse and hybrid search, side by side."""
-    from rag.evaluate import evaluate, load_queries
-    from rag.index import load_index
+    from graftlm.rag.evaluate import evaluate, load_queries
+    from graftlm.rag.index import load_index
 
     settings, workspace = workspace_of(ctx)
     loaded = load_queries(queries, qrels=qrels, query_field=query_field, gold_field=gold_field)
@@ -225,6 +225,6 @@ def eval_retrieval(
 
 def remove(settings, workspace, name: str) -> Path:
     """``graft index rm``: the index, and its collections if Milvus holds it."""
-    from rag.index import remove_index
+    from graftlm.rag.index import remove_index
 
     return remove_index(name, workspace=workspace, milvus=settings.rag.milvus)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from graftlm import jsonl
 from graftlm.errors import DataFormatError
-from rag.index import Index
-from rag.retrieve import MODES, search
+from graftlm.rag.index import Index
+from graftlm.rag.retrieve import MODES, search
 
 
 @dataclass(frozen=True)

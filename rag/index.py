@@ -24,9 +24,9 @@ from graftlm.errors import ArtifactError, ConfigError, DocumentLoadError, InputE
 from graftlm.lineage import file_sha256, version_of
 from graftlm.settings import MilvusSettings, RagSettings
 from graftlm.workspace import Artifact, Workspace, write_manifest
-from rag.chunking import Chunk, chunk_all, make_splitter
-from rag.loaders import discover, load
-from rag.store import FolderStore, Store, StoreWriter, read_chunks, write_chunks
+from graftlm.rag.chunking import Chunk, chunk_all, make_splitter
+from graftlm.rag.loaders import discover, load
+from graftlm.rag.store import FolderStore, Store, StoreWriter, read_chunks, write_chunks
 
 KIND = "indexes"
 FORMAT_VERSION = 1
@@ -163,7 +163,7 @@ def forget_store(manifest: dict | None, milvus: MilvusSettings, now: dict | None
     if now and now.get("type") == "milvus" and all(now.get(key) == entry.get(key)
                                                    for key in ("uri", "alias")):
         return
-    from rag.milvus import forget
+    from graftlm.rag.milvus import forget
 
     try:
         forget(entry, milvus)
@@ -304,7 +304,7 @@ def _checked(artifact: Artifact, name: str, embedder: Embedder,
             f"(dimension {manifest.get('dim')}), but the configured embedder is '{embedder.name}' "
             f"(dimension {embedder.dim}). Set models.embedder back, or rebuild the index.")
     if manifest.get("store", {}).get("type", "faiss") == "milvus":
-        from rag.milvus import MilvusStore
+        from graftlm.rag.milvus import MilvusStore
 
         return Index(artifact, embedder,
                      MilvusStore(manifest["store"], milvus, manifest["chunk_count"]))

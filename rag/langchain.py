@@ -13,8 +13,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
-from rag.index import Index
-from rag.retrieve import MODES, search
+from graftlm.rag.index import Index
+from graftlm.rag.retrieve import MODES, search
 
 
 class GraftRetriever(BaseRetriever):

@@ -28,8 +28,8 @@ import numpy as np
 from graftlm.errors import ArtifactError, BackendUnavailableError
 from graftlm.settings import MilvusSettings, RagSettings, secret
 from graftlm.workspace import Workspace
-from rag.chunking import Chunk
-from rag.store import Hit, sparse_tokens
+from graftlm.rag.chunking import Chunk
+from graftlm.rag.store import Hit, sparse_tokens
 
 INSERT_BATCH = 512
 HNSW = {"M": 32, "efConstruction": 80}

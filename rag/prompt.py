@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from graftlm.errors import InputError
 from graftlm.settings import PromptSettings, RagSettings
-from rag.retrieve import Result
-from rag.retrieve import search as rag_search
+from graftlm.rag.retrieve import Result
+from graftlm.rag.retrieve import search as rag_search
 
 CountTokens = Callable[[str], int]
 

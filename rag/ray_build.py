@@ -25,7 +25,7 @@ import numpy as np
 
 from graftlm.errors import BackendUnavailableError, ConfigError, DocumentLoadError
 from graftlm.settings import ModelSettings, RagSettings, RaySettings
-from rag.chunking import Chunk
+from graftlm.rag.chunking import Chunk
 
 READING, STAGE = "reading (Ray)", "embedding files (Ray)"
 
@@ -175,8 +175,8 @@ def chunk_files(batch: dict, *, folder: str, settings: RagSettings,
     Unreadable files are always reported as rows (never raised), so the driver decides about
     ``strict``."""
     from graftlm.embedder import load_embedder
-    from rag.chunking import make_splitter
-    from rag.index import read_file
+    from graftlm.rag.chunking import make_splitter
+    from graftlm.rag.index import read_file
 
     tokens = load_embedder(models, light=True)  # cached in the worker process
     splitter = make_splitter(settings.chunk_tokens, settings.chunk_overlap, tokens.count_tokens)

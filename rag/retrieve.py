@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from graftlm.errors import InputError
-from rag.chunking import Chunk
-from rag.index import Index
-from rag.store import Hit
+from graftlm.rag.chunking import Chunk
+from graftlm.rag.index import Index
+from graftlm.rag.store import Hit
 
 MODES = ("hybrid", "dense", "sparse")
 

@@ -23,7 +23,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from graftlm.settings import RagSettings
-from rag.chunking import Chunk
+from graftlm.rag.chunking import Chunk
 
 RECALL_SAMPLE = 200
 

@@ -6,9 +6,9 @@ The public names below are loaded on first use, so importing the CLI stays light
 from graftlm.exports import lazy_exports
 
 _PUBLIC = {
-    "create_app": "serving.app",
-    "Runtime": "serving.runtime",
-    "LocalEngine": "serving.engines.local",
-    "VllmEngine": "serving.engines.vllm",
+    "create_app": "graftlm.serving.app",
+    "Runtime": "graftlm.serving.runtime",
+    "LocalEngine": "graftlm.serving.engines.local",
+    "VllmEngine": "graftlm.serving.engines.vllm",
 }
 __all__, __getattr__ = lazy_exports("serving", _PUBLIC)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from serving.protocol import ApiError
+from graftlm.serving.protocol import ApiError
 
 RETRY_AFTER_S = 1
 

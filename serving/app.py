@@ -25,13 +25,13 @@ from fastapi.responses import JSONResponse
 
 from graftlm.errors import GraftError
 from graftlm.settings import secret
-from serving import openapi
-from serving.gateway import Gateway
-from serving.guard import Guard
-from serving.launch import free_port
-from serving.protocol import ApiError, error_body
-from serving.routes import router
-from serving.runtime import Runtime
+from graftlm.serving import openapi
+from graftlm.serving.gateway import Gateway
+from graftlm.serving.guard import Guard
+from graftlm.serving.launch import free_port
+from graftlm.serving.protocol import ApiError, error_body
+from graftlm.serving.routes import router
+from graftlm.serving.runtime import Runtime
 
 log = logging.getLogger("graftlm.serving")
 

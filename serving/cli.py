@@ -15,7 +15,7 @@ import typer
 
 from graftlm.commands import setting_help, settings_of, workspace_of
 from graftlm.errors import InputError
-from serving.launch import is_loopback, require_free
+from graftlm.serving.launch import is_loopback, require_free
 
 
 class EngineChoice(str, Enum):
@@ -65,7 +65,7 @@ def serve(
     # Before torch loads: OpenMP threads that spin while idle take the cores the engine needs
     # (measured: a query embedding took 0.5 s beside a vLLM server, 0.02 s with this).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from serving.runtime import Runtime
+    from graftlm.serving.runtime import Runtime
 
     if api_key and api_key_file:
         raise InputError("give the API key with --api-key or --api-key-file, not both.")
@@ -113,7 +113,7 @@ class _Stopper:
 async def _serve(runtime, stopper: _Stopper) -> None:
     import uvicorn
 
-    from serving.app import create_app, server_config
+    from graftlm.serving.app import create_app, server_config
 
     s = runtime.settings.serving
     loop = asyncio.get_running_loop()

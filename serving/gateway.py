@@ -18,13 +18,13 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from graftlm.errors import ArtifactNotFoundError, GraftError, InputError
-from rag.prompt import augment, token_counter
-from serving.admission import Admission, Slot
-from serving.engines.base import Request as EngineRequest
-from serving.metrics import Metrics
-from serving.protocol import ApiError, ChatRequest, CompletionRequest, Params
-from serving.responses import Reply, events, whole
-from serving.runtime import Route, Runtime
+from graftlm.rag.prompt import augment, token_counter
+from graftlm.serving.admission import Admission, Slot
+from graftlm.serving.engines.base import Request as EngineRequest
+from graftlm.serving.metrics import Metrics
+from graftlm.serving.protocol import ApiError, ChatRequest, CompletionRequest, Params
+from graftlm.serving.responses import Reply, events, whole
+from graftlm.serving.runtime import Route, Runtime
 
 # Room kept beside the sources, the messages and the answer for what `fit` does not count: the
 # chat template's tokens around the system message that carries the sources.

@@ -26,7 +26,7 @@ import hmac
 
 from fastapi.responses import JSONResponse
 
-from serving.protocol import ApiError, error_body, too_large
+from graftlm.serving.protocol import ApiError, error_body, too_large
 
 PROTECTED = ("/v1/", "/openapi.json")
 ADMIN = ("/v1/adapters",)

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict
 
-from serving.protocol import BOOKKEEPING, NO_OP, AdapterRequest, ChatRequest, CompletionRequest
+from graftlm.serving.protocol import BOOKKEEPING, NO_OP, AdapterRequest, ChatRequest, CompletionRequest
 
 REQUESTS = (ChatRequest, CompletionRequest, AdapterRequest)
 

@@ -17,8 +17,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from graftlm.errors import GraftError, InputError
-from serving.metrics import Metrics
-from serving.protocol import (ApiError, Chunk, chat_chunk, chat_response, completion_chunk,
+from graftlm.serving.metrics import Metrics
+from graftlm.serving.protocol import (ApiError, Chunk, chat_chunk, chat_response, completion_chunk,
                               completion_response, new_id, usage)
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from serving import openapi as api
-from serving.gateway import Answer, Gateway
-from serving.protocol import (AdapterRequest, ChatRequest, CompletionRequest, model_list,
+from graftlm.serving import openapi as api
+from graftlm.serving.gateway import Answer, Gateway
+from graftlm.serving.protocol import (AdapterRequest, ChatRequest, CompletionRequest, model_list,
                               parse)
 
 router = APIRouter()

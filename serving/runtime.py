@@ -65,8 +65,8 @@ class Runtime:
                  report: Callable[[str], None] | None = None,
                  on_fatal: Callable[[str], None] | None = None):
         from graftlm.models import base_model_dir
-        from tuning.adapter import fitting_adapter
-        from tuning.methods import method_of
+        from graftlm.tuning.adapter import fitting_adapter
+        from graftlm.tuning.methods import method_of
 
         self.settings, self.workspace = settings, workspace
         self.base_path = base_model_dir(settings.models, workspace)
@@ -83,7 +83,7 @@ class Runtime:
         self.indexes: dict[str, Sources] = {}
         if indexes:
             from graftlm.embedder import load_embedder
-            from rag.index import load_index
+            from graftlm.rag.index import load_index
 
             embedder = embedder or load_embedder(settings.models)
             for name in dict.fromkeys(indexes):
@@ -94,7 +94,7 @@ class Runtime:
 
     def _engine(self, kind: str, report: Callable[[str], None] | None,
                 on_fatal: Callable[[str], None] | None):
-        from serving.engines.vllm import VllmEngine, vllm_installed
+        from graftlm.serving.engines.vllm import VllmEngine, vllm_installed
 
         serving = self.settings.serving
         if kind == "auto" and not serving.upstream:
@@ -102,7 +102,7 @@ class Runtime:
         for name, method in self.methods.items():
             _refuse_on(kind if not serving.upstream else "upstream", name, method)
         if serving.upstream:  # vLLM servers that run already: start none
-            from serving.engines.upstream import UpstreamEngine
+            from graftlm.serving.engines.upstream import UpstreamEngine
 
             return UpstreamEngine(serving.upstream, self.adapter_paths,
                                   api_key=secret(serving.upstream_api_key), report=report)
@@ -113,7 +113,7 @@ class Runtime:
                               log_dir=self.workspace.home / "logs", report=report,
                               on_fatal=on_fatal, merged=merged)
         if kind == "local":
-            from serving.engines.local import LocalEngine
+            from graftlm.serving.engines.local import LocalEngine
 
             return LocalEngine(self.base_path, self.adapter_paths,
                                max_batch=self.settings.serving.max_batch)
@@ -123,9 +123,9 @@ class Runtime:
         """The merged copies of the weights (made once per adapter build, in the workspace
         cache), by name, of the adapters vLLM cannot serve as LoRA, and on a CPU of the first
         ``serving.vllm.merged_adapters`` LoRA adapters too."""
-        from serving.engines.vllm import on_gpu
-        from tuning.methods import LORA_SHAPED
-        from tuning.merge import merged_copy
+        from graftlm.serving.engines.vllm import on_gpu
+        from graftlm.tuning.methods import LORA_SHAPED
+        from graftlm.tuning.merge import merged_copy
 
         lora = [n for n in self.adapter_paths if self.methods[n] in LORA_SHAPED]
         names = [n for n in self.adapter_paths if self.methods[n] not in LORA_SHAPED]
@@ -150,8 +150,8 @@ class Runtime:
 
     async def add_adapter(self, name: str) -> dict:
         """Serve one more workspace adapter, without a restart."""
-        from tuning.adapter import fitting_adapter
-        from tuning.methods import LORA_SHAPED, method_of
+        from graftlm.tuning.adapter import fitting_adapter
+        from graftlm.tuning.methods import LORA_SHAPED, method_of
 
         # Reading the card and hashing the weights take a while for a big adapter: off the loop.
         artifact = await asyncio.to_thread(fitting_adapter, _servable(name), self.base_path,
@@ -218,7 +218,7 @@ class Runtime:
 
 def _refuse_on(engine: str, name: str, method: str) -> None:
     """Refuse, before anything starts, an adapter the ``engine`` cannot serve."""
-    from tuning.methods import LORA_SHAPED, UNMERGEABLE
+    from graftlm.tuning.methods import LORA_SHAPED, UNMERGEABLE
 
     if engine == "local" or method in LORA_SHAPED:
         return

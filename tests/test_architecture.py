@@ -2,26 +2,34 @@
 
 The import graph counts every import of a project module, function-level ones included (a
 deferred import hides a cycle from Python, not from a reader). Build stages (``rag``,
-``tuning``) never import the stages that use them (``advisor``, ``serving``).
+``tuning``) never import the stages that use them (``advisor``, ``serving``). The stages' folders
+sit at the top of the repository but install and import as ``graftlm.<stage>``.
 """
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("graftlm", "advisor", "rag", "tuning", "serving")
 BUILD_STAGES, USING_STAGES = {"rag", "tuning"}, {"advisor", "serving"}
+STAGES = BUILD_STAGES | USING_STAGES
 MAX_LINES = 400
 
 
 def _modules() -> dict[str, Path]:
+    """Installed module name → its file (``advisor/plan.py`` is ``graftlm.advisor.plan``)."""
     found = {}
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
+    for folder in ("graftlm", *sorted(STAGES)):
+        for path in sorted((ROOT / folder).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
-            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-            found[name] = path
+            parts = parts[:-1] if parts[-1] == "__init__" else parts
+            found[".".join(parts if folder == "graftlm" else ("graftlm", *parts))] = path
     return found
+
+
+def stage(name: str) -> str:
+    """The stage a module belongs to, or ``graftlm`` for the core."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in STAGES else parts[0]
 
 
 def _owner(name: str, modules) -> str | None:
@@ -105,16 +113,34 @@ def test_no_import_cycles():
 
 def test_build_stages_do_not_import_the_stages_that_use_them():
     wrong = sorted(f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
-                   if a.split(".")[0] in BUILD_STAGES and b.split(".")[0] in USING_STAGES)
+                   if stage(a) in BUILD_STAGES and stage(b) in USING_STAGES)
     assert wrong == []
 
 
 def test_the_core_imports_no_stage():
-    stages = BUILD_STAGES | USING_STAGES
     leaks = sorted(f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
-                   if a.split(".")[0] == "graftlm" and a != "graftlm.cli"
-                   and b.split(".")[0] in stages)
+                   if stage(a) == "graftlm" and a != "graftlm.cli" and stage(b) in STAGES)
     assert leaks == []
+
+
+def test_stages_are_imported_under_graftlm_only():
+    """A top-level ``advisor``, ``rag`` or ``tuning`` would clash with PyPI's packages of those
+    names: the wheel has none, so an import of one works in the repository and fails installed."""
+    bare = []
+    for folder in ("graftlm", *sorted(STAGES), "tests", "benchmarks", "examples"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                         and not node.level else [])
+                bare += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                         if n.split(".")[0] in STAGES]
+    assert bare == []
+
+
+def test_the_stage_of_a_module():
+    assert [stage(n) for n in ("graftlm.rag.index", "graftlm.settings", "graftlm.serving")] == [
+        "rag", "graftlm", "serving"]
 
 
 def test_shared_command_helpers_are_a_leaf():

@@ -23,7 +23,7 @@ DOCS = {"weather.md": "the weather in paris is rate five stars\n",
 def setup(tmp_path_factory):
     from graftlm.settings import Settings
     from graftlm.workspace import Workspace
-    from rag.index import build_index
+    from graftlm.rag.index import build_index
 
     home = tmp_path_factory.mktemp("identity")
     base = save_tiny_base(home / "tiny-base")
@@ -40,16 +40,16 @@ def setup(tmp_path_factory):
 
 
 def example():
-    from tuning.data import Example
+    from graftlm.tuning.data import Example
 
     return Example((("system", SYSTEM), ("user", QUESTION), ("assistant", "five stars")), 1)
 
 
 def served_ids(settings, workspace):
-    from serving.engines.base import Request
-    from serving.gateway import Gateway
-    from serving.protocol import ChatRequest
-    from serving.runtime import Runtime
+    from graftlm.serving.engines.base import Request
+    from graftlm.serving.gateway import Gateway
+    from graftlm.serving.protocol import ChatRequest
+    from graftlm.serving.runtime import Runtime
 
     runtime = Runtime(settings, workspace, indexes=["kb"], engine="local",
                       embedder=WordEmbedder())
@@ -65,12 +65,12 @@ def served_ids(settings, workspace):
 
 
 def test_the_four_paths_build_the_same_tokens(setup, tmp_path):
-    from advisor.arms import ARMS, ArmRun
-    from advisor.measure import Measurer
-    from rag.index import load_index
-    from tuning.data import IGNORE, encode, prompt_ids
-    from tuning.pipeline import with_index
-    from tuning.raft import render
+    from graftlm.advisor.arms import ARMS, ArmRun
+    from graftlm.advisor.measure import Measurer
+    from graftlm.rag.index import load_index
+    from graftlm.tuning.data import IGNORE, encode, prompt_ids
+    from graftlm.tuning.pipeline import with_index
+    from graftlm.tuning.raft import render
 
     settings, workspace = setup
     index = load_index("kb", workspace=workspace, embedder=WordEmbedder())

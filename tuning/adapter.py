@@ -22,7 +22,7 @@ KIND = "adapters"
 def open_adapter(name: str, settings: Settings, workspace: Workspace):
     """The base model with adapter ``name`` on top (:func:`tuning.methods.open_trained`), its
     tokenizer and card, refusing one trained for another base."""
-    from tuning.methods import method_of, open_trained
+    from graftlm.tuning.methods import method_of, open_trained
 
     model, tokenizer, base_path = load_base(settings.models, workspace)
     artifact = fitting_adapter(name, base_path, workspace)

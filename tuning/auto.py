@@ -31,8 +31,8 @@ from graftlm.errors import InputError
 from graftlm.lineage import file_sha256
 from graftlm.settings import Settings, TuningSettings
 from graftlm.workspace import Workspace
-from tuning.auto_trials import Search, TrialFigures, choose, describe, pareto
-from tuning.methods import LORA_FAMILY
+from graftlm.tuning.auto_trials import Search, TrialFigures, choose, describe, pareto
+from graftlm.tuning.methods import LORA_FAMILY
 
 RANKS = (4, 8, 16, 32, 64)
 PREFIX_TOKENS = (8, 16, 32)
@@ -180,8 +180,8 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
     from transformers import AutoTokenizer
 
     from graftlm.models import base_model_dir
-    from tuning.data import check_data, require_clean
-    from tuning.train import split
+    from graftlm.tuning.data import check_data, require_clean
+    from graftlm.tuning.train import split
 
     t = settings.tuning
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
@@ -204,10 +204,10 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
 
     from graftlm.errors import TrainingError
     from graftlm.loader import load_base
-    from tuning.data import prompt_ids
-    from tuning.methods import check_fits, prepare
-    from tuning.pipeline import base_config
-    from tuning.train import split, train
+    from graftlm.tuning.data import prompt_ids
+    from graftlm.tuning.methods import check_fits, prepare
+    from graftlm.tuning.pipeline import base_config
+    from graftlm.tuning.train import split, train
 
     report_progress = progress or (lambda _event: None)
     t = settings.tuning
@@ -291,7 +291,7 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
 
 
 def _fits(settings: TuningSettings, config) -> bool:
-    from tuning.methods import check_fits
+    from graftlm.tuning.methods import check_fits
 
     try:
         check_fits(settings, config)

@@ -14,7 +14,7 @@ def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields,
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
-    from tuning.auto import progress_words, search
+    from graftlm.tuning.auto import progress_words, search
 
     err = Console(stderr=True)
     state = {"trials": "no trial finished yet", "now": ""}

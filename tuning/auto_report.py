@@ -9,7 +9,7 @@ import json
 import math
 from pathlib import Path
 
-from tuning.auto_trials import Search, TrialFigures
+from graftlm.tuning.auto_trials import Search, TrialFigures
 
 WIDTH, HEIGHT, PAD = 380, 260, 48
 FRONT, OTHER, CHOSEN = "#2b7a4b", "#9aa5b1", "#c0392b"

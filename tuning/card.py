@@ -16,8 +16,8 @@ from pathlib import Path
 
 from graftlm.lineage import file_sha256, model_hash
 from graftlm.settings import Settings
-from tuning.data import DataReport
-from tuning.train import TrainResult
+from graftlm.tuning.data import DataReport
+from graftlm.tuning.train import TrainResult
 
 
 def make_card(settings: Settings, base_path, data: Path, report: DataReport, result: TrainResult,

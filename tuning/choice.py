@@ -39,7 +39,7 @@ def label_logprobs(model, prompt: Sequence[int], labels: Sequence[Sequence[int]]
     """
     import torch
 
-    from tuning.methods import decoding_view
+    from graftlm.tuning.methods import decoding_view
 
     model = decoding_view(model)  # a prefix model's cache must start with its prefix
     device = next(model.parameters()).device

@@ -91,7 +91,7 @@ def train(
     """Train a skill adapter on the base model: LoRA by default, another --method, or the one
     --auto finds best for the data."""
     from graftlm.errors import InputError
-    from tuning.data import FieldMap
+    from graftlm.tuning.data import FieldMap
 
     if full and method not in (None, Method.full):
         raise InputError(f"--full and --method {method.value} exclude each other; --full is "
@@ -146,8 +146,8 @@ def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, forc
     """Run the --auto search; the settings it chose and the card's record of it."""
     from graftlm.commands import parse_duration
     from graftlm.errors import ArtifactError, InputError
-    from tuning.adapter import KIND
-    from tuning.auto_cli import print_search, run_search
+    from graftlm.tuning.adapter import KIND
+    from graftlm.tuning.auto_cli import print_search, run_search
 
     given = [flag for flag, value in chosen.items() if value is not None]
     if given:
@@ -160,7 +160,7 @@ def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, forc
                               fmt=fmt, fields=fields,
                               held_out_elsewhere=held_out_elsewhere)
     if report is not None:
-        from tuning.auto_report import write_search_report
+        from graftlm.tuning.auto_report import write_search_report
 
         page = write_search_report(found, report)
         typer.echo(f"search report: {page}", err=as_json)
@@ -173,8 +173,8 @@ def _check(data, settings, workspace, fmt, fields) -> None:
     from transformers import AutoTokenizer
 
     from graftlm.models import base_model_dir
-    from tuning.data import check_data
-    from tuning.estimate import training_minutes
+    from graftlm.tuning.data import check_data
+    from graftlm.tuning.estimate import training_minutes
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
     report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
@@ -206,7 +206,7 @@ def _train(data, name, settings, workspace, **kwargs):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from tuning.pipeline import train_adapter
+    from graftlm.tuning.pipeline import train_adapter
 
     err = Console(stderr=True)
     with Progress("[progress.description]{task.description}", BarColumn(),
@@ -235,7 +235,7 @@ def _train(data, name, settings, workspace, **kwargs):
 def list_(ctx: typer.Context,
           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the adapters in the workspace with their metrics."""
-    from tuning.adapter import KIND
+    from graftlm.tuning.adapter import KIND
 
     _, workspace = workspace_of(ctx)
     rows = [{"name": a.name, "type": a.manifest.get("type"),
@@ -258,7 +258,7 @@ def merge(
     force: Annotated[bool, typer.Option(help="Replace a non-empty OUT.")] = False,
 ) -> None:
     """Fold an adapter into the base weights: a plain model any engine loads."""
-    from tuning.merge import merge_adapter
+    from graftlm.tuning.merge import merge_adapter
 
     settings, workspace = workspace_of(ctx)
     typer.echo(f"merged '{name}' into {merge_adapter(name, out, settings, workspace, force=force)}")
@@ -276,7 +276,7 @@ def eval_adapter(
 ) -> None:
     """Base model and adapter side by side on the same examples (read as the adapter was
     trained: its card's fields and system prompt, unless a field is given here)."""
-    from tuning.eval_adapter import evaluate_adapter
+    from graftlm.tuning.eval_adapter import evaluate_adapter
 
     settings, workspace = workspace_of(ctx)
     result = evaluate_adapter(name, data, settings, workspace,

@@ -11,12 +11,12 @@ from pathlib import Path
 from graftlm.padding import pad_id
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace
-from tuning.adapter import open_adapter
-from tuning.data import FieldMap, Format, check_data, encode, require_clean
-from tuning.evaluate import answer_budget, evaluate_answers
-from tuning.methods import switched_off
-from tuning.metrics import Scorer, mean
-from tuning.train import eval_loss
+from graftlm.tuning.adapter import open_adapter
+from graftlm.tuning.data import FieldMap, Format, check_data, encode, require_clean
+from graftlm.tuning.evaluate import answer_budget, evaluate_answers
+from graftlm.tuning.methods import switched_off
+from graftlm.tuning.metrics import Scorer, mean
+from graftlm.tuning.train import eval_loss
 
 
 def reading(card: dict, given: dict[str, str | None]) -> FieldMap | None:

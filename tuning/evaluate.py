@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from graftlm.padding import left_pad, pad_id
-from tuning.choice import choose
-from tuning.data import Example, prompt_ids
-from tuning.metrics import Scorer, mean
+from graftlm.tuning.choice import choose
+from graftlm.tuning.data import Example, prompt_ids
+from graftlm.tuning.metrics import Scorer, mean
 
 
 def generate_answers(model, tokenizer, examples: Sequence[Example], *, max_new_tokens: int,

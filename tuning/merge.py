@@ -15,9 +15,9 @@ from pathlib import Path
 from graftlm.errors import ArtifactError, InputError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, sync_tree, fsync_path
-from tuning.adapter import open_adapter
-from tuning.methods import merged as folded
-from tuning.methods import method_of
+from graftlm.tuning.adapter import open_adapter
+from graftlm.tuning.methods import merged as folded
+from graftlm.tuning.methods import method_of
 
 COMPLETE = ".complete"  # written last into a merged copy: the copy is whole
 

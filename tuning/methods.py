@@ -57,7 +57,7 @@ def linear_layers(model) -> dict[str, object]:
     """The linear layers inside the model's numbered blocks, by module path."""
     import torch
 
-    from tuning.spectrum import module_kind
+    from graftlm.tuning.spectrum import module_kind
 
     return {name: module for name, module in model.named_modules()
             if isinstance(module, torch.nn.Linear) and module_kind(f"{name}.weight")}
@@ -161,7 +161,7 @@ def prepare(model, settings: TuningSettings, *, init_dir: Path | None = None,
     training makes it worse than the base model by several nats."""
     from peft import get_peft_model
 
-    from tuning import spectrum
+    from graftlm.tuning import spectrum
 
     method = settings.method
     record: dict = {"name": method}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tuning.data import IGNORE, Encoded
+from graftlm.tuning.data import IGNORE, Encoded
 
 
 @dataclass

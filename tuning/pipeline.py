@@ -18,11 +18,11 @@ from graftlm.lineage import version_of
 from graftlm.loader import load_base
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
-from tuning.adapter import KIND
-from tuning.card import make_card
-from tuning.data import FieldMap, Format, check_data, prompt_ids, require_clean
-from tuning.methods import check_fits, prepare, save
-from tuning.train import split, train
+from graftlm.tuning.adapter import KIND
+from graftlm.tuning.card import make_card
+from graftlm.tuning.data import FieldMap, Format, check_data, prompt_ids, require_clean
+from graftlm.tuning.methods import check_fits, prepare, save
+from graftlm.tuning.train import split, train
 
 
 def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, **options
@@ -112,9 +112,9 @@ def with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, t
     """The examples rendered with sources from index ``name``, the settings with room for the
     sources in each example, and the card's record of the index."""
     from graftlm.embedder import load_embedder
-    from rag.index import KIND as INDEXES
-    from rag.index import load_index
-    from tuning.raft import max_length_with_sources, render
+    from graftlm.rag.index import KIND as INDEXES
+    from graftlm.rag.index import load_index
+    from graftlm.tuning.raft import max_length_with_sources, render
 
     loaded = load_index(name, workspace=workspace,
                         embedder=embedder or load_embedder(settings.models),

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from graftlm.settings import RagSettings, TuningSettings
-from rag.prompt import augment, from_documents, query_of, search, token_counter
-from rag.retrieve import Result
-from tuning.data import Example
-from tuning.metrics import contains
+from graftlm.rag.prompt import augment, from_documents, query_of, search, token_counter
+from graftlm.rag.retrieve import Result
+from graftlm.tuning.data import Example
+from graftlm.tuning.metrics import contains
 
 
 @dataclass

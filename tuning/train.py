@@ -28,13 +28,13 @@ from pathlib import Path
 from graftlm.errors import TrainingError
 from graftlm.padding import pad_id
 from graftlm.settings import TuningSettings
-from tuning.data import IGNORE, Encoded, Example, encode
-from tuning import checkpoint as checkpoints
-from tuning import fast_lora
-from tuning.evaluate import answer_budget, evaluate_answers
-from tuning.head_loss import head_loss, hidden_states_out, output_head
-from tuning.packing import Packed, collate_packed, pack
-from tuning.metrics import Scorer, mean
+from graftlm.tuning.data import IGNORE, Encoded, Example, encode
+from graftlm.tuning import checkpoint as checkpoints
+from graftlm.tuning import fast_lora
+from graftlm.tuning.evaluate import answer_budget, evaluate_answers
+from graftlm.tuning.head_loss import head_loss, hidden_states_out, output_head
+from graftlm.tuning.packing import Packed, collate_packed, pack
+from graftlm.tuning.metrics import Scorer, mean
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from serving.protocol import Chunk, Params
+from graftlm.serving.protocol import Chunk, Params
 
 
 @dataclass

@@ -25,9 +25,9 @@ from pathlib import Path
 from graftlm.errors import ArtifactError
 from graftlm.loader import load_pretrained
 from graftlm.padding import left_pad
-from serving.engines.base import Request
-from serving.engines.stops import StopScanner
-from serving.protocol import Chunk
+from graftlm.serving.engines.base import Request
+from graftlm.serving.engines.stops import StopScanner
+from graftlm.serving.protocol import Chunk
 
 BASE = "__base__"
 GATHER_SECONDS = 0.01
@@ -86,7 +86,7 @@ class LocalEngine:
     def _attach(self, name: str, path: Path) -> None:
         from peft import PeftModel
 
-        from tuning.methods import LORA_SHAPED, for_inference, method_at, open_trained
+        from graftlm.tuning.methods import LORA_SHAPED, for_inference, method_at, open_trained
 
         method = method_at(path)
         if method not in LORA_SHAPED:
@@ -159,7 +159,7 @@ class LocalEngine:
     def _choose(self, request: Request, ids: list[int]) -> str:
         """The most likely of the request's choices, scored as measured advice and ``graft eval``
         score labels (:mod:`tuning.choice`), so a served choice is the measured one."""
-        from tuning.choice import label_ids, label_logprobs
+        from graftlm.tuning.choice import label_ids, label_logprobs
 
         choices = request.params.choice
         labels = label_ids(self.tokenizer, choices)
@@ -206,7 +206,7 @@ class LocalEngine:
     def _decode(self, batch: list[_Job], own: str | None = None) -> None:
         import torch
 
-        from tuning.methods import decoding_view
+        from graftlm.tuning.methods import decoding_view
 
         model = decoding_view(self.own[own]) if own else self.model
         device = self.model.device

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, BackendUnavailableError, ConfigError
-from serving.engines.base import Request
-from serving.engines.vllm_http import Unreachable, forward
-from serving.protocol import Chunk
+from graftlm.serving.engines.base import Request
+from graftlm.serving.engines.vllm_http import Unreachable, forward
+from graftlm.serving.protocol import Chunk
 
 WATCH_S = 2.0
 

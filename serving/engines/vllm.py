@@ -43,10 +43,10 @@ from pathlib import Path
 
 from graftlm.errors import ArtifactError, BackendUnavailableError
 from graftlm.settings import VllmSettings
-from serving.engines.base import Request
-from serving.engines.vllm_http import forward, httpx_errors
-from serving.launch import die_with_parent, wait_healthy
-from serving.protocol import Chunk
+from graftlm.serving.engines.base import Request
+from graftlm.serving.engines.vllm_http import forward, httpx_errors
+from graftlm.serving.launch import die_with_parent, wait_healthy
+from graftlm.serving.protocol import Chunk
 
 SERVED_BASE = "base"
 WATCH_S = 1.0  # how often a running server is checked

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 
 from graftlm.errors import BackendUnavailableError, InputError
 
-from serving.engines.base import Request
-from serving.protocol import Chunk
+from graftlm.serving.engines.base import Request
+from graftlm.serving.protocol import Chunk
 
 
 class Unreachable(BackendUnavailableError):

@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from advisor.schema import ArmResult, Measurement
+from graftlm.advisor.schema import ArmResult, Measurement
 from tests.conftest import save_tiny_base
-from tuning.data import Example
+from graftlm.tuning.data import Example
 
 ROWS = [("play some jazz music", "PlayMusic"), ("book a table for two", "BookRestaurant"),
         ("weather in paris", "GetWeather"), ("rate this novel five stars", "RateBook")]
@@ -33,7 +33,7 @@ def measurement_of(arms):
 
 
 def static_advice(order):
-    from advisor import Advisor, Facts
+    from graftlm.advisor import Advisor, Facts
 
     advice = Advisor().advise("Classify support tickets into queues; we have 500 labelled "
                               "tickets.", Facts(documents=True))

@@ -1,7 +1,7 @@
 import pytest
 
-from advisor import SCHEMA_VERSION, Advice, Advisor, Facts, json_schema
-from advisor.advise import MAX_DESCRIPTION_CHARS, read_description, validate_description
+from graftlm.advisor import SCHEMA_VERSION, Advice, Advisor, Facts, json_schema
+from graftlm.advisor.advise import MAX_DESCRIPTION_CHARS, read_description, validate_description
 from graftlm.errors import InputError
 
 

@@ -4,7 +4,7 @@ held-out examples, scored by the same scorer, priced from the tokens it counts."
 import pytest
 from typer.testing import CliRunner
 
-from advisor.compare import Compare, label_named
+from graftlm.advisor.compare import Compare, label_named
 from graftlm.errors import InputError
 from tests.advisor.conftest import ROWS, write_rows
 
@@ -18,10 +18,10 @@ def _oracle(body):
 
 
 def test_the_compared_arms_are_scored_priced_and_weighed(tmp_path, tiny_settings, endpoint):
-    from advisor import Advisor, Facts
-    from advisor.measure import measured_advice
+    from graftlm.advisor import Advisor, Facts
+    from graftlm.advisor.measure import measured_advice
     from graftlm.workspace import Workspace
-    from tuning.data import FieldMap
+    from graftlm.tuning.data import FieldMap
 
     endpoint["reply"] = _oracle
     data = write_rows(tmp_path / "data.jsonl", ROWS * 6)
@@ -71,7 +71,7 @@ def test_compare_options_need_measure(tmp_path):
 
 
 def test_broad_general_work_points_to_prompting_a_strong_model_and_a_new_language_does_not():
-    from advisor import Advisor
+    from graftlm.advisor import Advisor
     from graftlm.embedder import load_embedder
     from graftlm.settings import ModelSettings
 

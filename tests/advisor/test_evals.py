@@ -8,9 +8,9 @@ from tests.advisor.conftest import ROWS, write_rows
 
 
 def test_the_harness_saves_runs_and_compares_them_pairwise(tmp_path, tiny_settings):
-    from advisor.evals import compare, run_eval
+    from graftlm.advisor.evals import compare, run_eval
     from graftlm.workspace import Workspace
-    from tuning.data import FieldMap
+    from graftlm.tuning.data import FieldMap
 
     workspace = Workspace(tiny_settings.home)
     data = write_rows(tmp_path / "data.jsonl", ROWS * 3)

@@ -8,8 +8,8 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from advisor import Advisor
-from advisor.files import document_signals, example_signals
+from graftlm.advisor import Advisor
+from graftlm.advisor.files import document_signals, example_signals
 from graftlm.cli import app
 from graftlm.errors import DataFormatError, InputError
 

@@ -6,8 +6,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from advisor import Advisor
-from advisor.llm_reader import ModelReader, TaskFacts, reader_hits
+from graftlm.advisor import Advisor
+from graftlm.advisor.llm_reader import ModelReader, TaskFacts, reader_hits
 from graftlm.cli import app
 from graftlm.errors import BackendUnavailableError
 

@@ -2,14 +2,14 @@
 
 import pytest
 
-from advisor.measure import Measurer
+from graftlm.advisor.measure import Measurer
 from tests.advisor.conftest import ROWS, examples_of, write_rows
 from tests.conftest import WordEmbedder
 
 
 def test_every_arm_is_scored_on_the_same_held_out_examples(tmp_path, tiny_settings):
     from graftlm.workspace import Workspace
-    from tuning.data import FieldMap
+    from graftlm.tuning.data import FieldMap
 
     data = write_rows(tmp_path / "data.jsonl", ROWS * 10)
     docs = tmp_path / "docs"
@@ -46,7 +46,7 @@ def test_every_arm_is_scored_on_the_same_held_out_examples(tmp_path, tiny_settin
 
 def test_without_documents_the_retrieval_arms_say_why(tmp_path, tiny_settings):
     from graftlm.workspace import Workspace
-    from tuning.data import FieldMap
+    from graftlm.tuning.data import FieldMap
 
     data = write_rows(tmp_path / "data.jsonl", ROWS * 4)
     measurement, scores = Measurer(
@@ -59,7 +59,7 @@ def test_without_documents_the_retrieval_arms_say_why(tmp_path, tiny_settings):
 
 def test_too_small_a_budget_skips_training_with_a_reason(tmp_path, tiny_settings):
     from graftlm.workspace import Workspace
-    from tuning.data import FieldMap
+    from graftlm.tuning.data import FieldMap
 
     data = write_rows(tmp_path / "data.jsonl", ROWS * 4)
     measurement, _ = Measurer(tiny_settings, Workspace(tiny_settings.home), budget_s=1,
@@ -86,7 +86,7 @@ def test_bad_files_get_clear_errors(tmp_path, tiny_settings):
 
 
 def test_the_majority_label_baseline_comes_from_the_train_split():
-    from advisor.measure import majority_baseline
+    from graftlm.advisor.measure import majority_baseline
 
     train = examples_of([("a", "yes"), ("b", "yes"), ("c", "no")])
     held = examples_of([("d", "no"), ("e", "yes"), ("f", "no"), ("g", "maybe")])
@@ -95,9 +95,9 @@ def test_the_majority_label_baseline_comes_from_the_train_split():
 
 def test_tune_trains_the_lora_arms_with_what_a_search_chose(tmp_path, tiny_settings,
                                                             monkeypatch):
-    from advisor import measure
+    from graftlm.advisor import measure
     from graftlm.workspace import Workspace
-    from tuning.data import FieldMap
+    from graftlm.tuning.data import FieldMap
 
     monkeypatch.setattr(measure, "MIN_TRAIN_SECONDS", 1.0)
     settings = tiny_settings.model_copy(update={"tuning": tiny_settings.tuning.model_copy(
@@ -114,7 +114,7 @@ def test_tune_trains_the_lora_arms_with_what_a_search_chose(tmp_path, tiny_setti
     assert search is not None and search["trials"][0]["params"]["method"] == "ia3"
     assert search["validation"] >= 2 and search["chosen"] in search["pareto"]
     chosen = next(t for t in search["trials"] if t["number"] == search["chosen"])
-    from tuning.auto_trials import describe
+    from graftlm.tuning.auto_trials import describe
 
     said = [status for arm, status in seen if arm == "lora"]
     assert f"search chose {describe(chosen['params'])}" in said
@@ -130,10 +130,10 @@ def test_the_report_and_the_terminal_show_the_search(tmp_path):
 
     from rich.console import Console
 
-    from advisor.render import render_measurement
-    from advisor.report import render_html
+    from graftlm.advisor.render import render_measurement
+    from graftlm.advisor.report import render_html
     from tests.advisor.conftest import arm_result, measurement_of, static_advice
-    from tuning.auto_trials import Search, TrialFigures
+    from graftlm.tuning.auto_trials import Search, TrialFigures
 
     trials = [TrialFigures(0, "complete", {"method": "lora", "rank": 16, "alpha_ratio": 2},
                            0.9, 1_000_000, 30.0),
@@ -154,11 +154,11 @@ def test_the_report_and_the_terminal_show_the_search(tmp_path):
 
 def test_tune_falls_back_to_the_recipe_when_the_search_chooses_nothing(tmp_path, tiny_settings,
                                                                        monkeypatch):
-    from advisor import measure
+    from graftlm.advisor import measure
     from graftlm.errors import InputError
     from graftlm.workspace import Workspace
-    from tuning import auto
-    from tuning.data import FieldMap
+    from graftlm.tuning import auto
+    from graftlm.tuning.data import FieldMap
 
     def nothing(*args, **kwargs):
         raise InputError("no trial finished within the budget (9 s)")
@@ -179,7 +179,7 @@ def test_tune_falls_back_to_the_recipe_when_the_search_chooses_nothing(tmp_path,
 def test_budget_left_over_trains_a_second_seed_of_a_tied_trained_arm(tiny_settings):
     import time
 
-    from advisor.arms import ArmRun
+    from graftlm.advisor.arms import ArmRun
     from graftlm.workspace import Workspace
 
     measurer = Measurer(tiny_settings, Workspace(tiny_settings.home), budget_s=600)

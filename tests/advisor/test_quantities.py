@@ -1,6 +1,6 @@
 import pytest
 
-from advisor.quantities import corpus_tokens, find_quantities
+from graftlm.advisor.quantities import corpus_tokens, find_quantities
 
 
 @pytest.mark.parametrize("text, value, what", [

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-from advisor import Advisor, Facts
-from advisor.questions import ASK, answered
+from graftlm.advisor import Advisor, Facts
+from graftlm.advisor.questions import ASK, answered
 from graftlm.cli import app
 
 # A question, not a description: whether documents hold the answers, and whether they change,
@@ -105,7 +105,7 @@ def test_on_a_terminal_it_asks_and_advises_from_the_answers(tmp_path):
     assert "Enter skips" in out and first.text.split()[0] in out
     assert f"Answered: {first.answers[pick].flag}" in out
     recommended = out[out.index("Recommendation:"):].splitlines()[0]
-    from advisor.scoring import TITLES
+    from graftlm.advisor.scoring import TITLES
 
     assert TITLES[first.answers[pick].recommendation] in recommended
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advisor import STRATEGIES, Advisor, Facts
-from advisor.reader import READER_FILE, WEIGHT, Reader, description_vectors, features, fit, \
+from graftlm.advisor import STRATEGIES, Advisor, Facts
+from graftlm.advisor.reader import READER_FILE, WEIGHT, Reader, description_vectors, features, fit, \
     load_reader
-from advisor.reader import TEMPERATURE as READER_TEMPERATURE
-from advisor.scoring import softmax
+from graftlm.advisor.reader import TEMPERATURE as READER_TEMPERATURE
+from graftlm.advisor.scoring import softmax
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 STORIES = {

@@ -4,7 +4,7 @@ a question in place of a description, and context that decides stated in passing
 
 import pytest
 
-from advisor import Advisor
+from graftlm.advisor import Advisor
 
 CASES = [
     # what they tried, and how it failed, is the evidence: the facts did not stick
@@ -38,7 +38,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def advisors():
-    from advisor.reader import load_reader
+    from graftlm.advisor.reader import load_reader
     from graftlm.embedder import load_embedder
     from graftlm.settings import ModelSettings
 

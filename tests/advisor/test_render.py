@@ -1,7 +1,7 @@
 from rich.console import Console
 
-from advisor import Advisor
-from advisor.render import render
+from graftlm.advisor import Advisor
+from graftlm.advisor.render import render
 
 
 def rendered(text, **kwargs):
@@ -39,7 +39,7 @@ def test_the_plan_is_titled_for_the_recommended_strategy():
 
 
 def test_a_row_of_mostly_losses_still_shows_what_it_favours():
-    from advisor.render import _moves
+    from graftlm.advisor.render import _moves
 
     shown = _moves({"hybrid": 3.1, "full_ft": -8.9, "few_shot": -5.2, "rag": -5.0}).plain
     assert shown == "+3.1 hybrid -8.9 full FT -5.2 few-shot"

@@ -2,12 +2,12 @@
 
 import json
 
-from advisor.schema import ArmResult
+from graftlm.advisor.schema import ArmResult
 from tests.advisor.conftest import arm_result, measurement_of, static_advice
 
 
 def test_the_report_is_one_self_contained_page(tmp_path):
-    from advisor.report import write_report
+    from graftlm.advisor.report import write_report
 
     arms = [arm_result("zero_shot", "prompting", 0.1), arm_result("lora", "lora", 0.8),
             ArmResult(id="rag", strategy="rag", title="RAG", status="skipped",
@@ -25,8 +25,8 @@ def test_the_report_is_one_self_contained_page(tmp_path):
 
 
 def test_the_report_shows_every_metric_and_the_judges_prompt(tmp_path):
-    from advisor.report import write_report
-    from tuning.judge import PROMPT
+    from graftlm.advisor.report import write_report
+    from graftlm.tuning.judge import PROMPT
 
     arm = arm_result("rag", "rag", 0.4).model_copy(update={"metrics": {
         "f1": 0.4, "exact_match": 0.1, "contains": 0.35, "judge": 0.5}})

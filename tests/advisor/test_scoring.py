@@ -2,10 +2,10 @@ import math
 
 import pytest
 
-from advisor.catalog import CATALOG, SIGNALS
-from advisor.quantities import find_quantities
-from advisor.scoring import (STRATEGIES, Facts, examples_signal, score_hits, softmax, totals)
-from advisor.signals import Hit, SignalDetector
+from graftlm.advisor.catalog import CATALOG, SIGNALS
+from graftlm.advisor.quantities import find_quantities
+from graftlm.advisor.scoring import (STRATEGIES, Facts, examples_signal, score_hits, softmax, totals)
+from graftlm.advisor.signals import Hit, SignalDetector
 
 
 def scored(text, facts=None):

@@ -1,6 +1,6 @@
 """Few-shot demonstrations and where they go."""
 
-from advisor.shots import demonstrations, with_shots
+from graftlm.advisor.shots import demonstrations, with_shots
 from tests.advisor.conftest import ROWS, examples_of
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from advisor.catalog import CATALOG
-from advisor.signals import SignalDetector, SignalSpec, split_clauses
+from graftlm.advisor.catalog import CATALOG
+from graftlm.advisor.signals import SignalDetector, SignalSpec, split_clauses
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The verdict: a clear winner, and ties broken by the description only when parts help."""
 
-from advisor.verdict import decide
+from graftlm.advisor.verdict import decide
 from tests.advisor.conftest import arm_result, measurement_of, static_advice
 
 
@@ -116,7 +116,7 @@ def test_a_real_tie_inside_the_margin_is_decided_by_the_description():
 
 
 def test_the_held_out_split_is_sized_for_the_decision():
-    from advisor.verdict import held_out_size, split_reason
+    from graftlm.advisor.verdict import held_out_size, split_reason
 
     assert held_out_size(120, 100) == 60  # half of a small set
     assert held_out_size(150, 100) == 60  # 40%, for at least 60 scored

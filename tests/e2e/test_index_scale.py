@@ -21,7 +21,7 @@ import numpy as np
 import openai
 import pytest
 
-from serving.launch import free_port, graft_serve
+from graftlm.serving.launch import free_port, graft_serve
 from tests.e2e.conftest import graft, home_with_model
 
 pytestmark = pytest.mark.e2e

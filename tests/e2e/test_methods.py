@@ -8,7 +8,7 @@ import os
 import openai
 import pytest
 
-from serving.launch import graft_serve
+from graftlm.serving.launch import graft_serve
 from tests.e2e.conftest import graft, home_with_model
 
 pytestmark = pytest.mark.e2e
@@ -79,7 +79,7 @@ def reference(home, name: str, n: int = 8) -> str:
 
     from graftlm.settings import load_settings
     from graftlm.workspace import Workspace
-    from tuning.adapter import open_adapter
+    from graftlm.tuning.adapter import open_adapter
 
     settings = load_settings(overrides={"home": str(home)}).settings
     model, tokenizer, _ = open_adapter(name, settings, Workspace(home))

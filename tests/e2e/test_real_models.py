@@ -47,7 +47,7 @@ def test_prepare_converts_once_and_the_model_answers():
 
 
 def test_paraphrase_is_matched_by_meaning(embedder):
-    from advisor import Advisor
+    from graftlm.advisor import Advisor
 
     advice = Advisor(embedder).advise("The figures we rely on shift from one week to the next.")
     fresh = next(s for s in advice.signals if s.id == "fresh_knowledge")
@@ -61,7 +61,7 @@ def test_accuracy_on_the_development_cases(embedder):
     sys.path.insert(0, str(BENCH))
     from advisor_accuracy import evaluate, load_cases
 
-    from advisor import Advisor
+    from graftlm.advisor import Advisor
 
     cases = load_cases()
     result = evaluate(Advisor(embedder), {k: cases[k] for k in ("dev", "val")})
@@ -89,8 +89,8 @@ def test_the_advisor_with_its_reader_on_every_case_set(embedder):
     sys.path.insert(0, str(BENCH))
     from advisor_accuracy import NEVER_FIT, WRITTEN, evaluate, load_cases
 
-    from advisor import Advisor
-    from advisor.reader import load_reader
+    from graftlm.advisor import Advisor
+    from graftlm.advisor.reader import load_reader
 
     cases = load_cases()
     fitted = {k: v for k, v in cases.items() if k not in NEVER_FIT}
@@ -108,8 +108,8 @@ def test_the_light_encoder_gives_the_same_advice_on_every_case(embedder, tmp_pat
     sys.path.insert(0, str(BENCH))
     from advisor_accuracy import load_cases
 
-    from advisor import Advisor
-    from advisor.reader import load_reader
+    from graftlm.advisor import Advisor
+    from graftlm.advisor.reader import load_reader
     from graftlm.embedder import load_embedder
     from graftlm.numpy_embedder import NumpyBertEmbedder
     from graftlm.settings import ModelSettings

@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from serving.launch import graft_serve
+from graftlm.serving.launch import graft_serve
 from tests.e2e.conftest import graft, home_with_tickets_and_docs
 
 pytestmark = pytest.mark.e2e
@@ -109,8 +109,8 @@ def test_greedy_vllm_matches_transformers_for_base_and_adapter(home, client):
 def test_greedy_local_engine_matches_vllm(home, client):
     from graftlm.settings import load_settings
     from graftlm.workspace import Workspace
-    from serving.app import create_app, run_in_thread
-    from serving.runtime import Runtime
+    from graftlm.serving.app import create_app, run_in_thread
+    from graftlm.serving.runtime import Runtime
 
     settings = load_settings(overrides={"home": str(home)}).settings
     runtime = Runtime(settings, Workspace(home), adapters=["tickets"], engine="local")
@@ -182,7 +182,7 @@ def test_the_retrieval_aware_adapter_answers_held_out_questions_from_the_docs(ho
     sources retrieved for it (the oracle chunk where retrieval missed it, distractors only for a
     fifth): it learned to read, not these answers.
     """
-    from tuning.metrics import contains
+    from graftlm.tuning.metrics import contains
 
     held = [json.loads(line) for line in (ROOT / "examples/qa/heldout.jsonl").open()][:5]
     right = []

@@ -15,8 +15,8 @@ import pytest
 from graftlm.models import base_model_dir
 from graftlm.settings import ModelSettings
 from graftlm.workspace import Workspace
-from serving.engines.vllm import cpu_has_bf16
-from serving.launch import free_port, graft_serve, wait_healthy
+from graftlm.serving.engines.vllm import cpu_has_bf16
+from graftlm.serving.launch import free_port, graft_serve, wait_healthy
 from tests.e2e.conftest import home_with_tickets_and_docs
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from serving.launch import graft_serve
+from graftlm.serving.launch import graft_serve
 from tests.e2e.conftest import home_with_model
 
 pytestmark = pytest.mark.e2e

@@ -47,7 +47,7 @@ def test_advise_from_file_and_stdin_agree(tmp_path):
     assert from_file["schema_version"] == "graftlm.advice/v1"
 
 def test_json_output_validates_against_the_model():
-    from advisor import Advice
+    from graftlm.advisor import Advice
 
     data = advise(TASK, "--json").stdout
     assert Advice.model_validate_json(data).recommendation == "lora"

@@ -3,7 +3,7 @@
 import pytest
 
 from graftlm.settings import RagSettings
-from rag.index import build_index
+from graftlm.rag.index import build_index
 
 
 SETTINGS = RagSettings(chunk_tokens=40, chunk_overlap=5)

@@ -1,5 +1,5 @@
-from rag.chunking import Chunk, chunk_source, make_splitter, sections
-from rag.loaders import SourceText
+from graftlm.rag.chunking import Chunk, chunk_source, make_splitter, sections
+from graftlm.rag.loaders import SourceText
 
 
 def words(text):

@@ -11,8 +11,8 @@ import pytest
 from graftlm.errors import ArtifactError, ConfigError, DocumentLoadError
 from graftlm.settings import RagSettings
 from graftlm.workspace import Workspace
-from rag.index import load_index
-from rag.retrieve import search
+from graftlm.rag.index import load_index
+from graftlm.rag.retrieve import search
 from tests.rag.conftest import build
 
 
@@ -102,7 +102,7 @@ sys.path.insert(0, {root!r})
 from tests.conftest import WordEmbedder
 from graftlm.settings import RagSettings
 from graftlm.workspace import Workspace
-from rag.index import build_index
+from graftlm.rag.index import build_index
 
 class Slow(WordEmbedder):
     def embed(self, texts):

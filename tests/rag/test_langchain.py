@@ -1,8 +1,8 @@
 """The LangChain retriever over a graftlm index."""
 
 from graftlm.workspace import Workspace
-from rag.index import load_index
-from rag.langchain import GraftRetriever
+from graftlm.rag.index import load_index
+from graftlm.rag.langchain import GraftRetriever
 from tests.rag.conftest import build
 
 

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from graftlm.errors import DocumentLoadError
-from rag.loaders import discover, html_to_markdown, load
+from graftlm.rag.loaders import discover, html_to_markdown, load
 
 
 def _load(path, root, **kw):
@@ -91,7 +91,7 @@ def test_large_file_is_refused_before_reading(tmp_path):
 
 
 def test_one_malformed_html_file_is_skipped_not_the_end_of_the_build(tmp_path):
-    from rag.index import read_file
+    from graftlm.rag.index import read_file
     from graftlm.rag_settings import RagSettings
 
     (tmp_path / "bad.html").write_text("<p>x</p><![foo[ y ]]>")
@@ -102,7 +102,7 @@ def test_one_malformed_html_file_is_skipped_not_the_end_of_the_build(tmp_path):
 
 
 def test_any_reader_failure_is_a_skipped_file_and_strict_keeps_it_fatal(tmp_path, monkeypatch):
-    from rag import index
+    from graftlm.rag import index
     from graftlm.rag_settings import RagSettings
 
     def broken(*args, **kwargs):
@@ -139,7 +139,7 @@ def test_jsonl_lines_end_at_newlines_only(tmp_path):
 
 
 def test_pdf_page_cap_and_parser_errors_are_skips(tmp_path, monkeypatch):
-    from rag import loaders
+    from graftlm.rag import loaders
 
     pypdf = pytest.importorskip("pypdf")
     (tmp_path / "x.pdf").write_bytes(b"%PDF-1.4 not really")

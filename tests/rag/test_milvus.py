@@ -6,9 +6,9 @@ import pytest
 from graftlm.errors import ArtifactError, BackendUnavailableError
 from graftlm.settings import MilvusSettings
 from graftlm.workspace import Workspace
-from rag.index import load_index
-from rag.milvus import MilvusWriter, base_name, client, resolved
-from rag.retrieve import search
+from graftlm.rag.index import load_index
+from graftlm.rag.milvus import MilvusWriter, base_name, client, resolved
+from graftlm.rag.retrieve import search
 from tests.rag.conftest import build
 
 pytest.importorskip("pymilvus")
@@ -104,7 +104,7 @@ def test_an_unreachable_milvus_is_a_clear_error():
 
 def test_removing_the_index_or_leaving_milvus_drops_its_collections(docs, tmp_path,
                                                                     word_embedder, milvus):
-    from rag.index import remove_index
+    from graftlm.rag.index import remove_index
 
     ws = Workspace(tmp_path / "home")
     writer = MilvusWriter(milvus, ws)

@@ -3,8 +3,8 @@ and searched with filters and exclusions."""
 
 from graftlm.settings import PromptSettings, RagSettings
 from graftlm.workspace import Workspace
-from rag.index import load_index
-from rag.prompt import augment, fit, with_sources
+from graftlm.rag.index import load_index
+from graftlm.rag.prompt import augment, fit, with_sources
 from tests.rag.conftest import build
 
 INSTRUCTION = "Use these."

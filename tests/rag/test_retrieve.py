@@ -1,8 +1,8 @@
 """Search: dense, sparse and fused rankings."""
 
 from graftlm.workspace import Workspace
-from rag.index import load_index
-from rag.retrieve import rrf, search
+from graftlm.rag.index import load_index
+from graftlm.rag.retrieve import rrf, search
 from tests.rag.conftest import build
 
 

@@ -40,7 +40,7 @@ def stack(tmp_path_factory):
     """Settings and workspace holding the tiny base model, adapter 'terse' and index 'handbook'."""
     from graftlm.settings import Settings
     from graftlm.workspace import Workspace
-    from rag.index import build_index
+    from graftlm.rag.index import build_index
 
     home = tmp_path_factory.mktemp("serve-home")
     base = save_tiny_base(home / "tiny-base")
@@ -58,14 +58,14 @@ def stack(tmp_path_factory):
 
 def gateway(stack, **serving):
     """A gateway over ``stack`` with these serving settings, as ``run_in_thread``'s context."""
-    from serving.app import run_in_thread
+    from graftlm.serving.app import run_in_thread
 
     return run_in_thread(make_app(stack, **serving), startup_timeout=60)
 
 
 def make_app(stack, **serving):
-    from serving.app import create_app
-    from serving.runtime import Runtime
+    from graftlm.serving.app import create_app
+    from graftlm.serving.runtime import Runtime
 
     settings, workspace = stack
     if serving:

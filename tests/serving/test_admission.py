@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from serving.admission import Admission
-from serving.protocol import ApiError, Chunk
+from graftlm.serving.admission import Admission
+from graftlm.serving.protocol import ApiError, Chunk
 from tests.serving.conftest import make_app
 
 ASK = {"model": "base", "messages": [{"role": "user", "content": "hi"}]}
@@ -37,7 +37,7 @@ class SlowEngine:
 
 
 def serve_slowly(stack, step: float, **serving):
-    from serving.app import run_in_thread
+    from graftlm.serving.app import run_in_thread
 
     app = make_app(stack, **serving)
     engine = SlowEngine(step)

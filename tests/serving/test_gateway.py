@@ -8,16 +8,16 @@ import asyncio
 
 import pytest
 
-from serving.protocol import ApiError, ChatRequest, Chunk, CompletionRequest
-from serving.runtime import Route
+from graftlm.serving.protocol import ApiError, ChatRequest, Chunk, CompletionRequest
+from graftlm.serving.runtime import Route
 from tests.conftest import WordEmbedder
 
 ASK = [{"role": "user", "content": "what is the wifi password"}]
 
 
 def make_gateway(stack):
-    from serving.gateway import Gateway
-    from serving.runtime import Runtime
+    from graftlm.serving.gateway import Gateway
+    from graftlm.serving.runtime import Runtime
 
     settings, workspace = stack
     return Gateway(Runtime(settings, workspace, adapters=["terse"], indexes=["handbook"],
@@ -94,7 +94,7 @@ def test_the_context_check_allows_exactly_the_context_length(gateway):
 
 
 def test_messages_read_developer_as_system_and_join_text_parts():
-    from serving.gateway import chat_messages
+    from graftlm.serving.gateway import chat_messages
 
     body = chat(messages=[{"role": "developer", "content": "Be brief."},
                           {"role": "user", "content": [{"type": "text", "text": "play "},
@@ -106,7 +106,7 @@ def test_messages_read_developer_as_system_and_join_text_parts():
 
 
 def test_messages_with_images_are_a_400():
-    from serving.gateway import chat_messages
+    from graftlm.serving.gateway import chat_messages
 
     body = chat(messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}])
     error = refusal(chat_messages, body)

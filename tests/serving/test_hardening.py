@@ -135,8 +135,8 @@ def test_the_schema_needs_the_key_when_one_is_set(stack):
 
 
 def test_an_unexpected_failure_is_an_openai_shaped_500(stack):
-    from serving.app import run_in_thread
-    from serving.routes import gateway_of
+    from graftlm.serving.app import run_in_thread
+    from graftlm.serving.routes import gateway_of
 
     class Broken:
         serving = make_app(stack).state.gateway.serving
@@ -158,7 +158,7 @@ def test_serving_beyond_loopback_needs_a_key_or_insecure(tmp_path):
     from typer.testing import CliRunner
 
     from graftlm.cli import app
-    from serving.launch import is_loopback
+    from graftlm.serving.launch import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
@@ -206,7 +206,7 @@ def test_a_keyless_server_answers_only_loopback_host_names(url):
 
 
 def test_allowed_hosts_and_a_key_lift_the_host_check():
-    from serving.guard import Guard, host_name
+    from graftlm.serving.guard import Guard, host_name
 
     assert host_name("LocalHost:8000") == "localhost" and host_name("[::1]:80") == "::1"
     named = Guard(None, api_key=None, max_body_bytes=10, allowed_hosts=("box.lan",))
@@ -218,7 +218,7 @@ def test_allowed_hosts_and_a_key_lift_the_host_check():
 
 
 def test_loading_adapters_needs_the_admin_key_or_a_local_client():
-    from serving.guard import Guard
+    from graftlm.serving.guard import Guard
 
     def scope(client):
         return {"method": "POST", "client": (client, 5000)}
@@ -242,7 +242,7 @@ def test_keys_are_masked_in_config_show_and_read_from_a_file(tmp_path, monkeypat
     from typer.testing import CliRunner
 
     from graftlm.cli import app
-    from serving.cli import key_from
+    from graftlm.serving.cli import key_from
 
     monkeypatch.setenv("GRAFT_SERVING__API_KEY", "sk-very-secret")
     monkeypatch.setenv("GRAFT_RAG__MILVUS__TOKEN", "root:Milvus")
@@ -262,8 +262,8 @@ def test_keys_are_masked_in_config_show_and_read_from_a_file(tmp_path, monkeypat
 def test_a_trickled_body_gets_a_408_and_a_whole_one_is_not_timed_afterwards():
     import asyncio
 
-    from serving.guard import Guard
-    from serving.protocol import ApiError
+    from graftlm.serving.guard import Guard
+    from graftlm.serving.protocol import ApiError
 
     guard = Guard(None, api_key=None, max_body_bytes=1000, body_read_s=0.2)
 
@@ -301,8 +301,8 @@ def test_a_trickled_body_gets_a_408_and_a_whole_one_is_not_timed_afterwards():
 
 
 def test_connections_are_capped_from_the_settings(stack):
-    from serving.app import create_app, server_config
-    from serving.runtime import Runtime
+    from graftlm.serving.app import create_app, server_config
+    from graftlm.serving.runtime import Runtime
 
     settings, workspace = stack
     capped = settings.model_copy(update={"serving": settings.serving.model_copy(

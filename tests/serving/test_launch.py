@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from graftlm.errors import BackendUnavailableError, InputError
-from serving.launch import free_port, require_free, tail, wait_healthy
+from graftlm.serving.launch import free_port, require_free, tail, wait_healthy
 
 
 class FakeProcess:

@@ -23,7 +23,7 @@ def make_method_adapter(base, workspace, name: str, method: str) -> None:
 
     from graftlm.settings import TuningSettings
     from graftlm.workspace import write_manifest
-    from tuning.methods import prepare, save
+    from graftlm.tuning.methods import prepare, save
 
     torch.manual_seed(len(name))
     settings = TuningSettings(method=method, rank=4, spectrum_share=0.5, prefix_tokens=4)
@@ -58,7 +58,7 @@ def reference(settings, workspace, name: str, max_tokens: int) -> str:
     """What adapter ``name`` itself answers, greedily, through transformers' generate."""
     import torch
 
-    from tuning.adapter import open_adapter
+    from graftlm.tuning.adapter import open_adapter
 
     model, tokenizer, _ = open_adapter(name, settings, workspace)
     ids = tokenizer.apply_chat_template(ASK, add_generation_prompt=True, tokenize=True,
@@ -73,8 +73,8 @@ def reference(settings, workspace, name: str, max_tokens: int) -> str:
 def test_the_local_engine_serves_every_method_as_the_method_answers(methods_stack):
     import openai
 
-    from serving.app import create_app, run_in_thread
-    from serving.runtime import Runtime
+    from graftlm.serving.app import create_app, run_in_thread
+    from graftlm.serving.runtime import Runtime
 
     settings, workspace = methods_stack
     runtime = Runtime(settings, workspace, adapters=METHODS, engine="local")
@@ -101,8 +101,8 @@ def test_the_local_engine_serves_every_method_as_the_method_answers(methods_stac
 
 def test_vllm_takes_lora_shaped_adapters_as_lora_and_the_others_merged(methods_stack,
                                                                       monkeypatch):
-    from serving.engines import vllm
-    from serving.runtime import Runtime
+    from graftlm.serving.engines import vllm
+    from graftlm.serving.runtime import Runtime
 
     monkeypatch.setattr(vllm, "on_gpu", lambda: True)  # LoRA adapters stay LoRA
     settings, workspace = methods_stack
@@ -119,7 +119,7 @@ def test_vllm_takes_lora_shaped_adapters_as_lora_and_the_others_merged(methods_s
 ])
 def test_what_vllm_cannot_serve_is_refused_at_start_up(methods_stack, serving, adapter,
                                                        message):
-    from serving.runtime import Runtime
+    from graftlm.serving.runtime import Runtime
 
     settings, workspace = methods_stack
     settings = settings.model_copy(update={"serving": settings.serving.model_copy(
@@ -129,7 +129,7 @@ def test_what_vllm_cannot_serve_is_refused_at_start_up(methods_stack, serving, a
 
 
 def test_merging_a_prefix_adapter_says_what_to_do(methods_stack, tmp_path):
-    from tuning.merge import merge_adapter
+    from graftlm.tuning.merge import merge_adapter
 
     settings, workspace = methods_stack
     with pytest.raises(ArtifactError, match="cannot be merged. Serve it with --engine local"):

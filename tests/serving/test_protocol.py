@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from serving.protocol import (AdapterRequest, ApiError, ChatRequest, CompletionRequest,
+from graftlm.serving.protocol import (AdapterRequest, ApiError, ChatRequest, CompletionRequest,
                               model_list, parse)
 
 LIMIT = 1_000

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from graftlm.errors import BackendUnavailableError
-from serving.metrics import Metrics
-from serving.protocol import ApiError, Chunk
-from serving.responses import DONE, Reply, events, whole
+from graftlm.serving.metrics import Metrics
+from graftlm.serving.protocol import ApiError, Chunk
+from graftlm.serving.responses import DONE, Reply, events, whole
 
 EXTRA = {"citations": [{"index": 1}], "graft": {"engine": "fake"}}
 

@@ -5,7 +5,7 @@ import pytest
 
 def test_runtime_refuses_an_adapter_for_another_base_model(stack):
     from graftlm.errors import ArtifactError
-    from serving.runtime import Runtime
+    from graftlm.serving.runtime import Runtime
     from tests.serving.conftest import make_adapter
 
     settings, workspace = stack
@@ -16,7 +16,7 @@ def test_runtime_refuses_an_adapter_for_another_base_model(stack):
 
 def test_runtime_refuses_an_index_built_with_another_embedder(stack):
     from graftlm.errors import ConfigError
-    from serving.runtime import Runtime
+    from graftlm.serving.runtime import Runtime
 
     class OtherEmbedder:
         name, dim = "other", 256
@@ -28,7 +28,7 @@ def test_runtime_refuses_an_index_built_with_another_embedder(stack):
 
 
 def test_runtime_resolves_model_names(stack):
-    from serving.runtime import Route, Runtime
+    from graftlm.serving.runtime import Route, Runtime
     from tests.conftest import WordEmbedder
 
     settings, workspace = stack
@@ -40,7 +40,7 @@ def test_runtime_resolves_model_names(stack):
 
 
 def test_runtime_passes_the_report_to_the_vllm_engine(stack):
-    from serving.runtime import Runtime
+    from graftlm.serving.runtime import Runtime
 
     settings, workspace = stack
     lines = []
@@ -53,7 +53,7 @@ def test_runtime_passes_the_report_to_the_vllm_engine(stack):
 
 def test_a_retrieval_aware_adapter_away_from_its_index_is_warned_about(stack):
     from graftlm.lineage import version_of
-    from serving.runtime import Route, Runtime
+    from graftlm.serving.runtime import Route, Runtime
     from tests.conftest import WordEmbedder
     from tests.serving.conftest import make_adapter
 
@@ -82,8 +82,8 @@ def test_on_a_cpu_the_first_adapter_is_served_from_a_merged_copy_made_once(stack
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from serving.engines import vllm
-    from serving.runtime import Runtime
+    from graftlm.serving.engines import vllm
+    from graftlm.serving.runtime import Runtime
 
     monkeypatch.setattr(vllm, "on_gpu", lambda: False)
     settings, workspace = stack

@@ -2,7 +2,7 @@
 
 import pytest
 
-from serving.engines.stops import StopScanner
+from graftlm.serving.engines.stops import StopScanner
 
 
 def feed_all(scanner, text, step=1):

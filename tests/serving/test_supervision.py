@@ -13,10 +13,10 @@ import pytest
 
 from graftlm.errors import BackendUnavailableError
 from graftlm.settings import VllmSettings
-from serving.engines import vllm
-from serving.engines.base import Request
-from serving.engines.vllm import VllmEngine
-from serving.protocol import Params
+from graftlm.serving.engines import vllm
+from graftlm.serving.engines.base import Request
+from graftlm.serving.engines.vllm import VllmEngine
+from graftlm.serving.protocol import Params
 
 ROOT = Path(__file__).parents[2]
 ASK = Request(None, Params(max_tokens=40), messages=[{"role": "user", "content": "hi"}])

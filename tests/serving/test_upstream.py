@@ -15,11 +15,11 @@ import openai
 import pytest
 
 from graftlm.errors import BackendUnavailableError, ConfigError
-from serving.engines import upstream as upstream_module
-from serving.engines.base import Request
-from serving.engines.upstream import UpstreamEngine
-from serving.launch import free_port
-from serving.protocol import Params
+from graftlm.serving.engines import upstream as upstream_module
+from graftlm.serving.engines.base import Request
+from graftlm.serving.engines.upstream import UpstreamEngine
+from graftlm.serving.launch import free_port
+from graftlm.serving.protocol import Params
 from tests.serving.conftest import make_app
 
 ROOT = Path(__file__).parents[2]
@@ -137,7 +137,7 @@ def test_upstreams_serving_different_models_are_refused(tmp_path):
 
 
 def test_the_gateway_fronts_upstreams_with_its_adapters_retrieval_and_lineage(stack, fakes):
-    from serving.app import run_in_thread
+    from graftlm.serving.app import run_in_thread
 
     app = make_app(stack, upstream=[f.url for f in fakes], upstream_api_key=KEY)
     with run_in_thread(app, startup_timeout=60) as url:
@@ -156,8 +156,8 @@ def test_the_gateway_fronts_upstreams_with_its_adapters_retrieval_and_lineage(st
     ("unreachable", False),  # the connection failed: left out until the watcher sees it
 ])
 def test_only_transport_failures_mark_an_upstream_down(monkeypatch, failure, healthy_after):
-    from serving.engines.vllm_http import Unreachable
-    from serving.protocol import Params
+    from graftlm.serving.engines.vllm_http import Unreachable
+    from graftlm.serving.protocol import Params
 
     async def failing(*args, **kwargs):
         if failure == "answered":

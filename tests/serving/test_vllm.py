@@ -7,8 +7,8 @@ import pytest
 
 from graftlm.errors import BackendUnavailableError
 from graftlm.settings import VllmSettings
-from serving.engines import vllm
-from serving.engines.vllm import VllmEngine
+from graftlm.serving.engines import vllm
+from graftlm.serving.engines.vllm import VllmEngine
 
 
 def engine_running(tmp_path, monkeypatch, code: str, **settings) -> tuple[VllmEngine, list]:
@@ -91,8 +91,8 @@ def test_merged_adapters_get_servers_of_their_own_without_lora(tmp_path, monkeyp
 
 
 def test_requests_for_a_merged_adapter_go_to_its_server(tmp_path):
-    from serving.engines.base import Request
-    from serving.protocol import Params
+    from graftlm.serving.engines.base import Request
+    from graftlm.serving.protocol import Params
 
     engine = VllmEngine(tmp_path, {}, VllmSettings(), log_dir=tmp_path,
                         merged={"fast": tmp_path / "m"})

@@ -3,7 +3,7 @@ import pytest
 from graftlm.errors import ArtifactError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
-from tuning import adapter
+from graftlm.tuning import adapter
 
 
 def _adapter(ws, name, **card):
@@ -32,8 +32,8 @@ def test_full_fine_tune_is_not_an_adapter(tmp_path, monkeypatch):
 
 def test_eval_reads_examples_as_the_adapter_was_trained_unless_told_otherwise():
     from graftlm.errors import InputError
-    from tuning.data import FieldMap
-    from tuning.eval_adapter import reading
+    from graftlm.tuning.data import FieldMap
+    from graftlm.tuning.eval_adapter import reading
 
     card = {"data": {"fields": {"target": "label", "input": "text", "template": None,
                                 "system": "Answer ON or OFF."}}}

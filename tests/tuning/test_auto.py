@@ -9,8 +9,8 @@ from graftlm.errors import InputError
 from graftlm.settings import Settings, TuningSettings
 from graftlm.workspace import Workspace
 from tests.conftest import save_tiny_base
-from tuning.auto import recipe, settings_for
-from tuning.auto_trials import TrialFigures, choose, describe, pareto
+from graftlm.tuning.auto import recipe, settings_for
+from graftlm.tuning.auto_trials import TrialFigures, choose, describe, pareto
 
 
 def figures(number, score, trainable, seconds, scores, state="complete"):
@@ -53,7 +53,7 @@ def test_a_trial_s_parameters_become_settings():
 
 
 def test_a_search_persists_resumes_and_refuses_other_data(tmp_path):
-    from tuning.auto import search
+    from graftlm.tuning.auto import search
 
     base = save_tiny_base(tmp_path / "tiny")
     data = tmp_path / "d.jsonl"
@@ -84,8 +84,8 @@ def test_a_search_persists_resumes_and_refuses_other_data(tmp_path):
 def test_the_search_report_charts_the_front_and_lists_every_trial(tmp_path):
     import re
 
-    from tuning.auto_trials import Search
-    from tuning.auto_report import write_search_report
+    from graftlm.tuning.auto_trials import Search
+    from graftlm.tuning.auto_report import write_search_report
 
     trials = [figures(0, 0.9, 100_000, 50, []), figures(1, 0.8, 1_000, 40, []),
               figures(2, 0.8, 2_000, 60, []), figures(3, 0.7, 1_000, 10, []),

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.conftest import make_tiny_model, make_tiny_tokenizer
-from tuning.choice import choose, label_logprobs
+from graftlm.tuning.choice import choose, label_logprobs
 
 
 class _Prefers(torch.nn.Module):
@@ -69,7 +69,7 @@ def test_batched_scores_equal_one_unpadded_pass_per_label():
 
 
 def test_labels_scored_in_chunks_score_as_all_at_once(monkeypatch):
-    from tuning import choice
+    from graftlm.tuning import choice
 
     tokenizer = make_tiny_tokenizer()
     model = make_tiny_model(tokenizer).eval()

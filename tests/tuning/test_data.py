@@ -3,7 +3,7 @@ import json
 import pytest
 
 from graftlm.errors import DataFormatError
-from tuning.data import (IGNORE, DataReport, Example, FieldMap, Problem, check, encode,
+from graftlm.tuning.data import (IGNORE, DataReport, Example, FieldMap, Problem, check, encode,
                          read_examples, require_clean)
 
 

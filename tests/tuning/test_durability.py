@@ -5,7 +5,7 @@ import pytest
 
 from graftlm.errors import ArtifactError
 from graftlm.workspace import Workspace
-from tuning import checkpoint
+from graftlm.tuning import checkpoint
 
 
 def test_a_checkpoint_save_sweeps_leftovers_and_never_removes_a_step_first(tmp_path):
@@ -45,7 +45,7 @@ def test_a_runs_name_is_held_for_the_whole_run(tmp_path):
 
 def test_a_merged_copy_without_its_completion_mark_is_made_again(tmp_path, monkeypatch):
     from graftlm.settings import Settings
-    from tuning import merge
+    from graftlm.tuning import merge
 
     workspace = Workspace(tmp_path)
     made = []

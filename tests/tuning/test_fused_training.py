@@ -22,7 +22,7 @@ def _tiny_lora(dropout: float = 0.0):
 
 
 def _batch():
-    from tuning.data import IGNORE
+    from graftlm.tuning.data import IGNORE
 
     ids = torch.randint(0, 97, (3, 11), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(ids)
@@ -38,7 +38,7 @@ def _grads(model, loss):
 
 
 def test_head_loss_matches_cross_entropy_and_its_gradients_in_chunks():
-    from tuning.head_loss import head_loss
+    from graftlm.tuning.head_loss import head_loss
 
     gen = torch.Generator().manual_seed(0)
     hidden = torch.randn(10, 8, generator=gen, requires_grad=True)
@@ -58,8 +58,8 @@ def test_head_loss_matches_cross_entropy_and_its_gradients_in_chunks():
 def test_labelled_loss_trains_exactly_like_the_models_own_loss():
     """Through the pass-through head and the fused LoRA layers, the loss and every adapter
     gradient equal those of peft's modules and the model's ``labels=`` loss."""
-    from tuning.fast_lora import install
-    from tuning.train import labelled_loss
+    from graftlm.tuning.fast_lora import install
+    from graftlm.tuning.train import labelled_loss
 
     batch = _batch()
     plain = _tiny_lora()
@@ -78,7 +78,7 @@ def test_labelled_loss_trains_exactly_like_the_models_own_loss():
 
 
 def test_fused_lora_drops_about_p_of_the_inputs_and_only_while_training():
-    from tuning.fast_lora import _keep_mask, install
+    from graftlm.tuning.fast_lora import _keep_mask, install
 
     keep = _keep_mask((400, 500), 0.1, __import__("numpy").random.default_rng(0),
                       torch.device("cpu"))
@@ -94,7 +94,7 @@ def test_fused_lora_drops_about_p_of_the_inputs_and_only_while_training():
 
 
 def test_disabled_adapters_fall_back_to_the_base_model():
-    from tuning.fast_lora import install
+    from graftlm.tuning.fast_lora import install
 
     model = _tiny_lora()
     ids = _batch()["input_ids"]
@@ -107,8 +107,8 @@ def test_disabled_adapters_fall_back_to_the_base_model():
 
 
 def test_a_batch_without_labels_has_a_loss_of_zero_not_nan():
-    from tuning.data import IGNORE
-    from tuning.train import labelled_loss
+    from graftlm.tuning.data import IGNORE
+    from graftlm.tuning.train import labelled_loss
 
     batch = _batch()
     batch["labels"] = torch.full_like(batch["labels"], IGNORE)
@@ -125,9 +125,9 @@ def test_a_packed_row_gives_each_example_the_loss_it_has_alone():
     positions restarted; the packed loss equals the unpacked one."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from tuning.data import IGNORE, Encoded
-    from tuning.packing import pack
-    from tuning.train import collate, labelled_loss
+    from graftlm.tuning.data import IGNORE, Encoded
+    from graftlm.tuning.packing import pack
+    from graftlm.tuning.train import collate, labelled_loss
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from graftlm.errors import BackendUnavailableError
-from tuning.judge import PROMPT, Judge
+from graftlm.tuning.judge import PROMPT, Judge
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from graftlm.errors import ArtifactError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace
-from tuning.merge import merge_adapter
+from graftlm.tuning.merge import merge_adapter
 
 
 def test_merge_refuses_a_non_empty_target(tmp_path):

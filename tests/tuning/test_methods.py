@@ -12,9 +12,9 @@ from graftlm.errors import ArtifactError, InputError
 from graftlm.settings import TuningSettings
 from tests.conftest import make_tiny_model
 from tests.tuning.test_train import FAST, examples
-from tuning.methods import (SPECTRUM_FILE, check_fits, decoding_view, merged, open_trained,
+from graftlm.tuning.methods import (SPECTRUM_FILE, check_fits, decoding_view, merged, open_trained,
                             prepare, save, switched_off, target_names)
-from tuning.spectrum import score, select
+from graftlm.tuning.spectrum import score, select
 
 IDS = torch.tensor([[5, 6, 7, 8, 9, 10]])
 ADAPTERS = ["lora", "dora", "pissa", "ia3", "prefix", "spectrum"]
@@ -31,7 +31,7 @@ def trained(method, tiny_tokenizer, tmp_path, **update):
                                        **update})
     model, record = prepare(make_tiny_model(tiny_tokenizer), settings,
                             init_dir=tmp_path / "init")
-    from tuning.train import train
+    from graftlm.tuning.train import train
 
     data = examples(4)
     result = train(model, tiny_tokenizer, data, data[:4], settings)
@@ -81,7 +81,7 @@ def test_spectrum_trains_exactly_the_top_share_of_each_type(tiny_tokenizer, tmp_
 
 
 def test_the_prefix_view_decodes_step_by_step_as_peft_generates(tiny_tokenizer, tmp_path):
-    from tuning.choice import label_logprobs
+    from graftlm.tuning.choice import label_logprobs
 
     result, _, _ = trained("prefix", tiny_tokenizer, tmp_path)
     model = result.model.eval()
@@ -152,7 +152,7 @@ def test_impossible_combinations_are_refused_before_training(args, message, tmp_
     data = tmp_path / "d.jsonl"
     data.write_text('{"prompt": "play some jazz", "completion": "PlayMusic"}\n' * 4)
     loaded = []
-    monkeypatch.setattr("tuning.pipeline.load_base", lambda *a, **k: loaded.append(1))
+    monkeypatch.setattr("graftlm.tuning.pipeline.load_base", lambda *a, **k: loaded.append(1))
     result = CliRunner().invoke(app, ["train", str(data), "--name", "x", *args],
                                 env={"GRAFT_MODELS__BASE": str(base)})
     assert result.exit_code != 0 and message in " ".join(result.output.split())

@@ -3,7 +3,7 @@ and which kind of task a set of targets is."""
 
 import pytest
 
-from tuning.metrics import (Scorer, contains, exact_match, label_set, rouge_l, squad_normalize,
+from graftlm.tuning.metrics import (Scorer, contains, exact_match, label_set, rouge_l, squad_normalize,
                             task_kind, token_f1)
 
 

@@ -4,10 +4,10 @@ import pytest
 
 from graftlm.settings import RagSettings
 from graftlm.workspace import Workspace
-from rag.index import build_index, load_index
+from graftlm.rag.index import build_index, load_index
 from tests.conftest import WordEmbedder
-from tuning.data import Example
-from tuning.raft import render
+from graftlm.tuning.data import Example
+from graftlm.tuning.raft import render
 
 DOCS = {
     "warranty.md": "warranty coverage lasts two years from purchase date",

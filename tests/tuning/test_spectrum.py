@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tuning.spectrum import freeze_all_but, module_kind, score, select, snr
+from graftlm.tuning.spectrum import freeze_all_but, module_kind, score, select, snr
 
 
 def with_singular_values(values, seed=0):

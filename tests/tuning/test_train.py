@@ -2,9 +2,9 @@ import pytest
 
 from graftlm.errors import TrainingError
 from graftlm.settings import TuningSettings
-from tuning.data import IGNORE, Encoded, Example, encode
-from tuning.checkpoint import checkpoints
-from tuning.train import batches, collate, split, train
+from graftlm.tuning.data import IGNORE, Encoded, Example, encode
+from graftlm.tuning.checkpoint import checkpoints
+from graftlm.tuning.train import batches, collate, split, train
 
 PAIRS = [("play some jazz music", "PlayMusic"), ("book a table for two", "BookRestaurant"),
          ("weather in paris", "GetWeather"), ("rate this novel five stars", "RateBook")]
@@ -110,8 +110,8 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_model, tiny_tokenizer,
 def test_the_labelled_positions_loss_equals_the_models_own(tiny_model):
     import torch
 
-    from tuning.data import IGNORE
-    from tuning.train import labelled_loss
+    from graftlm.tuning.data import IGNORE
+    from graftlm.tuning.train import labelled_loss
 
     ids = torch.randint(0, tiny_model.config.vocab_size, (3, 12), generator=torch.Generator()
                         .manual_seed(0))
@@ -128,7 +128,7 @@ def test_the_labelled_positions_loss_equals_the_models_own(tiny_model):
 def test_a_deadline_re_plans_the_warmup_with_the_steps():
     """Cut from 220 planned steps to 10 after three, the run decays to zero instead of spending
     all ten steps in a warmup sized for 220."""
-    from tuning.train import Schedule
+    from graftlm.tuning.train import Schedule
 
     schedule = Schedule(220, 0.05)
     assert schedule.warmup == 11 and schedule(0) == pytest.approx(1 / 11)
