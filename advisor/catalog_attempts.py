@@ -11,6 +11,9 @@ the need:
 * ``facts_not_learned`` — answers that do not remember, invent, or contradict what was trained;
 * ``prompt_works`` — a prompt (or a few examples in it) that already does the job: the cheaper
   strategy they already have is the baseline to keep, not a reason to train;
+* ``standard_format`` — output in a standard machine format (valid JSON, XML, YAML): no
+  strategy of its own, but with nothing else to learn it is enforced at decoding and shown by
+  an example, not trained (the rule ``format_at_decoding`` in scoring);
 * ``own_corpus`` — a body of text the user owns (documents, PDFs, notes, a book, a codebase) to be
   *known* — "make it know our data", "answer questions about my files" — not input → output
   pairs to learn a behaviour from.
@@ -76,6 +79,25 @@ ATTEMPTS: tuple[SignalSpec, ...] = (
             r"(?:\w+ ){0,1}?(?:prompt\w*|few-?shot|in-context)\b",
             r"\bprompt(?:s|ing)? (?:engineering )?(?:already )?(?:works?|worked|is working|does "
             r"the job|gets it right)\b",
+        ),
+        negatable=False,
+    ),
+    SignalSpec(
+        "standard_format", "a standard machine format (JSON, XML, YAML)", "scope",
+        _fx(),
+        patterns=(
+            r"\b(?:valid|strict|proper|correct|well-?formed|parse?able|consistent|stable|"
+            r"clean|pure|only) (?:json|xml|yaml)\b",
+            r"\b(?:json|xml|yaml) (?:format(?:ted)?|output|mode|schema|objects?|responses?|"
+            r"structure|strings?)\b",
+            r"\bstructured (?:outputs?|responses?|results?|generation|data output)\b",
+            r"\b(?:output|outputs|outputting|respond|responds|return|returns|generat\w+|produc\w+|"
+            r"answer|reply|replies|emit\w*)\s+(?:\w+\s+){0,3}?(?:in|as|into)\s+(?:a |an )?"
+            r"(?:valid |strict |proper )?(?:json|xml|yaml)\b",
+            r"\b(?:json|xml|yaml)\b[^.;?]{0,40}\b(?:missing (?:commas?|quot\w+|brackets?|braces?)|"
+            r"(?:is|are) (?:not |in)?valid|won'?t parse|fails? to parse|malformed|broken)\b",
+            r"\b(?:json|xml|yaml) generation\b|\bformat,? (?:such as|like|e\.g\.,?|for example,?|"
+            r"for instance,?) (?:json|xml|yaml)\b",
         ),
         negatable=False,
     ),

@@ -212,6 +212,18 @@ def _rules(by_id: Mapping[str, Hit]) -> list[Contribution]:
             {"rag": gain, "hybrid": gain / 3, "lora": -gain, "full_ft": -gain},
             "tuning was tried and the answers still miss the facts: facts are learned slowly "
             "from weights (Gekhman et al. 2024); retrieve them instead of tuning harder"))
+    learnable = {"enough_examples", "many_examples", "massive_examples", "style_voice",
+                 "custom_scheme", "procedure", "narrow_task", "context_misuse", *KNOWLEDGE_GAP}
+    if "standard_format" in by_id and not learnable & set(by_id):
+        gain = round(2.5 * by_id["standard_format"].strength, 3)
+        rules.append(Contribution(
+            "format_at_decoding", "rule",
+            {"few_shot": gain, "prompting": round(gain * 0.8, 3), "lora": -gain,
+             "full_ft": -gain / 2, "hybrid": -gain / 2},
+            "a standard format (JSON, XML, YAML) and nothing else to learn: constrain decoding "
+            "to it (response_format with a JSON schema, served by vLLM) and show an example or "
+            "two; an adapter only if a schema of your own stays wrong after that (FRAMEWORK.md: "
+            "few-shot if simple)"))
     big_data = {"many_examples", "massive_examples", "pretraining_corpus"} & set(by_id)
     if "new_language_or_modality" in by_id and big_data:
         gain = round(2.5 * by_id["new_language_or_modality"].strength, 3)

@@ -1,6 +1,7 @@
 """The classes of misses on real forum posts (issue #28), each held in new words: the strategy
 already tried read as the need, a body of text to be known, labels without the framework's verbs,
-a question in place of a description, and context that decides stated in passing."""
+a question in place of a description, context that decides stated in passing, and a standard
+format asked for with nothing else to learn."""
 
 import pytest
 
@@ -33,6 +34,14 @@ CASES = [
     # a prompt that already does the job is the baseline to keep
     ("Our sentiment tagging already works fine with a few examples in the prompt; should we "
      "still fine-tune Llama for it?", {"few_shot", "prompting"}),
+    # a standard format and nothing else to learn: constrained decoding and an example, not
+    # an adapter (but a schema of one's own with thousands of pairs stays an adapter)
+    ("Is there any way to make it always give back valid JSON? Every so often a bracket or a "
+     "quote is missing and my parser breaks.", {"few_shot", "prompting"}),
+    ("What is the best way to get structured output as YAML from Mistral 7B? I list the keys "
+     "in the prompt but it drifts.", {"few_shot", "prompting"}),
+    ("Turn each pathology report into our 25-field JSON schema with nested specimen blocks; "
+     "6,000 reports are already keyed in by hand.", {"lora"}),
 ]
 
 
