@@ -31,6 +31,20 @@ def learning_curve(fraction: float, part: float, full: float) -> LearningCurve:
                          score_full=round(full, 4), gain=round(gain, 4), hint=hint)
 
 
+def separation(best: str, runner: str, needed: int | None, held: int) -> str:
+    """What more held-out examples would do for two tied arms. ``needed`` comes from a normal
+    approximation, the tie from a bootstrap: at the edge the first can say ``held`` already
+    suffice while the second's interval still touches zero, and "0 more" would read as a bug."""
+    if needed is None:
+        return (f"{best} and {runner} score the same on average: more examples would not "
+                "separate them; their cost would")
+    if needed <= held:
+        return (f"the difference is at the edge of what {held:,} examples separate; a few more "
+                f"would likely separate {best} from {runner}, if it holds")
+    return (f"about {needed - held:,} more held-out examples ({needed:,} in all) would separate "
+            f"{best} from {runner}, if the difference holds")
+
+
 def held_out_size(n: int, cap: int) -> int:
     """How many of ``n`` examples to hold out for scoring.
 
@@ -114,13 +128,9 @@ def decide(measurement: Measurement, static: Advice, scores: dict[str, list[floa
     if measurement.learning_curve is not None:
         change.append(measurement.learning_curve.hint)
     if runner is not None and runner in tied:
-        more = (f"about {max(0, needed - measurement.held_out):,} more held-out examples "
-                f"({needed:,} in all) would separate {best.title} from {runner.title}, if the "
-                "difference holds" if needed is not None else
-                f"{best.title} and {runner.title} score the same on average: more examples "
-                "would not separate them; their cost would")
         change.append(f"The scores of {len(tied) + 1} arms overlap on {measurement.held_out} "
-                      f"held-out examples: {more}.")
+                      f"held-out examples: "
+                      f"{separation(best.title, runner.title, needed, measurement.held_out)}.")
     if not has_docs:
         change.append("No documents were given, so retrieval was not measured; if the task "
                       "needs facts from documents, pass --docs.")

@@ -125,3 +125,13 @@ def test_the_held_out_split_is_sized_for_the_decision():
     assert held_out_size(12, 100) == 6
     assert split_reason(59, 120, 100).startswith("held out 59 of 120 (49%): at least 60")
     assert split_reason(300, 1000, 300).endswith("at most 300 (advisor.measure_held_out).")
+
+
+def test_the_examples_to_separate_a_tie_never_read_zero_more():
+    from graftlm.advisor.verdict import separation
+
+    assert separation("LoRA", "RAG + LoRA", 140, 60).startswith("about 80 more held-out "
+                                                                "examples (140 in all)")
+    edge = separation("LoRA", "RAG + LoRA", 60, 60)
+    assert "0 more" not in edge and "at the edge of what 60 examples separate" in edge
+    assert "score the same on average" in separation("LoRA", "RAG", None, 60)
