@@ -212,8 +212,9 @@ def _rules(by_id: Mapping[str, Hit]) -> list[Contribution]:
             {"rag": gain, "hybrid": gain / 3, "lora": -gain, "full_ft": -gain},
             "tuning was tried and the answers still miss the facts: facts are learned slowly "
             "from weights (Gekhman et al. 2024); retrieve them instead of tuning harder"))
-    learnable = {"enough_examples", "many_examples", "massive_examples", "style_voice",
-                 "custom_scheme", "procedure", "narrow_task", "context_misuse", *KNOWLEDGE_GAP}
+    # anything to learn beyond the format itself: another skill, facts, or the data to tune on
+    learnable = {*SKILL_GAP, *KNOWLEDGE_GAP, "enough_examples", "many_examples",
+                 "massive_examples"} - {"output_format"}
     if "standard_format" in by_id and not learnable & set(by_id):
         gain = round(2.5 * by_id["standard_format"].strength, 3)
         rules.append(Contribution(

@@ -17,13 +17,13 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from advisor_accuracy import load_cases
+
+from graftlm.jsonl import records
+
 HERE = Path(__file__).parent
-RECORDED = ("advisor_cases_real.jsonl", "advisor_cases_real2.jsonl")
+RECORDED = ("real", "real2")  # the sets of advisor_accuracy.py the posts were drawn from
 SECOND = HERE / "real_posts_second_opinion.jsonl"
-
-
-def rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
 
 
 def agreement(pairs: list[tuple[dict, dict]]) -> dict:
@@ -40,8 +40,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "results" / "label_agreement.json")
     args = parser.parse_args()
-    recorded = {c["id"]: c for name in RECORDED for c in rows(HERE / name)}
-    pairs = [(recorded[s["id"]], s) for s in rows(SECOND)]
+    cases = load_cases()
+    recorded = {c["id"]: c for name in RECORDED for c in cases[name]}
+    pairs = [(recorded[s["id"]], s) for _, s, _ in records(SECOND.read_text())]
     result = {"all": agreement(pairs),
               "thread_labels": agreement([p for p in pairs if p[0]["label_source"] == "thread"]),
               "framework_labels": agreement([p for p in pairs
