@@ -22,7 +22,13 @@ import openai
 import pytest
 
 from graftlm.serving.launch import free_port, graft_serve
-from tests.e2e.conftest import graft, home_with_model
+from tests.e2e.conftest import graft as graft_here
+from tests.e2e.conftest import home_with_model
+
+
+def graft(*args, **kwargs):
+    """Each command in a process of its own: Ray's and Milvus' clients live per process."""
+    return graft_here(*args, fresh=True, **kwargs)
 
 pytestmark = pytest.mark.e2e
 

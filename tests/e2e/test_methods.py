@@ -106,7 +106,8 @@ def test_the_engines_serve_what_they_can_and_refuse_the_rest(trained):
         local = {method: greedy(url, method) for method in METHODS}
     for method in METHODS:
         assert local[method] == reference(home, method), method
-    refused = graft("serve", "--engine", "vllm", "--adapter", "prefix", home=str(home))
+    refused = graft("serve", "--engine", "vllm", "--adapter", "prefix", home=str(home),
+                    fresh=True)  # a server that started by mistake would stay in this process
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "vLLM serves LoRA adapters only" in " ".join(refused.stderr.split())
     with graft_serve("--engine", "vllm", "--adapter", "pissa", "--adapter", "dora",

@@ -70,8 +70,9 @@ def test_accuracy_on_the_development_cases(embedder):
 
 
 def test_cli_advise_with_the_real_embedder(tmp_path):
+    # A process of its own: the console command as a user runs it, text on stdin.
     result = graft("advise", "--json", input="Our price sheet is reissued every Monday and reps "
-                   "ask about it all day.", home=str(tmp_path))
+                   "ask about it all day.", home=str(tmp_path), fresh=True)
     assert result.returncode == 0, result.stderr
     advice = json.loads(result.stdout)
     assert advice["semantic"] is True and advice["recommendation"] == "rag"
