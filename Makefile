@@ -42,7 +42,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -m "e2e or not e2e" --durations=15
+	# The fast tier on both cores (its tests share nothing); the end-to-end tier alone, one
+	# test at a time: its training budgets and servers need the whole machine.
+	$(BIN)/pytest -n 2 --durations=5
+	$(BIN)/pytest -m e2e --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/pytest
