@@ -159,10 +159,14 @@ def prepare(model, settings: TuningSettings, *, init_dir: Path | None = None,
     ``start_ids`` (a training prompt's start), as Li & Liang initialised it from real words: a
     random prefix of unit scale is far from anything the model has seen, and at the start of
     training makes it worse than the base model by several nats."""
+    import torch
     from peft import get_peft_model
 
     from graftlm.tuning import spectrum
 
+    # The new weights' initialisation is the seed's, not whatever the process drew before (a
+    # second run in one process would otherwise start from other adapter weights).
+    torch.manual_seed(settings.seed)
     method = settings.method
     record: dict = {"name": method}
     if method == "spectrum":

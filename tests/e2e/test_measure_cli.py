@@ -27,7 +27,7 @@ def test_measured_advice_finds_the_adapter_wins_on_a_skill_task(home, tmp_path):
                    # A fixed number of steps, not as many as the machine's speed fits in the
                    # budget: the verdict then does not depend on how busy the machine is. 20
                    # held out (not the 60 a 120-example file gets) cuts the scoring to a third.
-                   env={"GRAFT_TUNING__MAX_STEPS": "24", **FEWER_HELD_OUT}, home=home)
+                   env={"GRAFT_TUNING__MAX_STEPS": "16", **FEWER_HELD_OUT}, home=home)
     assert result.returncode == 0, result.stderr[-3000:]
     advice = json.loads(result.stdout)
     m = advice["measurement"]

@@ -94,7 +94,8 @@ def test_the_advisor_with_its_reader_on_every_case_set(embedder):
     from graftlm.advisor.reader import load_reader
 
     cases = load_cases()
-    fitted = {k: v for k, v in cases.items() if k not in NEVER_FIT}
+    # every other case of each set: the floors below hold on either half, in half the time
+    fitted = {k: v[::2] for k, v in cases.items() if k not in NEVER_FIT}
     result = evaluate(Advisor(embedder, reader=load_reader(embedder)), fitted)
     for split, row in result["splits"].items():
         # the written sets are held to 95%; the real posts, noisier and fitted on with the
@@ -146,10 +147,11 @@ def test_a_cold_advise_imports_no_torch(tmp_path):
 
 def test_a_command_that_needs_the_base_model_prepares_it_on_first_use(tmp_path):
     data = Path(__file__).resolve().parents[2] / "examples" / "train" / "support_tickets.jsonl"
-    first = graft("train", "--check", str(data), home=str(tmp_path))
+    # Fresh processes: first use is a process's first use (and it reports through logging).
+    first = graft("train", "--check", str(data), home=str(tmp_path), fresh=True)
     assert first.returncode == 0, first.stderr
     assert "first use of SmolLM2-135M-Instruct: preparing it once" in first.stderr
     assert "prepared SmolLM2-135M-Instruct" in first.stderr
     assert (tmp_path / "models").is_dir()
-    again = graft("train", "--check", str(data), home=str(tmp_path))
+    again = graft("train", "--check", str(data), home=str(tmp_path), fresh=True)
     assert again.returncode == 0 and "first use" not in again.stderr

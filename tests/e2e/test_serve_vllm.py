@@ -85,6 +85,35 @@ def transformers_greedy(home, adapter, messages, n=24):
     return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
+LORA_PATH_TIE = 0.5  # logits: how far vLLM's bf16 LoRA kernels may sit from peft's in fp32
+
+
+def greedy_up_to_ties(home, adapter, messages, reply) -> list[float]:
+    """How far below transformers + peft's best logit each token of vLLM's ``reply`` is (its
+    end included when it stopped by itself): 0 where it is their greedy choice too."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from graftlm.models import base_model_dir
+    from graftlm.settings import ModelSettings
+    from graftlm.workspace import Workspace
+
+    base = base_model_dir(ModelSettings(), Workspace(home), prepare=False)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
+        home / "adapters" / adapter)
+    prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                return_dict=True)["input_ids"])
+    choice = reply.choices[0]
+    answer = tokenizer(choice.message.content, add_special_tokens=False)["input_ids"]
+    answer += [tokenizer.eos_token_id] if choice.finish_reason == "stop" else []
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([prompt + answer])).logits[0, len(prompt) - 1:-1]
+    return [round(float(row.max() - row[token]), 3) for row, token in zip(logits, answer)]
+
+
 def test_models_and_lineage(client):
     assert sorted(m.id for m in client.models.list().data) == [
         "base", "base+docs", "reader", "reader+docs", "tickets", "tickets+docs"]
@@ -96,7 +125,8 @@ def test_models_and_lineage(client):
 def test_greedy_vllm_matches_transformers_for_base_and_adapter(home, client):
     """'tickets' is served from a merged copy of the weights by a vLLM server of its own (the
     default for the first adapter on a CPU), 'reader' through the base server's LoRA path: both
-    answer exactly as transformers + peft do."""
+    answer as transformers + peft do: exactly where the weights are served plain or merged, and
+    through the LoRA path token for token up to near-ties (a few tenths of a logit apart)."""
     servers = sorted(p.name for p in (home / "logs").glob("vllm-*.log"))
     assert len(servers) == 2, servers
     assert any(p.name.startswith("tickets-") for p in (home / "cache" / "merged").iterdir())
@@ -104,7 +134,11 @@ def test_greedy_vllm_matches_transformers_for_base_and_adapter(home, client):
     tuned = greedy(client, "tickets", TICKET, 6)
     assert tuned == transformers_greedy(home, "tickets", TICKET, 6)
     assert tuned != greedy(client, "base", TICKET, 6)
-    assert greedy(client, "reader", QUESTION) == transformers_greedy(home, "reader", QUESTION)
+    reply = client.chat.completions.create(model="reader", messages=QUESTION, max_tokens=24,
+                                           temperature=0)
+    below = greedy_up_to_ties(home, "reader", QUESTION, reply)
+    assert max(below) < LORA_PATH_TIE, (reply.choices[0].message.content, below)
+    assert sum(b > 0 for b in below) <= 2, below  # ties are the exception, not the rule
 
 
 def test_greedy_local_engine_matches_vllm(home, client):

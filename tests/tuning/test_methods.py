@@ -183,3 +183,19 @@ def test_only_the_main_process_writes_pissas_start(tiny_tokenizer, tmp_path, mon
     monkeypatch.setenv("RANK", "0")
     prepare(make_tiny_model(tiny_tokenizer), settings, init_dir=tmp_path / "main")
     assert (tmp_path / "main" / "adapter_config.json").is_file()
+
+
+@pytest.mark.parametrize("method", ["lora", "dora", "prefix"])
+def test_the_new_weights_start_from_the_seed_whatever_the_process_drew_before(method,
+                                                                              tiny_tokenizer):
+    """tuning.seed fixes the initialisation: a second run in one process (measured advice's
+    arms, `graft` commands run in-process) starts from the same adapter weights as a first."""
+    def start(draws: int, seed: int = 0) -> dict:
+        base = make_tiny_model(tiny_tokenizer)
+        torch.rand(draws)  # whatever ran before in this process
+        model, _ = prepare(base, TuningSettings(method=method, seed=seed))
+        return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    first, second, other = start(1), start(1000), start(1, seed=1)
+    assert all(torch.equal(first[n], second[n]) for n in first)
+    assert any(not torch.equal(first[n], other[n]) for n in first)
