@@ -65,7 +65,9 @@ def greedy(client, model, messages, n=24):
     return reply.choices[0].message.content
 
 
-def transformers_greedy(home, adapter, messages, n=24):
+def reference(home, adapter):
+    """transformers (+ peft for ``adapter``) in float32 on the home's base model, and its
+    tokenizer: what vLLM's answers are checked against."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -75,10 +77,14 @@ def transformers_greedy(home, adapter, messages, n=24):
     from graftlm.workspace import Workspace
 
     base = base_model_dir(ModelSettings(), Workspace(home), prepare=False)
-    tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     if adapter:
         model = PeftModel.from_pretrained(model, home / "adapters" / adapter)
+    return model, AutoTokenizer.from_pretrained(base)
+
+
+def transformers_greedy(home, adapter, messages, n=24):
+    model, tokenizer = reference(home, adapter)
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                         return_tensors="pt", return_dict=True)
     out = model.generate(**ids, max_new_tokens=n, do_sample=False)
@@ -92,18 +98,8 @@ def greedy_up_to_ties(home, adapter, messages, reply) -> list[float]:
     """How far below transformers + peft's best logit each token of vLLM's ``reply`` is (its
     end included when it stopped by itself): 0 where it is their greedy choice too."""
     import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from graftlm.models import base_model_dir
-    from graftlm.settings import ModelSettings
-    from graftlm.workspace import Workspace
-
-    base = base_model_dir(ModelSettings(), Workspace(home), prepare=False)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
-        home / "adapters" / adapter)
+    model, tokenizer = reference(home, adapter)
     prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                                 return_dict=True)["input_ids"])
     choice = reply.choices[0]
