@@ -39,9 +39,9 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
         adapter_version = None
     else:
         net, tokenizer, card = open_adapter(model, settings, workspace)
-        from graftlm.tuning.methods import for_inference, method_of
+        from graftlm.tuning.methods import method_of
 
-        net = for_inference(net, method_of(card))  # merged: the same answers, base speed
+        net = method_of(card).for_inference(net)  # merged: the same answers, base speed
         adapter_version = card.get("created")
     report = check_data(Path(data), tokenizer, settings, fmt=fmt, fields=fields)
     require_clean(report)

@@ -33,6 +33,9 @@ from graftlm.advisor.arms import ARMS, CURVE, ArmRun
 from graftlm.advisor.schema import Advice, LearningCurve, Measurement
 from graftlm.advisor.shots import demonstrations, with_shots
 from graftlm.advisor.verdict import decide, held_out_size, learning_curve, split_reason
+from graftlm.tuning.events import RunEvent, Step
+from graftlm.tuning.methods.lora import Lora
+from graftlm.tuning.run import Run
 from graftlm.errors import InputError
 from graftlm.settings import Settings
 from graftlm.stats import paired_difference_ci
@@ -81,7 +84,7 @@ class Measurer:
         from graftlm.tuning.data import check_data, require_clean
         from graftlm.tuning.evaluate import answer_budget
         from graftlm.tuning.metrics import Scorer
-        from graftlm.tuning.train import split
+        from graftlm.tuning.batching import split
 
         started = time.monotonic()
         self.deadline = started + self.budget_s
@@ -319,12 +322,6 @@ class Measurer:
 
     def _train(self, train, seconds: float, arm_id: str, *, max_length: int | None = None,
                seed_offset: int = 0):
-        from graftlm.loader import load_base
-        from graftlm.tuning.data import prompt_ids
-        from graftlm.tuning.methods import LORA_FAMILY, for_inference, prepare
-        from graftlm.tuning.train import train as run_training
-
-        model, tokenizer, _ = load_base(self.settings.models, self.workspace, for_training=True)
         if self.tuned is not None:  # --tune: the searched configuration, its rate and epochs
             t = self.tuned[1]
             tuning = t.model_copy(update={"max_length": max_length or t.max_length,
@@ -332,25 +329,23 @@ class Measurer:
         else:  # the default recipe, trained until its time is up; the LoRA family at the
             t = self.settings.tuning  # advisor's higher rate, other methods at their own
             rate = (self.settings.advisor.measure_learning_rate
-                    if t.method in LORA_FAMILY else t.learning_rate)
+                    if isinstance(t.tuner, Lora) else t.learning_rate)
             tuning = t.model_copy(update={"learning_rate": rate, "epochs": 20.0,
                                           "seed": t.seed + seed_offset,
                                           "max_length": max_length or t.max_length})
-        # PiSSA's starting adapter goes to the scratch folder (prepare needs somewhere to put it).
-        model, _ = prepare(model, tuning, init_dir=self.scratch / f"start-{arm_id}",
-                           start_ids=prompt_ids(train[0], tokenizer))
+        run = Run(self.settings, self.workspace, tuning, self.tokenizer, train,
+                  scratch=self.scratch / f"start-{arm_id}")
 
-        def progress(event: dict) -> None:
-            if "loss" in event:
-                self.progress(arm_id, f"training on {len(train)}: step {event['step']}/"
-                              f"{event['total']}, loss {event['loss']:.3f}")
+        def progress(event: RunEvent) -> None:
+            if isinstance(event, Step):
+                self.progress(arm_id, f"training on {len(train)}: step {event.step}/"
+                              f"{event.total}, loss {event.loss:.3f}")
 
         started = time.perf_counter()
-        result = run_training(model, tokenizer, train, [], tuning, progress=progress,
-                              deadline=time.monotonic() + seconds)
+        trained = run.execute(progress=progress, deadline=time.monotonic() + seconds)
         # Merged (where the method folds into the weights), the adapter answers the same at
         # the base model's speed.
-        return for_inference(result.model, t.method), time.perf_counter() - started
+        return t.tuner.for_inference(trained.model), time.perf_counter() - started
 
 
 def majority_baseline(train, held) -> tuple[str, float]:

@@ -170,7 +170,8 @@ def main() -> None:
 
     from graftlm.settings import load_settings
     from graftlm.tuning.auto import default_rate
-    from graftlm.tuning.methods import LORA_FAMILY
+    from graftlm.tuning.methods import get
+    from graftlm.tuning.methods.lora import Lora
 
     settings = load_settings().settings
     measure_rate, tuning = settings.advisor.measure_learning_rate, settings.tuning
@@ -197,7 +198,7 @@ def main() -> None:
             if same and key in kept:
                 result["grid"][key] = kept[key]
                 continue
-            base = measure_rate if method in LORA_FAMILY else default_rate(method, tuning)
+            base = measure_rate if isinstance(get(method), Lora) else default_rate(method, tuning)
             started = time.perf_counter()
             done, peak = graft(home, "train", str(home / "train.jsonl"), "--name", key,
                                "--method", method, "--epochs", str(args.epochs),

@@ -112,7 +112,8 @@ def run_side(side: str, shape: str, steps: int) -> dict:
     from graftlm.settings import TuningSettings, load_settings
     from graftlm.workspace import Workspace
     from graftlm.tuning.data import IGNORE, encode
-    from graftlm.tuning.train import eval_loss, train
+    from graftlm.tuning.loss import eval_loss
+    from graftlm.tuning.train import train
 
     settings = load_settings().settings
     data = (snips if shape == "snips" else raft)(steps * BATCH[shape] + HELD_OUT)

@@ -63,6 +63,14 @@ def load_base(settings: ModelSettings, workspace: Workspace, *, for_training: bo
     return model, tokenizer, path
 
 
+def base_tokenizer(settings: ModelSettings, workspace: Workspace):
+    """``(tokenizer, path)`` of the configured (prepared) base model, without its weights."""
+    from transformers import AutoTokenizer
+
+    path = base_model_dir(settings, workspace)
+    return AutoTokenizer.from_pretrained(path), path
+
+
 def _nf4(device: str):
     import importlib.util
 

@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 from graftlm.errors import ConfigError
 from graftlm.rag_settings import (  # noqa: F401  (re-exported: every section lives here)
     MilvusSettings, PromptSettings, RagSettings, RaySettings)
-from graftlm.tuning_settings import ADAPTER_LEARNING_RATES, TuningSettings  # noqa: F401
+from graftlm.tuning_settings import TuningSettings  # noqa: F401
 
 CONFIG_FILE_NAME = "graft.toml"
 ENV_PREFIX = "GRAFT_"

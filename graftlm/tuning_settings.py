@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-
-# Adapter learning rates by method. LoRA's: FRAMEWORK.md's recipe (about 10x full fine-tuning).
-# IA3 learns scales around 1, at T-Few's 3e-3; prefixes are activations, at peft's examples' 1e-2.
-ADAPTER_LEARNING_RATES = {"lora": 2e-4, "dora": 2e-4, "pissa": 2e-4, "ia3": 3e-3, "prefix": 1e-2}
+from graftlm.tuning.methods import METHODS, Method, get
 
 
 class TuningSettings(BaseModel):
@@ -19,12 +16,9 @@ class TuningSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: Literal["lora", "dora", "pissa", "ia3", "prefix", "spectrum", "full"] = Field(
-        "lora", description="What trains: lora; dora (LoRA with a learned magnitude per "
-        "output); pissa (LoRA started from the weights' principal singular vectors, saved as a "
-        "plain LoRA); ia3 (learned scales of keys, values and MLP inputs); prefix (learned "
-        "key/value prefixes in every layer); spectrum (the highest signal-to-noise weight "
-        "matrices trained in full, the rest frozen); full (every weight).")
+    method: str = Field(
+        "lora", description="What trains: " + "; ".join(
+            f"{name} ({m.summary})" for name, m in METHODS.items()) + ".")
     targets: Literal["all-linear", "attention", "mlp"] = Field(
         "all-linear", description="Which linear layers of each block get an adapter (lora, "
         "dora, pissa, ia3).")
@@ -33,7 +27,8 @@ class TuningSettings(BaseModel):
     dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
     learning_rate: float | None = Field(
         None, gt=0, lt=1, description="Peak learning rate of an adapter (default by method: "
-        "2e-4 for lora, dora and pissa; 3e-3 for ia3, as its paper; 1e-2 for prefix).")
+        + ", ".join(f"{m.default_rate:g} for {name}" for name, m in METHODS.items()
+                    if m.default_rate) + ").")
     full_learning_rate: float = Field(2e-5, gt=0, lt=1,
                                       description="Peak learning rate for --full.")
     epochs: float = Field(2.0, gt=0, description="Passes over the training split.")
@@ -58,7 +53,11 @@ class TuningSettings(BaseModel):
         "matrices trained (the highest signal-to-noise first); the paper used 0.25 and 0.5.")
     prefix_tokens: int = Field(16, gt=0, le=512, description="Prefix tuning: virtual tokens "
                                "of key/value prefix in every layer.")
-    auto_methods: list[Literal["lora", "dora", "pissa", "ia3", "prefix", "spectrum"]] = Field(
+    reft_rank: int = Field(4, gt=0, le=256, description="LoReFT: rank of the subspace each "
+                           "layer's edit works in.")
+    reft_positions: int = Field(5, gt=0, le=64, description="LoReFT: the prompt's last tokens "
+                                "edited (where the chat template opens the answer).")
+    auto_methods: list[str] = Field(
         default_factory=lambda: ["lora", "dora", "pissa", "ia3", "prefix", "spectrum"],
         min_length=1, description="--auto: the methods searched (the first one's default "
         "recipe is the first trial).")
@@ -68,18 +67,39 @@ class TuningSettings(BaseModel):
         0.2, ge=0, le=1, description="With --index: share of training examples shown only "
         "distractor sources (RAFT), so the adapter learns to ignore unhelpful context.")
 
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in METHODS:
+            raise ValueError(f"unknown method '{value}'; choose one of {', '.join(METHODS)}")
+        return value
+
+    @field_validator("auto_methods")
+    @classmethod
+    def _searchable(cls, value: list[str]) -> list[str]:
+        wrong = [name for name in value if name not in METHODS or not METHODS[name].searchable]
+        if wrong:
+            raise ValueError(f"'{wrong[0]}' cannot be searched; choose from "
+                             f"{', '.join(n for n, m in METHODS.items() if m.searchable)}")
+        return value
+
     @model_validator(mode="after")
     def _fits_together(self) -> "TuningSettings":
-        if self.method == "prefix" and self.packing:
-            raise ValueError("tuning.packing cannot be used with method 'prefix': packed rows "
-                             "keep examples apart by restarting positions, and a prefix shifts "
-                             "them. Turn packing off or choose another method.")
+        if self.packing and not self.tuner.packs:
+            raise ValueError(f"tuning.packing cannot be used with method '{self.method}': "
+                             f"{self.tuner.why_not_packed()}. Turn packing off or choose "
+                             "another method.")
         return self
+
+    @property
+    def tuner(self) -> Method:
+        """The method object of ``method``."""
+        return get(self.method)
 
     @property
     def plain(self) -> bool:
         """Whether the method trains the model's own weights (no peft wrapper)."""
-        return self.method in ("full", "spectrum")
+        return self.tuner.trains_base
 
     @property
     def peak_learning_rate(self) -> float:
@@ -87,4 +107,4 @@ class TuningSettings(BaseModel):
         model's own weights, learning_rate (or the method's default) for adapters."""
         if self.plain:
             return self.full_learning_rate
-        return self.learning_rate or ADAPTER_LEARNING_RATES[self.method]
+        return self.learning_rate or self.tuner.default_rate

@@ -5,10 +5,10 @@ is checked when the runtime is built — adapters must fit the configured base m
 configured embedder, and each adapter's method the engine — so a bad combination fails at
 start-up with a clear message, not at the first request.
 
-vLLM serves LoRA adapters only. LoRA and PiSSA (saved as LoRA) go through its LoRA path; DoRA,
-IA3 and Spectrum adapters fold into the weights exactly, so the gateway serves each from a vLLM
-server of its own over a merged copy; a prefix adapter cannot be folded in and is refused with
-what to do. The local engine serves every method.
+Each adapter's method says how vLLM serves it (:attr:`Method.on_vllm`): LoRA and PiSSA (saved as
+LoRA) through its LoRA path; DoRA, IA3 and Spectrum fold into the weights exactly, so the gateway
+serves each from a vLLM server of its own over a merged copy; prefix and LoReFT adapters cannot be
+folded in and are refused with what to do. The local engine serves every method.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 from graftlm.errors import ArtifactError, ConfigError, InputError
 from graftlm.settings import Settings, secret
 from graftlm.lineage import version_of
-from graftlm.workspace import Workspace
+from graftlm.workspace import Artifact, Workspace
+from graftlm.tuning.methods import Method, method_of
 
 BASE = "base"
 
@@ -33,6 +34,22 @@ class Sources:
 
     index: object
     version: dict
+
+
+@dataclass(frozen=True)
+class Served:
+    """One served adapter: its files, method and version, and the index build it was trained
+    to read (None for a plain adapter)."""
+
+    path: Path
+    method: Method
+    version: dict
+    trained_with: dict | None
+
+    @classmethod
+    def of(cls, artifact: Artifact, version: dict) -> "Served":
+        return cls(artifact.path, method_of(artifact.manifest), version,
+                   artifact.manifest.get("index"))
 
 
 @dataclass(frozen=True)
@@ -66,20 +83,13 @@ class Runtime:
                  on_fatal: Callable[[str], None] | None = None):
         from graftlm.models import base_model_dir
         from graftlm.tuning.adapter import fitting_adapter
-        from graftlm.tuning.methods import method_of
 
         self.settings, self.workspace = settings, workspace
         self.base_path = base_model_dir(settings.models, workspace)
-        self.adapters: dict[str, dict] = {}
-        self.adapter_paths: dict[str, Path] = {}
-        self.trained_with: dict[str, dict | None] = {}  # adapter -> the index build it read
-        self.methods: dict[str, str] = {}
+        self.adapters: dict[str, Served] = {}
         for name in dict.fromkeys(adapters):
             artifact = fitting_adapter(_servable(name), self.base_path, workspace)
-            self.methods[name] = method_of(artifact.manifest)
-            self.adapters[name] = version_of(artifact)
-            self.adapter_paths[name] = artifact.path
-            self.trained_with[name] = artifact.manifest.get("index")
+            self.adapters[name] = Served.of(artifact, version_of(artifact))
         self.indexes: dict[str, Sources] = {}
         if indexes:
             from graftlm.embedder import load_embedder
@@ -99,23 +109,24 @@ class Runtime:
         serving = self.settings.serving
         if kind == "auto" and not serving.upstream:
             kind = "vllm" if vllm_installed() else "local"
-        for name, method in self.methods.items():
-            _refuse_on(kind if not serving.upstream else "upstream", name, method)
+        for name, served in self.adapters.items():
+            _refuse_on(kind if not serving.upstream else "upstream", name, served.method)
+        paths = {name: served.path for name, served in self.adapters.items()}
         if serving.upstream:  # vLLM servers that run already: start none
             from graftlm.serving.engines.upstream import UpstreamEngine
 
-            return UpstreamEngine(serving.upstream, self.adapter_paths,
+            return UpstreamEngine(serving.upstream, paths,
                                   api_key=secret(serving.upstream_api_key), report=report)
         if kind == "vllm":
             merged = self._merged_copies(report)
-            lora = {n: p for n, p in self.adapter_paths.items() if n not in merged}
+            lora = {n: p for n, p in paths.items() if n not in merged}
             return VllmEngine(self.base_path, lora, self.settings.serving.vllm,
                               log_dir=self.workspace.home / "logs", report=report,
                               on_fatal=on_fatal, merged=merged)
         if kind == "local":
             from graftlm.serving.engines.local import LocalEngine
 
-            return LocalEngine(self.base_path, self.adapter_paths,
+            return LocalEngine(self.base_path, paths,
                                max_batch=self.settings.serving.max_batch)
         raise ConfigError(f"unknown engine '{kind}'; choose vllm, local or auto.")
 
@@ -124,16 +135,15 @@ class Runtime:
         cache), by name, of the adapters vLLM cannot serve as LoRA, and on a CPU of the first
         ``serving.vllm.merged_adapters`` LoRA adapters too."""
         from graftlm.serving.engines.vllm import on_gpu
-        from graftlm.tuning.methods import LORA_SHAPED
         from graftlm.tuning.merge import merged_copy
 
-        lora = [n for n in self.adapter_paths if self.methods[n] in LORA_SHAPED]
-        names = [n for n in self.adapter_paths if self.methods[n] not in LORA_SHAPED]
+        lora = [n for n, served in self.adapters.items() if served.method.on_vllm == "lora"]
+        names = [n for n, served in self.adapters.items() if served.method.on_vllm == "merged"]
         if not on_gpu():
             names += lora[:self.settings.serving.vllm.merged_adapters]
         if not names:
             return {}
-        return {name: merged_copy(name, self.adapters[name]["sha256"], self.settings,
+        return {name: merged_copy(name, self.adapters[name].version["sha256"], self.settings,
                                   self.workspace, report=report) for name in names}
 
     def models(self) -> list[str]:
@@ -151,28 +161,25 @@ class Runtime:
     async def add_adapter(self, name: str) -> dict:
         """Serve one more workspace adapter, without a restart."""
         from graftlm.tuning.adapter import fitting_adapter
-        from graftlm.tuning.methods import LORA_SHAPED, method_of
 
         # Reading the card and hashing the weights take a while for a big adapter: off the loop.
         artifact = await asyncio.to_thread(fitting_adapter, _servable(name), self.base_path,
                                            self.workspace)
-        version = await asyncio.to_thread(version_of, artifact)
-        method = method_of(artifact.manifest)
-        if self.engine.name != "local" and method not in LORA_SHAPED and name not in self.adapters:
+        served = Served.of(artifact, await asyncio.to_thread(version_of, artifact))
+        method = served.method
+        if self.engine.name != "local" and method.on_vllm != "lora" and name not in self.adapters:
             _refuse_on(self.engine.name, name, method)  # what cannot be served at all
-            raise ArtifactError(f"adapter '{name}' is a {method} adapter, which the vLLM engine "
-                                "cannot load while it runs (vLLM loads LoRA adapters only; a "
-                                f"{method} adapter is served from a merged copy started with "
-                                f"the gateway); restart graft serve with --adapter {name}.")
-        if name in self.adapters and self.adapters[name] != version:
+            raise ArtifactError(f"adapter '{name}' is a {method.name} adapter, which the vLLM "
+                                "engine cannot load while it runs (vLLM loads LoRA adapters "
+                                f"only; a {method.name} adapter is served from a merged copy "
+                                f"started with the gateway); restart graft serve with --adapter "
+                                f"{name}.")
+        if name in self.adapters and self.adapters[name].version != served.version:
             raise ArtifactError(f"adapter '{name}' changed since it was loaded; restart the "
                                 "server to serve the new version.")
         await self.engine.add_adapter(name, artifact.path)
-        self.adapters[name] = version
-        self.adapter_paths[name] = artifact.path
-        self.methods[name] = method
-        self.trained_with[name] = artifact.manifest.get("index")
-        return self.adapters[name]
+        self.adapters[name] = served
+        return served.version
 
     def public(self, message: str) -> str:
         """``message`` fit for an HTTP client: the workspace's and the base model's paths out."""
@@ -185,7 +192,8 @@ class Runtime:
         """Retrieval-aware adapters served apart from the index they were trained with: for
         one route, or (without one) for every adapter at start-up."""
         out = []
-        for adapter, trained in self.trained_with.items():
+        for adapter, served in self.adapters.items():
+            trained = served.trained_with
             if not trained or (route is not None and route.adapter != adapter):
                 continue
             wanted = trained["name"]
@@ -208,7 +216,7 @@ class Runtime:
     def lineage(self, route: Route) -> dict:
         """Which base model, adapter and index versions produce this model's answers."""
         lineage = {"engine": self.engine.name, "base_model": Path(str(self.base_path)).name,
-                   "adapter": self.adapters.get(route.adapter) if route.adapter else None,
+                   "adapter": self.adapters[route.adapter].version if route.adapter else None,
                    "index": self.indexes[route.index].version if route.index else None}
         warnings = self.warnings(route)
         if warnings:
@@ -216,18 +224,14 @@ class Runtime:
         return lineage
 
 
-def _refuse_on(engine: str, name: str, method: str) -> None:
+def _refuse_on(engine: str, name: str, method: Method) -> None:
     """Refuse, before anything starts, an adapter the ``engine`` cannot serve."""
-    from graftlm.tuning.methods import LORA_SHAPED, UNMERGEABLE
-
-    if engine == "local" or method in LORA_SHAPED:
+    if engine == "local" or method.on_vllm == "lora":
         return
-    if method in UNMERGEABLE:
-        raise ArtifactError(f"adapter '{name}' is a prefix-tuning adapter; vLLM serves LoRA "
-                            "adapters only, and a prefix cannot be merged into the weights. "
-                            "Serve it with --engine local, or train with --method lora.")
+    if method.on_vllm is None:
+        raise ArtifactError(method.not_on_vllm(name))
     if engine == "upstream":
-        raise ArtifactError(f"adapter '{name}' is a {method} adapter; the vLLM servers of "
+        raise ArtifactError(f"adapter '{name}' is a {method.name} adapter; the vLLM servers of "
                             "serving.upstream load LoRA adapters only. Merge it (graft adapters "
                             f"merge {name} --out DIR) and serve that model there, or serve it "
                             "here with --engine local.")

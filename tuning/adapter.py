@@ -15,19 +15,18 @@ from graftlm.lineage import model_hash
 from graftlm.loader import load_base
 from graftlm.settings import Settings
 from graftlm.workspace import Artifact, Workspace
+from graftlm.tuning.methods import method_of
 
 KIND = "adapters"
 
 
 def open_adapter(name: str, settings: Settings, workspace: Workspace):
-    """The base model with adapter ``name`` on top (:func:`tuning.methods.open_trained`), its
+    """The base model with adapter ``name`` on top (:meth:`Method.open`), its
     tokenizer and card, refusing one trained for another base."""
-    from graftlm.tuning.methods import method_of, open_trained
-
     model, tokenizer, base_path = load_base(settings.models, workspace)
     artifact = fitting_adapter(name, base_path, workspace)
     card = artifact.manifest
-    return open_trained(model, artifact.path, method_of(card)), tokenizer, card
+    return method_of(card).open(model, artifact.path), tokenizer, card
 
 
 def fitting_adapter(name: str, base_path: Path | str, workspace: Workspace) -> Artifact:
@@ -41,7 +40,7 @@ def fitting_adapter(name: str, base_path: Path | str, workspace: Workspace) -> A
             f"adapter '{name}' was trained on a base model with hash {expected[:12]}…, but the "
             f"configured base model ({base_path}) has hash {actual[:12]}…; set models.base to "
             f"the model it was trained on ({card['base_model'].get('path')}).")
-    if card.get("type") == "full":
+    if method_of(card).is_model:
         raise ArtifactError(f"'{name}' is a full fine-tune, not an adapter; load it directly "
                             f"from {artifact.path}.")
     return artifact

@@ -27,16 +27,20 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from graftlm.errors import InputError
+from graftlm.errors import InputError, TrainingError
 from graftlm.lineage import file_sha256
+from graftlm.loader import base_tokenizer
 from graftlm.settings import Settings, TuningSettings
 from graftlm.workspace import Workspace
 from graftlm.tuning.auto_trials import Search, TrialFigures, choose, describe, pareto
-from graftlm.tuning.methods import LORA_FAMILY
+from graftlm.tuning.batching import split
+from graftlm.tuning.data import check_data, require_clean
+from graftlm.tuning.events import Evaluated, Ready, RunEvent, Step, TrialEvent, TrialsDone
+from graftlm.tuning.methods import check_fits, get
+from graftlm.tuning.methods.lora import RANKS
+from graftlm.tuning.pipeline import base_config
+from graftlm.tuning.run import Run
 
-RANKS = (4, 8, 16, 32, 64)
-PREFIX_TOKENS = (8, 16, 32)
-SPECTRUM_SHARES = (0.125, 0.25, 0.5)
 EPOCHS = (1.0, 2.0, 3.0)
 # Learning rates from default / 4 to default * 16, log-uniform. Lopsided on purpose: the
 # defaults suit long runs, and a search's trials are short — on SNIPS (280 examples, 35 steps)
@@ -53,31 +57,27 @@ SHORT_RUN = 5.0
 SEARCH_RULES = "2: rates /4..x16, successive halving at aligned steps, recipe x1 and x5"
 
 
-def progress_words(event: dict) -> str | None:
+def progress_words(event: TrialEvent | TrialsDone) -> str | None:
     """A search's progress event in words: the trials so far after a trial, the running trial's
     step during one (None for other events)."""
-    if "done" in event:
-        best = event["best"]
-        return (f"{event['done']} done, {event['pruned']} pruned"
+    if isinstance(event, TrialsDone):
+        best = event.best
+        return (f"{event.done} done, {event.pruned} pruned"
                 + (f"; best {best.score:.3f} ({best.label})" if best else ""))
-    if "step" in event:
-        return f"trial {event['trial']} ({event['label']}) step {event['step']}/{event['total']}"
-    return None
+    if not isinstance(event.event, (Step, Evaluated)):
+        return None
+    return f"trial {event.trial} ({event.label}) step {event.event.step}/{event.event.total}"
 
 
 def settings_for(params: dict, base: TuningSettings) -> TuningSettings:
     """``base`` with a trial's parameters applied."""
-    method = params["method"]
-    update: dict = {"method": method, "epochs": params["epochs"]}
-    if "rank" in params:
-        update.update(rank=params["rank"], alpha=float(params["rank"] * params["alpha_ratio"]))
-    for key in ("targets", "prefix_tokens", "spectrum_share"):
-        if key in params:
-            update[key] = params[key]
-    rate = params[f"lr_{method}"]
-    update["full_learning_rate" if method == "spectrum" else "learning_rate"] = rate
-    if method == "prefix":
-        update["packing"] = False  # a prefix shifts positions that packing restarts
+    method = get(params["method"])
+    update: dict = {"method": method.name, "epochs": params["epochs"],
+                    **method.search_settings(params)}
+    rate = params[f"lr_{method.name}"]
+    update["full_learning_rate" if method.trains_base else "learning_rate"] = rate
+    if not method.packs:
+        update["packing"] = False
     return TuningSettings.model_validate({**base.model_dump(), **update})  # validators run
 
 
@@ -86,23 +86,14 @@ def default_rate(method: str, base: TuningSettings) -> float:
     return base.model_copy(update={"method": method, "learning_rate": None}).peak_learning_rate
 
 
-# Which settings each method searches, and the recipe's value of each.
-SEARCHED = {"rank": LORA_FAMILY, "alpha_ratio": LORA_FAMILY,
-            "targets": (*LORA_FAMILY, "ia3"), "prefix_tokens": ("prefix",),
-            "spectrum_share": ("spectrum",)}
-
-
 def suggest(trial, base: TuningSettings, ranks: tuple[int, ...]) -> dict:
-    """A trial's parameters, drawn by Optuna (define-by-run: each method its own branch)."""
-    method = trial.suggest_categorical("method", list(base.auto_methods))
-    choices = {"rank": list(ranks), "alpha_ratio": [1, 2],
-               "targets": ["all-linear", "attention", "mlp"],
-               "prefix_tokens": list(PREFIX_TOKENS), "spectrum_share": list(SPECTRUM_SHARES)}
-    for key, methods in SEARCHED.items():
-        if method in methods:
-            trial.suggest_categorical(key, choices[key])
-    rate = default_rate(method, base)
-    trial.suggest_float(f"lr_{method}", rate / RATES_BELOW, rate * RATES_ABOVE, log=True)
+    """A trial's parameters, drawn by Optuna (define-by-run: each method its own branch, over
+    the space the method declares; ranks only those the base model's layers fit)."""
+    name = trial.suggest_categorical("method", list(base.auto_methods))
+    for key, choices in get(name).search.items():
+        trial.suggest_categorical(key, list(ranks) if key == "rank" else list(choices))
+    rate = default_rate(name, base)
+    trial.suggest_float(f"lr_{name}", rate / RATES_BELOW, rate * RATES_ABOVE, log=True)
     trial.suggest_categorical("epochs", list(EPOCHS))
     return dict(trial.params)
 
@@ -110,12 +101,12 @@ def suggest(trial, base: TuningSettings, ranks: tuple[int, ...]) -> dict:
 def recipe(base: TuningSettings, ranks: tuple[int, ...], rate_factor: float = 1.0) -> dict:
     """The default recipe as a trial's parameters (the search's first trial; with
     ``rate_factor``, the same at that multiple of its rate)."""
-    method = base.auto_methods[0]
-    defaults = {"rank": min(16, max(ranks)), "alpha_ratio": 2, "targets": "all-linear",
-                "prefix_tokens": 16, "spectrum_share": 0.25}
-    return {"method": method, **{key: defaults[key] for key, methods in SEARCHED.items()
-                                 if method in methods},
-            f"lr_{method}": default_rate(method, base) * rate_factor, "epochs": 2.0}
+    name = base.auto_methods[0]
+    values = dict(get(name).recipe)
+    if "rank" in values:
+        values["rank"] = min(values["rank"], max(ranks))
+    return {"method": name, **values, f"lr_{name}": default_rate(name, base) * rate_factor,
+            "epochs": 2.0}
 
 
 def figures(study) -> list[TrialFigures]:
@@ -172,19 +163,14 @@ def open_study(path: Path, name: str, fingerprint: str, seed: int, first_check: 
 
 def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
            budget_s: float, fmt=None, fields=None, held_out_elsewhere: bool = False,
-           progress: Callable[[dict], None] | None = None) -> tuple[Search, TuningSettings]:
+           progress: Callable[[TrialEvent | TrialsDone], None] | None = None
+           ) -> tuple[Search, TuningSettings]:
     """Run (or resume) the search for adapter ``name`` on the train split of ``data`` (all of
     it when the held-out examples are ``elsewhere``: an --eval-file) for ``budget_s`` seconds;
     returns what it found and the chosen trial's tuning settings. The study is
     ``<home>/studies/<name>.db``."""
-    from transformers import AutoTokenizer
-
-    from graftlm.models import base_model_dir
-    from graftlm.tuning.data import check_data, require_clean
-    from graftlm.tuning.train import split
-
     t = settings.tuning
-    tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
+    tokenizer, _ = base_tokenizer(settings.models, workspace)
     report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
     require_clean(report)
     train_set = report.examples if held_out_elsewhere else split(
@@ -196,18 +182,11 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
 
 def search_examples(train_set: list, path: Path, name: str, settings: Settings,
                     workspace: Workspace, tokenizer, *, budget_s: float, data_key: str,
-                    progress: Callable[[dict], None] | None = None,
+                    progress: Callable[[TrialEvent | TrialsDone], None] | None = None,
                     ) -> tuple[Search, TuningSettings]:
     """The search over ``train_set`` (a validation split carved from it), its study kept in
     ``path`` under ``name``; ``data_key`` names the data in the study's fingerprint."""
     import optuna
-
-    from graftlm.errors import TrainingError
-    from graftlm.loader import load_base
-    from graftlm.tuning.data import prompt_ids
-    from graftlm.tuning.methods import check_fits, prepare
-    from graftlm.tuning.pipeline import base_config
-    from graftlm.tuning.train import split, train
 
     report_progress = progress or (lambda _event: None)
     t = settings.tuning
@@ -242,24 +221,23 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
             **tuned.model_dump(), "eval_every": every, "patience": steps // every + 1,
             "max_steps": None, "packing": False})  # unpacked, a step is batch_size examples
         check_fits(tuned, config)
-        model, _, _ = load_base(settings.models, workspace, for_training=True)
         init = workspace.home / "runs" / f"{name}-auto" / f"trial-{trial.number}"
-        model, record = prepare(model, tuned, init_dir=init,
-                                start_ids=prompt_ids(fit[0], tokenizer))
+        run = Run(settings, workspace, tuned, tokenizer, fit, val, scratch=init)
 
-        def step(event: dict) -> None:
-            report_progress({**event, "trial": trial.number, "label": describe(params),
-                             "elapsed": time.monotonic() - started, "budget": budget_s})
-            if "eval" in event:
+        def step(event: RunEvent) -> None:
+            report_progress(TrialEvent(trial.number, describe(params), event,
+                                       time.monotonic() - started, budget_s))
+            if isinstance(event, Ready):
+                trial.set_user_attr("trainable", event.record["trainable_parameters"])
+            if isinstance(event, Evaluated):
                 if "metric" not in study.user_attrs:
-                    study.set_user_attr("metric", event["metric"])
-                trial.report(event["eval"].metric, event["step"])
+                    study.set_user_attr("metric", event.metric)
+                trial.report(event.point.metric, event.step)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
 
-        trial.set_user_attr("trainable", record["trainable_parameters"])
         try:
-            result = train(model, tokenizer, fit, val, tuned, progress=step, deadline=end)
+            result = run.execute(progress=step, deadline=end).result
         finally:
             shutil.rmtree(init, ignore_errors=True)
         trial.set_user_attr("seconds", result.seconds)
@@ -270,10 +248,10 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
     def after(study, frozen) -> None:
         found = figures(study)
         best, _ = choose(found)
-        report_progress({"done": sum(f.state == "complete" for f in found),
-                         "pruned": sum(f.state == "pruned" for f in found),
-                         "best": next((f for f in found if f.number == best), None),
-                         "elapsed": time.monotonic() - started, "budget": budget_s})
+        report_progress(TrialsDone(sum(f.state == "complete" for f in found),
+                                   sum(f.state == "pruned" for f in found),
+                                   next((f for f in found if f.number == best), None),
+                                   time.monotonic() - started, budget_s))
 
     # A trial that diverges, or a method this model cannot take, fails alone.
     study.optimize(objective, timeout=budget_s, callbacks=[after], gc_after_trial=True,
@@ -291,8 +269,6 @@ def search_examples(train_set: list, path: Path, name: str, settings: Settings,
 
 
 def _fits(settings: TuningSettings, config) -> bool:
-    from graftlm.tuning.methods import check_fits
-
     try:
         check_fits(settings, config)
     except InputError:

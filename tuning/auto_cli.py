@@ -15,6 +15,7 @@ def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields,
     from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
     from graftlm.tuning.auto import progress_words, search
+    from graftlm.tuning.events import TrialEvent, TrialsDone
 
     err = Console(stderr=True)
     state = {"trials": "no trial finished yet", "now": ""}
@@ -23,11 +24,11 @@ def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields,
                   disable=os.environ.get("RANK", "0") != "0") as bar:
         task = bar.add_task("searching", total=budget_s, status="")
 
-        def progress(event: dict) -> None:
+        def progress(event: TrialEvent | TrialsDone) -> None:
             words = progress_words(event)
             if words is not None:
-                state["trials" if "done" in event else "now"] = words
-            bar.update(task, completed=min(event["elapsed"], budget_s),
+                state["trials" if isinstance(event, TrialsDone) else "now"] = words
+            bar.update(task, completed=min(event.elapsed, budget_s),
                        status=f"{state['trials']} | {state['now']}")
 
         return search(data, name, settings, workspace, budget_s=budget_s, fmt=fmt,

@@ -80,6 +80,8 @@ def describe(params: dict) -> str:
         parts.append(f"{params['prefix_tokens']} tokens")
     if "spectrum_share" in params:
         parts.append(f"{params['spectrum_share']:.0%}")
+    if "reft_rank" in params:
+        parts.append(f"r{params['reft_rank']} last {params['reft_positions']}")
     rate = next((v for k, v in params.items() if k.startswith("lr_")), None)
     if rate is not None:
         parts.append(f"lr {rate:.0e}")

@@ -11,18 +11,13 @@ from typing import Annotated
 import typer
 
 from graftlm.commands import echo_rows, setting_help, workspace_of
+from graftlm.tuning.events import Evaluated, Note, RunEvent, Step
+from graftlm.tuning.methods import METHODS
 
 adapters_app = typer.Typer(no_args_is_help=True, help="List, inspect and remove adapters.")
 
 
-class Method(str, Enum):
-    lora = "lora"
-    dora = "dora"
-    pissa = "pissa"
-    ia3 = "ia3"
-    prefix = "prefix"
-    spectrum = "spectrum"
-    full = "full"
+Method = Enum("Method", {name: name for name in METHODS}, type=str)  # the registry's names
 
 
 class Targets(str, Enum):
@@ -215,18 +210,20 @@ def _train(data, name, settings, workspace, **kwargs):
                   disable=os.environ.get("RANK", "0") != "0") as bar:
         task = bar.add_task("training", total=None, status="")
 
-        def progress(event: dict) -> None:
-            if "note" in event:  # a line of its own above the bar
-                bar.console.print(f"note: {event['note']}", highlight=False, soft_wrap=True)
+        def progress(event: RunEvent) -> None:
+            if isinstance(event, Note):  # a line of its own above the bar
+                bar.console.print(f"note: {event.text}", highlight=False, soft_wrap=True)
+                return
+            if not isinstance(event, (Step, Evaluated)):
                 return
             status = bar.tasks[0].fields.get("status", "")
-            if "eval" in event:
-                point = event["eval"]
-                status = f"eval loss {point.loss:.3f}, {event['metric']} {point.metric:.3f}"
-            elif "loss" in event:
-                status = f"loss {event['loss']:.3f}" + (
+            if isinstance(event, Evaluated):
+                point = event.point
+                status = f"eval loss {point.loss:.3f}, {event.metric} {point.metric:.3f}"
+            else:
+                status = f"loss {event.loss:.3f}" + (
                     f" | {status.split(' | ')[-1]}" if "eval" in status else "")
-            bar.update(task, completed=event["step"], total=event["total"], status=status)
+            bar.update(task, completed=event.step, total=event.total, status=status)
 
         return train_adapter(data, name, settings, workspace, progress=progress, **kwargs)
 

@@ -14,9 +14,9 @@ from graftlm.workspace import Workspace
 from graftlm.tuning.adapter import open_adapter
 from graftlm.tuning.data import FieldMap, Format, check_data, encode, require_clean
 from graftlm.tuning.evaluate import answer_budget, evaluate_answers
-from graftlm.tuning.methods import switched_off
+from graftlm.tuning.methods import method_of
 from graftlm.tuning.metrics import Scorer, mean
-from graftlm.tuning.train import eval_loss
+from graftlm.tuning.loss import eval_loss
 
 
 def reading(card: dict, given: dict[str, str | None]) -> FieldMap | None:
@@ -45,7 +45,7 @@ def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Works
     pad = pad_id(tokenizer)
     scorer = Scorer.for_targets(targets)
     out = {"adapter": name, "data": str(data), "examples": len(examples)}
-    with switched_off(model):
+    with method_of(card).switched_off(model):
         base = evaluate_answers(model, tokenizer, examples, scorer, max_new_tokens=budget)
         base_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
     tuned = evaluate_answers(model, tokenizer, examples, scorer, max_new_tokens=budget)

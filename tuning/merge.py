@@ -16,7 +16,6 @@ from graftlm.errors import ArtifactError, InputError
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, sync_tree, fsync_path
 from graftlm.tuning.adapter import open_adapter
-from graftlm.tuning.methods import merged as folded
 from graftlm.tuning.methods import method_of
 
 COMPLETE = ".complete"  # written last into a merged copy: the copy is whole
@@ -35,7 +34,7 @@ def merge_adapter(name: str, out: Path, settings: Settings, workspace: Workspace
     if out.exists() and any(out.iterdir()) and not force:
         raise ArtifactError(f"{out} is not empty; pass --force to replace it.")
     model, tokenizer, card = open_adapter(name, settings, workspace)
-    model = folded(model, method_of(card), name)  # a prefix adapter is refused here
+    model = method_of(card).merge(model, name)  # what cannot be merged is refused here
     merged = model.to(getattr(torch, dtype or settings.models.dtype))
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)

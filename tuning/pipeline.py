@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 from graftlm.errors import ArtifactError, DataFormatError, InputError
 from graftlm.lineage import version_of
-from graftlm.loader import load_base
+from graftlm.loader import base_tokenizer
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace, write_manifest
 from graftlm.tuning.adapter import KIND
 from graftlm.tuning.card import make_card
-from graftlm.tuning.data import FieldMap, Format, check_data, prompt_ids, require_clean
-from graftlm.tuning.methods import check_fits, prepare, save
-from graftlm.tuning.train import split, train
+from graftlm.tuning.batching import split
+from graftlm.tuning.data import FieldMap, Format, check_data, require_clean
+from graftlm.tuning.events import Progress
+from graftlm.tuning.methods import METHODS, check_fits, save
+from graftlm.tuning.run import Run
 
 
 def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, **options
@@ -39,7 +40,7 @@ def train_adapter(data: Path, name: str, settings: Settings, workspace: Workspac
 def _train_adapter(data: Path, name: str, settings: Settings, workspace: Workspace, *,
                   eval_file: Path | None = None, fmt: Format | None = None,
                   fields: FieldMap | None = None, force: bool = False,
-                  resume: bool = False, progress: Callable[[dict], None] | None = None,
+                  resume: bool = False, progress: Progress | None = None,
                   qlora: bool = False, index: str | None = None, embedder=None,
                   search: dict | None = None) -> tuple[Path, dict]:
     """Validate ``data``, train by ``settings.tuning.method``, and publish adapter ``name``;
@@ -52,20 +53,16 @@ def _train_adapter(data: Path, name: str, settings: Settings, workspace: Workspa
     if workspace.exists(KIND, name) and not force:
         raise ArtifactError(f"an adapter named '{name}' already exists; pass --force to "
                             "replace it.")
-    method = settings.tuning.method
-    if qlora and method in ("full", "spectrum", "pissa"):
-        raise InputError(f"--qlora and method {method} exclude each other: QLoRA trains an "
-                         "adapter on a frozen 4-bit base, and "
-                         + ("PiSSA rewrites the base weights it starts from"
-                            if method == "pissa" else f"{method} trains the base weights")
-                         + ". Choose --method lora, dora, ia3 or prefix with --qlora.")
+    method = settings.tuning.tuner
+    if qlora and not method.on_4bit_base:
+        raise InputError(f"--qlora and method {method.name} exclude each other: QLoRA trains "
+                         "an adapter on a frozen 4-bit base, and "
+                         + f"{method.name} " + ("trains the base weights" if method.trains_base
+                                                else "rewrites the base weights it starts from")
+                         + ". Choose --method " + ", ".join(
+                             n for n, m in METHODS.items() if m.on_4bit_base) + " with --qlora.")
     check_fits(settings.tuning, base_config(settings, workspace))
-    model, tokenizer, base_path = load_base(settings.models, workspace, for_training=True,
-                                            four_bit=qlora)
-    if qlora:
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(model)
+    tokenizer, base_path = base_tokenizer(settings.models, workspace)
     report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
     require_clean(report)
     if eval_file is not None:
@@ -83,14 +80,11 @@ def _train_adapter(data: Path, name: str, settings: Settings, workspace: Workspa
         settings, train_set, held, sources = with_index(settings, workspace, index, tokenizer,
                                                          train_set, held, embedder)
     runs = workspace.home / "runs" / name
-    init_dir = runs / "pissa-init"  # PiSSA's starting adapter, to save the result as LoRA
-    model, record = prepare(model, settings.tuning, init_dir=init_dir,
-                            start_ids=prompt_ids(train_set[0], tokenizer))
-    if progress is not None and method == "spectrum":
-        for line in spectrum_lines(record):
-            progress({"note": line})
-    result = train(model, tokenizer, train_set, held, settings.tuning,
-                   checkpoint=runs, resume=resume, progress=progress)
+    init_dir = runs / "start"  # where a method keeps its starting state (PiSSA's adapter)
+    trained = Run(settings, workspace, settings.tuning, tokenizer, train_set, held,
+                  scratch=init_dir, four_bit=qlora).execute(checkpoint=runs, resume=resume,
+                                                             progress=progress)
+    result, record = trained.result, trained.record
     if not result.main_process:  # under `accelerate launch`, the main process publishes
         return workspace.path(KIND, name), {}
     card = make_card(settings, base_path, data, report, result, method=record,
@@ -139,18 +133,3 @@ def base_config(settings: Settings, workspace: Workspace):
     from graftlm.models import base_model_dir
 
     return AutoConfig.from_pretrained(base_model_dir(settings.models, workspace))
-
-
-def spectrum_lines(record: dict) -> list[str]:
-    """What Spectrum chose, a line per module type: the layers and their scores."""
-    by_kind: dict[str, list[tuple[str, float]]] = {}
-    for item in record["chosen"]:
-        layer, _, kind = item["name"].partition(".layers.")[2].partition(".")
-        by_kind.setdefault(kind.removesuffix(".weight"), []).append((layer, item["snr"]))
-    lines = [f"spectrum: training {len(record['chosen'])} of {record['matrices']} weight "
-             f"matrices (the top {record['share']:.0%} of each type by signal-to-noise), "
-             f"{record['trainable_parameters']:,} parameters"]
-    for kind, picks in by_kind.items():
-        lines.append(f"  {kind}: layers " + ", ".join(f"{layer} ({snr:.3g})"
-                                                      for layer, snr in picks))
-    return lines

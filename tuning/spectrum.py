@@ -19,7 +19,6 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
 
 _LAYER = re.compile(r"\.(\d+)\.")
 IQR_TO_SIGMA = 1.349
@@ -34,9 +33,11 @@ class Scored:
     snr: float
 
 
-def snr(weight: np.ndarray) -> float:
+def snr(weight) -> float:
     """The normalised signal-to-noise ratio of a 2-D ``weight`` (see the module docstring):
     ``inf`` when nothing but zeros is at or below the edge, 0 for an all-zero matrix."""
+    import numpy as np
+
     singular = np.linalg.svd(np.asarray(weight, dtype=np.float64), compute_uv=False)
     rows, cols = weight.shape
     q25, q75 = np.quantile(singular, [0.25, 0.75])

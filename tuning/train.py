@@ -19,30 +19,23 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from graftlm.errors import TrainingError
 from graftlm.padding import pad_id
 from graftlm.settings import TuningSettings
-from graftlm.tuning.data import IGNORE, Encoded, Example, encode
 from graftlm.tuning import checkpoint as checkpoints
 from graftlm.tuning import fast_lora
+from graftlm.tuning.batching import batches, collate
+from graftlm.tuning.data import IGNORE, Example, encode
 from graftlm.tuning.evaluate import answer_budget, evaluate_answers
-from graftlm.tuning.head_loss import head_loss, hidden_states_out, output_head
-from graftlm.tuning.packing import Packed, collate_packed, pack
+from graftlm.tuning.events import EvalPoint, Evaluated, Note, Progress, Step
+from graftlm.tuning.loss import eval_loss, labelled_loss
 from graftlm.tuning.metrics import Scorer, mean
-
-
-@dataclass
-class EvalPoint:
-    step: int
-    loss: float
-    metric: float  # the task's primary metric
-    metrics: dict[str, float] = field(default_factory=dict)  # every metric of the task
+from graftlm.tuning.packing import pack
 
 
 @dataclass
@@ -64,115 +57,6 @@ class TrainResult:
     best_scores: list[float] = field(default_factory=list)  # per held-out example, at best
 
 
-Progress = Callable[[dict], None]
-
-
-def split(examples: Sequence[Example], fraction: float, cap: int, seed: int
-          ) -> tuple[list[Example], list[Example]]:
-    """A reproducible train/held-out split (stratified by target when targets are labels)."""
-    rng = random.Random(seed)
-    by_target: dict[str, list[Example]] = {}
-    for ex in examples:
-        by_target.setdefault(ex.target, []).append(ex)
-    stratify = len(by_target) <= max(2, len(examples) // 5)
-    groups = list(by_target.values()) if stratify else [list(examples)]
-    n_eval = max(1, min(cap, round(len(examples) * fraction)))
-    train, held = [], []
-    for group in groups:
-        group = group[:]
-        rng.shuffle(group)
-        take = round(n_eval * len(group) / len(examples))
-        held += group[:take]
-        train += group[take:]
-    if not held:
-        held, train = train[:1], train[1:]
-    rng.shuffle(train)
-    return train, held[:cap]
-
-
-def batches(encoded: Sequence[Encoded], batch_size: int, seed: int) -> list[list[int]]:
-    """Length-grouped batches: shuffle, sort within windows of 50 batches, shuffle batches."""
-    rng = random.Random(seed)
-    order = list(range(len(encoded)))
-    rng.shuffle(order)
-    window = batch_size * 50
-    out = []
-    for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda i: len(encoded[i].input_ids))
-        out += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(out)
-    return out
-
-
-def collate(items: Sequence[Encoded] | Sequence[Packed], pad: int):
-    """Right-pad to the longest item; padding is masked out of attention and labels (packed
-    rows: :func:`tuning.packing.collate_packed`). ``tokens`` counts the real tokens."""
-    import torch
-
-    if isinstance(items[0], Packed):
-        return collate_packed(items, pad)
-    width = max(len(e.input_ids) for e in items)
-    ids = torch.full((len(items), width), pad, dtype=torch.long)
-    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(items), width), dtype=torch.long)
-    for i, e in enumerate(items):
-        n = len(e.input_ids)
-        ids[i, :n] = torch.tensor(e.input_ids)
-        labels[i, :n] = torch.tensor(e.labels)
-        mask[i, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "tokens": mask.sum()}
-
-
-def labelled_loss(model, batch: dict):
-    """Mean next-token cross-entropy over the labelled positions.
-
-    The same loss as the model's own ``labels=`` path, without its float32 logits over every
-    position: for retrieval-shaped examples (hundreds of prompt tokens, a short answer) those
-    are gigabytes a batch (8 × 1,400 × 49,152 × 4 bytes ≈ 2.2 GB, shared/DESIGN.md), and the
-    head is a fifth of the embedded model's forward FLOPs. The head runs on exactly the
-    labelled positions, in chunks, through :func:`tuning.head_loss.head_loss`; a model whose
-    logits are more than a plain projection keeps its own head, run on the columns where some
-    row has a label.
-    """
-    import torch
-
-    targets = batch["labels"][:, 1:]
-    keep = targets != IGNORE
-    positions = keep.any(0).nonzero().squeeze(-1)
-    keep, targets = keep[:, positions], targets[:, positions]
-    inputs = {"input_ids": batch["input_ids"], "logits_to_keep": positions, "use_cache": False}
-    for key in ("attention_mask", "position_ids"):  # a packed batch has positions instead
-        if key in batch:
-            inputs[key] = batch[key]
-    head = output_head(model)
-    if head is None:
-        logits = model(**inputs).logits
-        return torch.nn.functional.cross_entropy(
-            logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-            ignore_index=IGNORE, reduction="sum") / keep.sum().clamp(min=1)
-    with hidden_states_out(model, head):
-        hidden = model(**inputs).logits
-    return head_loss(hidden[keep], head.weight, targets[keep])
-
-
-def eval_loss(model, encoded: Sequence[Encoded], pad: int, batch_size: int) -> float:
-    import torch
-
-    was_training = model.training
-    model.eval()
-    total, tokens = 0.0, 0
-    with torch.inference_mode():
-        for start in range(0, len(encoded), batch_size):
-            batch = collate(encoded[start:start + batch_size], pad)
-            batch = {k: v.to(model.device) for k, v in batch.items()}
-            n = int((batch["labels"][:, 1:] != IGNORE).sum())
-            if n:
-                total += float(labelled_loss(model, batch)) * n
-            tokens += n
-    model.train(was_training)
-    return total / max(tokens, 1)
-
-
 class Schedule:
     """The learning-rate factor of a step: linear warmup over ``warmup_ratio`` of the steps,
     then linear decay to zero at the last. A deadline re-plans the step count after a few
@@ -190,6 +74,19 @@ class Schedule:
     def __call__(self, step: int) -> float:
         return min((step + 1) / self.warmup,
                    max(0.0, (self.total - step) / max(1, self.total - self.warmup)))
+
+
+@dataclass
+class RunState:
+    """Where a run stands: what a checkpoint saves and a resumed run starts from."""
+
+    step: int
+    best: EvalPoint
+    best_weights: dict
+    best_scores: list[float]  # per held-out example, at the best evaluation
+    history: list[EvalPoint] = field(default_factory=list)
+    bad_evals: int = 0  # evaluations since the last improvement
+    tokens: int = 0  # real (non-padding) tokens trained on
 
 
 def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Sequence[Example],
@@ -215,36 +112,19 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     if not main or progress is None:
         progress = lambda _event: None  # noqa: E731
     torch.manual_seed(settings.seed)
-    pad = pad_id(tokenizer)
     enc_train = [encode(ex, tokenizer, settings.max_length) for ex in train_examples]
     # An example whose answer truncation cut off entirely has nothing to learn from.
     enc_train = [e for e in enc_train if any(label != IGNORE for label in e.labels)]
     if not enc_train:
         raise TrainingError(f"no training example keeps any of its answer within "
                             f"tuning.max_length = {settings.max_length} tokens; raise it.")
-    plain = settings.plain  # the model's own weights train: no adapter to switch off
-    run_id = checkpoints.fingerprint(enc_train, settings, plain)
+    run_id = checkpoints.fingerprint(enc_train, settings, settings.plain)
     if settings.packing:  # a step is then batch_size rows of several examples each
         enc_train = pack(enc_train, settings.max_length)
-    enc_eval = [encode(ex, tokenizer, settings.max_length) for ex in eval_examples]
     # The labels of a label task are every target the data has, not only the held-out ones.
-    scorer = Scorer.for_targets([ex.target for ex in (*train_examples, *eval_examples)])
-    budget = answer_budget(tokenizer, [ex.target for ex in eval_examples])
-
-    last_scores: list[float] = []  # the latest evaluation's, per example
-
-    def evaluate(step: int) -> EvalPoint:
-        if not eval_examples:
-            return EvalPoint(step, math.nan, math.nan), "none"
-        result = evaluate_answers(model, tokenizer, eval_examples, scorer,
-                                  max_new_tokens=budget)
-        last_scores[:] = result.primary()
-        loss = eval_loss(model, enc_eval, pad, settings.batch_size)
-        return EvalPoint(step, round(loss, 4), round(mean(result.primary()), 4),
-                         result.means()), scorer.primary
-
-    base_point, metric_name = _base_eval(model, evaluate, settings) if eval_examples else \
-        evaluate(0)
+    held = HeldOut(model, tokenizer, eval_examples, settings, Scorer.for_targets(
+        [ex.target for ex in (*train_examples, *eval_examples)]))
+    base_point = held.base(settings.tuner)
     steps_per_epoch = math.ceil(math.ceil(len(enc_train) / settings.batch_size) / world)
     total = settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))
     params = [p for p in model.parameters() if p.requires_grad]
@@ -253,25 +133,25 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     schedule = Schedule(total, settings.warmup_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     runner, optimizer = accelerator.prepare(model, optimizer)
-    state = {"step": 0, "best": base_point, "best_weights": _trainable_state(model),
-             "history": [], "bad_evals": 0, "tokens": 0, "best_scores": list(last_scores)}
+    state = RunState(0, base_point, _trainable_state(model), list(held.scores))
     rng = np.random.default_rng(settings.seed + rank)  # the LoRA dropout masks' stream
     if resume and checkpoint is not None:
-        saved = checkpoints.load(checkpoint, run_id, lambda line: progress({"note": line}))
+        saved = checkpoints.load(checkpoint, run_id, lambda line: progress(Note(line)))
         if saved is not None:
-            _resume(saved, model, optimizer, scheduler, state, rng)
+            state = _resume(saved, model, optimizer, scheduler, rng)
     started = time.perf_counter()
     model.train()
     stopped_early = False
     steps_here = 0
-    epoch = state["step"] // steps_per_epoch
+    epoch = state.step // steps_per_epoch
+    pad = pad_id(tokenizer)
     # LoRA layers run fused while training (tuning/fast_lora.py); peft's own forward after.
-    unfuse = (lambda: None) if plain else fast_lora.install(model, rng)
+    unfuse = (lambda: None) if settings.plain else fast_lora.install(model, rng)
     try:
-        while state["step"] < total and not stopped_early:
+        while state.step < total and not stopped_early:
             plan = batches(enc_train, settings.batch_size, settings.seed + epoch)
-            for local in range(state["step"] - epoch * steps_per_epoch, steps_per_epoch):
-                if state["step"] >= total:
+            for local in range(state.step - epoch * steps_per_epoch, steps_per_epoch):
+                if state.step >= total:
                     break
                 # Every process takes its own batch of this step; the last step wraps around so
                 # that all processes run the same number of forward and backward passes.
@@ -284,73 +164,93 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
                     seen = accelerator.reduce(seen, reduction="mean")
                 if not torch.isfinite(seen):
                     raise TrainingError(
-                        f"the loss became {float(seen)} at step {state['step'] + 1}; training "
+                        f"the loss became {float(seen)} at step {state.step + 1}; training "
                         f"diverged. Lower the learning rate (now {lr:g}) and run again.")
                 accelerator.backward(loss)
                 accelerator.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-                state["step"] += 1
+                state.step += 1
                 tokens = batch["tokens"]
                 if world > 1:
                     tokens = accelerator.reduce(tokens, reduction="sum")
-                state["tokens"] += int(tokens)
+                state.tokens += int(tokens)
                 steps_here += 1
                 if deadline is not None and steps_here == 3:
                     per_step = (time.perf_counter() - started) / 3
                     room = int((deadline - time.monotonic()) / per_step)
-                    total = max(state["step"] + 1, min(total, state["step"] + room))
+                    total = max(state.step + 1, min(total, state.step + room))
                     schedule.plan(total)
                 elapsed = time.perf_counter() - started
-                progress({"step": state["step"], "total": total, "loss": float(seen),
-                          "seconds": elapsed})
-                if not eval_examples:
+                progress(Step(state.step, total, float(seen), elapsed))
+                if not eval_examples or not (state.step % settings.eval_every == 0
+                                             or state.step == total):
                     continue
-                if state["step"] % settings.eval_every == 0 or state["step"] == total:
-                    point, _ = evaluate(state["step"])
-                    state["history"].append(point)
-                    # The first trained evaluation always replaces the base model's: an adapter is
-                    # published to be used, and an untuned model can already pick labels well.
-                    better = state["best"] is base_point or (point.metric, -point.loss) > (
-                        state["best"].metric, -state["best"].loss)
-                    if better:
-                        state["best"], state["bad_evals"] = point, 0
-                        state["best_weights"] = _trainable_state(model)
-                        state["best_scores"] = list(last_scores)
-                    else:
-                        state["bad_evals"] += 1
-                    progress({"step": state["step"], "total": total, "eval": point,
-                              "metric": metric_name, "seconds": elapsed})
-                    if checkpoint is not None and main:
-                        checkpoints.save(checkpoint, state["step"], _payload(
-                            run_id, model, optimizer, scheduler, state, rng),
-                            settings.keep_checkpoints)
-                    accelerator.wait_for_everyone()
-                    if state["bad_evals"] >= settings.patience:
-                        stopped_early = True
-                        break
+                point = held.evaluate(state.step)
+                state.history.append(point)
+                # The first trained evaluation always replaces the base model's: an adapter is
+                # published to be used, and an untuned model can already pick labels well.
+                if state.best is base_point or (point.metric, -point.loss) > (
+                        state.best.metric, -state.best.loss):
+                    state.best, state.bad_evals = point, 0
+                    state.best_weights = _trainable_state(model)
+                    state.best_scores = list(held.scores)
+                else:
+                    state.bad_evals += 1
+                progress(Evaluated(state.step, total, point, held.metric, elapsed))
+                if checkpoint is not None and main:
+                    checkpoints.save(checkpoint, state.step, _payload(
+                        run_id, model, optimizer, scheduler, state, rng),
+                        settings.keep_checkpoints)
+                accelerator.wait_for_everyone()
+                if state.bad_evals >= settings.patience:
+                    stopped_early = True
+                    break
             epoch += 1
     finally:
         unfuse()
     if eval_examples:
-        _restore(model, state["best_weights"])
+        _restore(model, state.best_weights)
     else:
-        state["best"] = EvalPoint(state["step"], math.nan, math.nan)
-    return TrainResult(model, metric_name, base_point.metric, base_point.loss, state["best"],
-                       state["history"], state["step"], round(time.perf_counter() - started, 1),
-                       state["tokens"], stopped_early, main, base_point.metrics,
-                       state["best_scores"])
+        state.best = EvalPoint(state.step, math.nan, math.nan)
+    return TrainResult(model, held.metric, base_point.metric, base_point.loss, state.best,
+                       state.history, state.step, round(time.perf_counter() - started, 1),
+                       state.tokens, stopped_early, main, base_point.metrics,
+                       state.best_scores)
 
 
-def _base_eval(model, evaluate, settings: TuningSettings):
-    """Score the base model first: with peft, by switching the adapter off. A PiSSA model
-    before training *is* the base (W_res + B·A = W), while switching it off would leave W_res."""
-    if settings.plain or settings.method == "pissa":
-        return evaluate(0)
-    with model.disable_adapter():
-        point, name = evaluate(0)
-    return point, name
+class HeldOut:
+    """The held-out split as a run evaluates it: generated answers scored by the task's metric,
+    and the loss; ``scores`` keeps the latest evaluation's per-example values."""
+
+    def __init__(self, model, tokenizer, examples: Sequence[Example], settings: TuningSettings,
+                 scorer: Scorer):
+        self.model, self.tokenizer, self.examples = model, tokenizer, examples
+        self.settings, self.scorer = settings, scorer
+        self.encoded = [encode(ex, tokenizer, settings.max_length) for ex in examples]
+        self.budget = answer_budget(tokenizer, [ex.target for ex in examples])
+        self.metric = scorer.primary if examples else "none"
+        self.scores: list[float] = []
+
+    def evaluate(self, step: int) -> EvalPoint:
+        if not self.examples:
+            return EvalPoint(step, math.nan, math.nan)
+        result = evaluate_answers(self.model, self.tokenizer, self.examples, self.scorer,
+                                  max_new_tokens=self.budget)
+        self.scores = result.primary()
+        loss = eval_loss(self.model, self.encoded, pad_id(self.tokenizer),
+                         self.settings.batch_size)
+        return EvalPoint(step, round(loss, 4), round(mean(self.scores), 4), result.means())
+
+    def base(self, method) -> EvalPoint:
+        """The base model's point, before training: as the model is for a method that starts as
+        the base (a PiSSA model before training *is* the base, W_res + B·A = W, while switching
+        it off would leave W_res), else with the method switched off."""
+        if not self.examples or method.starts_as_base:
+            return self.evaluate(0)
+        with method.switched_off(self.model):
+            return self.evaluate(0)
 
 
 def _trainable_state(model) -> dict:
@@ -366,18 +266,19 @@ def _restore(model, weights: dict) -> None:
             params[key].copy_(value)
 
 
-def _payload(run_id: dict, model, optimizer, scheduler, state: dict, rng) -> dict:
+def _payload(run_id: dict, model, optimizer, scheduler, state: RunState, rng) -> dict:
     """A checkpoint's contents: tensors, numbers and strings only (see tuning/checkpoint.py)."""
     import torch
 
+    plain_state = {**vars(state), "best": asdict(state.best),
+                   "history": [asdict(p) for p in state.history]}
     return {"fingerprint": run_id, "trainable": _trainable_state(model),
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "state": {**state, "best": asdict(state["best"]),
-                      "history": [asdict(p) for p in state["history"]]},
+            "state": plain_state,
             "rng": {"torch": torch.get_rng_state(), "numpy": json.dumps(rng.bit_generator.state)}}
 
 
-def _resume(saved: dict, model, optimizer, scheduler, state: dict, rng) -> None:
+def _resume(saved: dict, model, optimizer, scheduler, rng) -> RunState:
     import torch
 
     trainable = {k for k, v in model.named_parameters() if v.requires_grad}
@@ -387,8 +288,8 @@ def _resume(saved: dict, model, optimizer, scheduler, state: dict, rng) -> None:
     _restore(model, saved["trainable"])
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
-    saved_state = saved["state"]
-    state.update(saved_state, best=EvalPoint(**saved_state["best"]),
-                 history=[EvalPoint(**p) for p in saved_state["history"]])
     torch.set_rng_state(saved["rng"]["torch"])
     rng.bit_generator.state = json.loads(saved["rng"]["numpy"])
+    saved_state = saved["state"]
+    return RunState(**{**saved_state, "best": EvalPoint(**saved_state["best"]),
+                       "history": [EvalPoint(**p) for p in saved_state["history"]]})

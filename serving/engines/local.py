@@ -86,12 +86,12 @@ class LocalEngine:
     def _attach(self, name: str, path: Path) -> None:
         from peft import PeftModel
 
-        from graftlm.tuning.methods import LORA_SHAPED, for_inference, method_at, open_trained
+        from graftlm.tuning.methods import method_at
 
         method = method_at(path)
-        if method not in LORA_SHAPED:
+        if not method.lora_shaped:
             base, _ = load_pretrained(self.model_path, device=self.device)
-            model = for_inference(open_trained(base, path, method), method).eval()
+            model = method.for_inference(method.open(base, path)).eval()
             with self._lock:
                 self.own[name] = model
                 self.adapters.add(name)

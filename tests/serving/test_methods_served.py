@@ -1,6 +1,6 @@
 """Adapters of every method behind the gateway: the local engine serves each as the method's own
 model answers, in one mixed round as one at a time; vLLM gets LoRA and PiSSA as LoRA, DoRA, IA3
-and Spectrum as merged copies, and a prefix adapter is refused with what to do."""
+and Spectrum as merged copies, and prefix and LoReFT adapters are refused with what to do."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from graftlm.errors import ArtifactError
+from graftlm.tuning.methods import METHODS as REGISTRY
 from tests.conftest import save_tiny_base
 
-METHODS = ["lora", "dora", "pissa", "ia3", "prefix", "spectrum"]
+METHODS = [name for name, method in REGISTRY.items() if not method.is_model]
 ASK = [{"role": "user", "content": "play some jazz music"}]
 
 
@@ -26,7 +27,8 @@ def make_method_adapter(base, workspace, name: str, method: str) -> None:
     from graftlm.tuning.methods import prepare, save
 
     torch.manual_seed(len(name))
-    settings = TuningSettings(method=method, rank=4, spectrum_share=0.5, prefix_tokens=4)
+    settings = TuningSettings(method=method, rank=4, spectrum_share=0.5, prefix_tokens=4,
+                              reft_rank=2)
     init = workspace.home / "runs" / name
     model, record = prepare(AutoModelForCausalLM.from_pretrained(base), settings, init_dir=init)
     with torch.no_grad():
@@ -106,7 +108,7 @@ def test_vllm_takes_lora_shaped_adapters_as_lora_and_the_others_merged(methods_s
 
     monkeypatch.setattr(vllm, "on_gpu", lambda: True)  # LoRA adapters stay LoRA
     settings, workspace = methods_stack
-    served = ["lora", "pissa", "dora", "ia3", "spectrum"]
+    served = [name for name in METHODS if REGISTRY[name].on_vllm is not None]
     engine = Runtime(settings, workspace, adapters=served, engine="vllm").engine
     assert set(engine.initial) == {"lora", "pissa"}
     assert set(engine.merged) == {"dora", "ia3", "spectrum"}
@@ -114,6 +116,8 @@ def test_vllm_takes_lora_shaped_adapters_as_lora_and_the_others_merged(methods_s
 
 @pytest.mark.parametrize("serving, adapter, message", [
     ({}, "prefix", "prefix-tuning adapter; vLLM serves LoRA adapters only"),
+    ({}, "loreft", "LoReFT adapter; vLLM serves LoRA adapters .and merged weights. only"),
+    ({"upstream": ["http://127.0.0.1:9"]}, "loreft", "Serve it with --engine local"),
     ({"upstream": ["http://127.0.0.1:9"]}, "prefix", "Serve it with --engine local"),
     ({"upstream": ["http://127.0.0.1:9"]}, "dora", "graft adapters merge dora --out DIR"),
 ])
@@ -128,10 +132,12 @@ def test_what_vllm_cannot_serve_is_refused_at_start_up(methods_stack, serving, a
         Runtime(settings, workspace, adapters=["lora", adapter], engine="vllm")
 
 
-def test_merging_a_prefix_adapter_says_what_to_do(methods_stack, tmp_path):
+@pytest.mark.parametrize("adapter", ["prefix", "loreft"])
+def test_merging_an_adapter_that_is_no_change_of_weights_says_what_to_do(methods_stack, adapter,
+                                                                         tmp_path):
     from graftlm.tuning.merge import merge_adapter
 
     settings, workspace = methods_stack
     with pytest.raises(ArtifactError, match="cannot be merged. Serve it with --engine local"):
-        merge_adapter("prefix", tmp_path / "out", settings, workspace)
+        merge_adapter(adapter, tmp_path / "out", settings, workspace)
     assert not (tmp_path / "out").exists()

@@ -11,6 +11,7 @@ from graftlm.workspace import Workspace
 from tests.conftest import save_tiny_base
 from graftlm.tuning.auto import recipe, settings_for
 from graftlm.tuning.auto_trials import TrialFigures, choose, describe, pareto
+from graftlm.tuning.events import Evaluated, TrialEvent, TrialsDone
 
 
 def figures(number, score, trainable, seconds, scores, state="complete"):
@@ -72,7 +73,8 @@ def test_a_search_persists_resumes_and_refuses_other_data(tmp_path):
     assert second.params == {**first.params, "lr_lora": first.params["lr_lora"] * 5}
     assert found.chosen in found.pareto and tuned.method == found.trial(found.chosen).params[
         "method"]
-    assert any("eval" in e for e in events) and any("done" in e for e in events)
+    assert any(isinstance(e, TrialEvent) and isinstance(e.event, Evaluated) for e in events)
+    assert any(isinstance(e, TrialsDone) for e in events)
     again, _ = search(data, "s", settings, workspace, budget_s=4)
     assert len(again.trials) > len(found.trials)
     assert again.trials[0].params == first.params and again.trials[0].score == first.score

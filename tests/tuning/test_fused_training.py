@@ -59,7 +59,7 @@ def test_labelled_loss_trains_exactly_like_the_models_own_loss():
     """Through the pass-through head and the fused LoRA layers, the loss and every adapter
     gradient equal those of peft's modules and the model's ``labels=`` loss."""
     from graftlm.tuning.fast_lora import install
-    from graftlm.tuning.train import labelled_loss
+    from graftlm.tuning.loss import labelled_loss
 
     batch = _batch()
     plain = _tiny_lora()
@@ -108,7 +108,7 @@ def test_disabled_adapters_fall_back_to_the_base_model():
 
 def test_a_batch_without_labels_has_a_loss_of_zero_not_nan():
     from graftlm.tuning.data import IGNORE
-    from graftlm.tuning.train import labelled_loss
+    from graftlm.tuning.loss import labelled_loss
 
     batch = _batch()
     batch["labels"] = torch.full_like(batch["labels"], IGNORE)
@@ -127,7 +127,8 @@ def test_a_packed_row_gives_each_example_the_loss_it_has_alone():
 
     from graftlm.tuning.data import IGNORE, Encoded
     from graftlm.tuning.packing import pack
-    from graftlm.tuning.train import collate, labelled_loss
+    from graftlm.tuning.batching import collate
+    from graftlm.tuning.loss import labelled_loss
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(

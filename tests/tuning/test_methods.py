@@ -12,12 +12,12 @@ from graftlm.errors import ArtifactError, InputError
 from graftlm.settings import TuningSettings
 from tests.conftest import make_tiny_model
 from tests.tuning.test_train import FAST, examples
-from graftlm.tuning.methods import (SPECTRUM_FILE, check_fits, decoding_view, merged, open_trained,
-                            prepare, save, switched_off, target_names)
+from graftlm.tuning.methods import (METHODS, SPECTRUM_FILE, check_fits, decoding_view, get,
+                                   prepare, save, target_names)
 from graftlm.tuning.spectrum import score, select
 
 IDS = torch.tensor([[5, 6, 7, 8, 9, 10]])
-ADAPTERS = ["lora", "dora", "pissa", "ia3", "prefix", "spectrum"]
+ADAPTERS = [name for name, method in METHODS.items() if not method.is_model]
 
 
 def logits(model, ids=IDS):
@@ -48,18 +48,19 @@ def test_a_method_trains_and_opens_on_a_fresh_base_as_it_trained(method, tiny_to
     assert result.best.loss < result.base_loss
     assert 0 < record["trainable_parameters"] < record["parameters"]
     model = result.model.eval()
-    opened = open_trained(make_tiny_model(tiny_tokenizer), out, method).eval()
+    tuner = get(method)
+    opened = tuner.open(make_tiny_model(tiny_tokenizer), out).eval()
     assert torch.allclose(logits(opened), logits(model), atol=1e-5)
     base = logits(make_tiny_model(tiny_tokenizer))
     assert not torch.allclose(logits(opened), base, atol=1e-3)  # it did learn something
-    with switched_off(opened):
+    with tuner.switched_off(opened):
         assert torch.allclose(logits(opened), base, atol=1e-6)
     assert torch.allclose(logits(opened), logits(model), atol=1e-5)  # and back on
-    if method == "prefix":
+    if tuner.on_vllm is None:  # not a change of weights
         with pytest.raises(ArtifactError, match="cannot be merged.*--engine local"):
-            merged(opened, method, "p")
+            tuner.merge(opened, "p")
     else:
-        assert torch.allclose(logits(merged(opened, method)), logits(model), atol=1e-5)
+        assert torch.allclose(logits(tuner.merge(opened)), logits(model), atol=1e-5)
 
 
 def test_pissa_is_saved_as_a_plain_lora_of_twice_the_rank(tiny_tokenizer, tmp_path):
@@ -137,7 +138,7 @@ def test_prefix_with_packing_is_refused_by_the_settings():
 
 @pytest.mark.parametrize("args, message", [
     (["--full", "--method", "dora"], "--full and --method dora exclude each other"),
-    (["--qlora", "--method", "pissa"], "PiSSA rewrites the base weights"),
+    (["--qlora", "--method", "pissa"], "pissa rewrites the base weights"),
     (["--qlora", "--method", "spectrum"], "spectrum trains the base weights"),
     (["--rank", "64"], "rank = 64 is above the width"),
 ])
@@ -152,7 +153,7 @@ def test_impossible_combinations_are_refused_before_training(args, message, tmp_
     data = tmp_path / "d.jsonl"
     data.write_text('{"prompt": "play some jazz", "completion": "PlayMusic"}\n' * 4)
     loaded = []
-    monkeypatch.setattr("graftlm.tuning.pipeline.load_base", lambda *a, **k: loaded.append(1))
+    monkeypatch.setattr("graftlm.tuning.run.load_base", lambda *a, **k: loaded.append(1))
     result = CliRunner().invoke(app, ["train", str(data), "--name", "x", *args],
                                 env={"GRAFT_MODELS__BASE": str(base)})
     assert result.exit_code != 0 and message in " ".join(result.output.split())

@@ -4,7 +4,9 @@ from graftlm.errors import TrainingError
 from graftlm.settings import TuningSettings
 from graftlm.tuning.data import IGNORE, Encoded, Example, encode
 from graftlm.tuning.checkpoint import checkpoints
-from graftlm.tuning.train import batches, collate, split, train
+from graftlm.tuning.batching import batches, collate, split
+from graftlm.tuning.events import Note, Step
+from graftlm.tuning.train import train
 
 PAIRS = [("play some jazz music", "PlayMusic"), ("book a table for two", "BookRestaurant"),
          ("weather in paris", "GetWeather"), ("rate this novel five stars", "RateBook")]
@@ -92,7 +94,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_model, tiny_tokenizer,
     fresh = copy.deepcopy(tiny_model)
 
     def interrupt(event):
-        if event["step"] == 12 and "loss" in event:
+        if isinstance(event, Step) and event.step == 12:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -102,7 +104,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_model, tiny_tokenizer,
     steps = []
     result = train(lora(fresh), tiny_tokenizer, data, data[:4], settings,
                    checkpoint=tmp_path / "run", resume=True,
-                   progress=lambda e: steps.append(e["step"]))
+                   progress=lambda e: steps.append(e.step))
     assert steps[0] == 11 and result.steps == 20
     assert [p.step for p in result.history] == [5, 10, 15, 20]
 
@@ -111,7 +113,7 @@ def test_the_labelled_positions_loss_equals_the_models_own(tiny_model):
     import torch
 
     from graftlm.tuning.data import IGNORE
-    from graftlm.tuning.train import labelled_loss
+    from graftlm.tuning.loss import labelled_loss
 
     ids = torch.randint(0, tiny_model.config.vocab_size, (3, 12), generator=torch.Generator()
                         .manual_seed(0))
@@ -151,7 +153,7 @@ def test_training_with_packing_runs_on_rows_of_several_examples(tiny_model, tiny
 
 def _interrupted_run(model, tokenizer, data, settings, run, at=12):
     def interrupt(event):
-        if event.get("step") == at and "loss" in event:
+        if isinstance(event, Step) and event.step == at:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -199,9 +201,9 @@ def test_a_torn_checkpoint_is_reported_and_the_one_before_it_resumed(tiny_model,
     events = []
     train(lora(fresh), tiny_tokenizer, data, data[:4], settings, checkpoint=tmp_path / "run",
           resume=True, progress=events.append)
-    notes = [e["note"] for e in events if "note" in e]
+    notes = [e.text for e in events if isinstance(e, Note)]
     assert len(notes) == 1 and "step-0000010" in notes[0] and "one before" in notes[0]
-    assert next(e["step"] for e in events if "loss" in e) == 6  # from step 5's checkpoint
+    assert next(e.step for e in events if isinstance(e, Step)) == 6  # from step 5's checkpoint
 
 
 @pytest.mark.parametrize("change, named", [
