@@ -30,9 +30,8 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
     ``data`` (or the first ``limit``); save and return the run."""
     from graftlm.loader import load_base
     from graftlm.tuning.adapter import open_adapter
-    from graftlm.tuning.data import check_data, require_clean
-    from graftlm.tuning.evaluate import answer_budget, evaluate_answers
-    from graftlm.tuning.metrics import Scorer
+    from graftlm.tuning.data import clean_examples
+    from graftlm.tuning.evaluate import Scoring
 
     if model == "base":
         net, tokenizer, _ = load_base(settings.models, workspace)
@@ -43,8 +42,7 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
 
         net = method_of(card).for_inference(net)  # merged: the same answers, base speed
         adapter_version = card.get("created")
-    report = check_data(Path(data), tokenizer, settings, fmt=fmt, fields=fields)
-    require_clean(report)
+    report = clean_examples(Path(data), tokenizer, settings, fmt=fmt, fields=fields)
     examples = report.examples[:limit] if limit else report.examples
     if not examples:
         raise InputError(f"{data} holds no examples to evaluate.")
@@ -61,10 +59,11 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
         index_version = loaded.manifest.get("created")
     targets = [ex.target for ex in examples]
     # The labels of a label task: every target of the file, also beyond --limit.
-    scorer = Scorer.for_targets([ex.target for ex in report.examples])
+    scoring = Scoring.of(tokenizer, examples, labels_from=report.examples[len(examples):],
+                         judge=judge)
+    scorer = scoring.scorer
     started = time.perf_counter()
-    result = evaluate_answers(net, tokenizer, prompts, scorer,
-                              max_new_tokens=answer_budget(tokenizer, targets), judge=judge)
+    result = scoring.answers(net, tokenizer, prompts)
     per_query = (time.perf_counter() - started) / len(examples)
     scores, answers = result.primary(), result.answers
     low, high = bootstrap_ci(scores)

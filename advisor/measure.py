@@ -81,18 +81,16 @@ class Measurer:
 
     def _run(self, data: Path, scratch: Path):
         from graftlm.loader import load_base
-        from graftlm.tuning.data import check_data, require_clean
-        from graftlm.tuning.evaluate import answer_budget
-        from graftlm.tuning.metrics import Scorer
+        from graftlm.tuning.data import clean_examples
+        from graftlm.tuning.evaluate import Scoring
         from graftlm.tuning.batching import split
 
         started = time.monotonic()
         self.deadline = started + self.budget_s
         self.scratch = scratch
         model, tokenizer, _ = load_base(self.settings.models, self.workspace)
-        report = check_data(data, tokenizer, self.settings, fmt=self.fmt, fields=self.fields)
-        require_clean(report)
-        examples = report.examples
+        examples = clean_examples(data, tokenizer, self.settings, fmt=self.fmt,
+                                 fields=self.fields).examples
         if len(examples) < MIN_EXAMPLES:
             raise InputError(f"{data} has {len(examples)} usable examples; measuring needs at "
                              f"least {MIN_EXAMPLES} (some to train on, some to score).")
@@ -100,10 +98,9 @@ class Measurer:
         size = held_out_size(len(examples), cap)
         train, held = split(examples, size / len(examples), size, self.settings.tuning.seed)
         self.split_reason = split_reason(len(held), len(examples), cap)
-        # A label task's labels are every target in the data, not only the held-out ones.
-        self.scorer = Scorer.for_targets([ex.target for ex in examples])
+        self.scoring = Scoring.of(tokenizer, held, labels_from=train, judge=self.judge)
+        self.scorer, self.budget_tokens = self.scoring.scorer, self.scoring.budget
         self.tokenizer, self.held = tokenizer, held
-        self.budget_tokens = answer_budget(tokenizer, [ex.target for ex in held])
         arms = {arm_id: ArmRun(arm_id, strategy, title) for arm_id, strategy, title in ARMS}
 
         self._measure(arms["zero_shot"], model, held)
@@ -160,12 +157,9 @@ class Measurer:
 
     def _measure(self, arm: ArmRun, model, prompts, *, build: float = 0.0,
                  train_examples: int = 0) -> None:
-        from graftlm.tuning.evaluate import evaluate_answers
-
         self.progress(arm.id, f"answering {len(prompts)} held-out examples")
         started = time.perf_counter()
-        result = evaluate_answers(model, self.tokenizer, prompts, self.scorer,
-                                  max_new_tokens=self.budget_tokens, judge=self.judge)
+        result = self.scoring.answers(model, self.tokenizer, prompts)
         elapsed = time.perf_counter() - started
         arm.scores = result.primary()
         arm.metrics = result.means()

@@ -25,6 +25,7 @@ from graftlm.serving.metrics import Metrics
 from graftlm.serving.protocol import ApiError, ChatRequest, CompletionRequest, Params
 from graftlm.serving.responses import Reply, events, whole
 from graftlm.serving.runtime import Route, Runtime
+from graftlm.tuning.data import chat_ids
 
 # Room kept beside the sources, the messages and the answer for what `fit` does not count: the
 # chat template's tokens around the system message that carries the sources.
@@ -192,9 +193,7 @@ class Gateway:
 
     def prompt_tokens(self, messages: list[dict]) -> int:
         """Tokens of the chat prompt the engine will see, generation prompt included."""
-        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                 tokenize=True, return_dict=True)
-        return len(ids["input_ids"])
+        return len(chat_ids(self.tokenizer, messages))
 
     async def answer_tokens(self, params: Params) -> int:
         """The answer's room in the context: ``max_tokens``, or for a choice the longest

@@ -34,7 +34,7 @@ from graftlm.settings import Settings, TuningSettings
 from graftlm.workspace import Workspace
 from graftlm.tuning.auto_trials import Search, TrialFigures, choose, describe, pareto
 from graftlm.tuning.batching import split
-from graftlm.tuning.data import check_data, require_clean
+from graftlm.tuning.data import clean_examples
 from graftlm.tuning.events import Evaluated, Ready, RunEvent, Step, TrialEvent, TrialsDone
 from graftlm.tuning.methods import check_fits, get
 from graftlm.tuning.methods.lora import RANKS
@@ -171,8 +171,7 @@ def search(data: Path, name: str, settings: Settings, workspace: Workspace, *,
     ``<home>/studies/<name>.db``."""
     t = settings.tuning
     tokenizer, _ = base_tokenizer(settings.models, workspace)
-    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
-    require_clean(report)
+    report = clean_examples(data, tokenizer, settings, fmt=fmt, fields=fields)
     train_set = report.examples if held_out_elsewhere else split(
         report.examples, t.eval_fraction, t.eval_max, t.seed)[0]
     return search_examples(train_set, workspace.home / "studies" / f"{name}.db", name,

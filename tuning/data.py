@@ -261,14 +261,14 @@ class Encoded:
 def encode(example: Example, tokenizer, max_length: int) -> Encoded:
     """Render with the chat template; labels only on assistant turns (end-of-turn included)."""
     messages = example.as_messages()
-    ids = _render(tokenizer, messages, generation_prompt=False)
+    ids = chat_ids(tokenizer, messages, generation_prompt=False)
     labels = [IGNORE] * len(ids)
     for i, (role, _) in enumerate(example.messages):
         if role != "assistant":
             continue
-        start = len(_render(tokenizer, messages[:i], generation_prompt=True))
-        end = len(_render(tokenizer, messages[:i + 1], generation_prompt=False))
-        if ids[:start] != _render(tokenizer, messages[:i], generation_prompt=True):
+        start = len(chat_ids(tokenizer, messages[:i], generation_prompt=True))
+        end = len(chat_ids(tokenizer, messages[:i + 1], generation_prompt=False))
+        if ids[:start] != chat_ids(tokenizer, messages[:i], generation_prompt=True):
             raise DataFormatError("the chat template does not render conversations "
                                   "prefix-consistently; assistant-only labels cannot be placed",
                                   line=example.line)
@@ -277,7 +277,10 @@ def encode(example: Example, tokenizer, max_length: int) -> Encoded:
     return Encoded(ids[:max_length], labels[:max_length], truncated)
 
 
-def _render(tokenizer, messages: list[dict], *, generation_prompt: bool) -> list[int]:
+def chat_ids(tokenizer, messages: list[dict], *, generation_prompt: bool = True) -> list[int]:
+    """The token ids of chat ``messages`` through the tokenizer's chat template, with the
+    assistant's turn opened when ``generation_prompt``: what training, evaluation, the local
+    engine and the gateway's context check all feed or count."""
     out = tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt,
                                         tokenize=True, return_dict=False)
     if isinstance(out, dict) or hasattr(out, "keys"):
@@ -287,7 +290,7 @@ def _render(tokenizer, messages: list[dict], *, generation_prompt: bool) -> list
 
 def prompt_ids(example: Example, tokenizer) -> list[int]:
     """The prompt for generation: every message but the answer, plus the assistant header."""
-    return _render(tokenizer, example.prompt_messages(), generation_prompt=True)
+    return chat_ids(tokenizer, example.prompt_messages())
 
 
 def check(path: Path, tokenizer, *, max_length: int, fmt: Format | None = None,
@@ -318,6 +321,15 @@ def check(path: Path, tokenizer, *, max_length: int, fmt: Format | None = None,
 def check_data(path: Path, tokenizer, settings: Settings, *, fmt: Format | None = None,
                fields: FieldMap | None = None) -> DataReport:
     return check(path, tokenizer, max_length=settings.tuning.max_length, fmt=fmt, fields=fields)
+
+
+def clean_examples(path: Path, tokenizer, settings: Settings, *, fmt: Format | None = None,
+                   fields: FieldMap | None = None) -> DataReport:
+    """The report of a file that must be clean to use (train, evaluate, measure on): every
+    problem raised with its line otherwise."""
+    report = check_data(path, tokenizer, settings, fmt=fmt, fields=fields)
+    require_clean(report)
+    return report
 
 
 def require_clean(report: DataReport) -> None:

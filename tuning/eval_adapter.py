@@ -12,10 +12,10 @@ from graftlm.padding import pad_id
 from graftlm.settings import Settings
 from graftlm.workspace import Workspace
 from graftlm.tuning.adapter import open_adapter
-from graftlm.tuning.data import FieldMap, Format, check_data, encode, require_clean
-from graftlm.tuning.evaluate import answer_budget, evaluate_answers
+from graftlm.tuning.data import FieldMap, Format, encode, clean_examples
+from graftlm.tuning.evaluate import Scoring
 from graftlm.tuning.methods import method_of
-from graftlm.tuning.metrics import Scorer, mean
+from graftlm.tuning.metrics import mean
 from graftlm.tuning.loss import eval_loss
 
 
@@ -36,19 +36,17 @@ def evaluate_adapter(name: str, data: Path, settings: Settings, workspace: Works
     examples read as :func:`reading` says."""
     model, tokenizer, card = open_adapter(name, settings, workspace)
     fields = reading(card, fields or {})
-    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
-    require_clean(report)
-    examples = report.examples
+    examples = clean_examples(data, tokenizer, settings, fmt=fmt, fields=fields).examples
     targets = [ex.target for ex in examples]
-    budget = answer_budget(tokenizer, targets)
     encoded = [encode(ex, tokenizer, settings.tuning.max_length) for ex in examples]
     pad = pad_id(tokenizer)
-    scorer = Scorer.for_targets(targets)
+    scoring = Scoring.of(tokenizer, examples)
+    scorer = scoring.scorer
     out = {"adapter": name, "data": str(data), "examples": len(examples)}
     with method_of(card).switched_off(model):
-        base = evaluate_answers(model, tokenizer, examples, scorer, max_new_tokens=budget)
+        base = scoring.answers(model, tokenizer, examples)
         base_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
-    tuned = evaluate_answers(model, tokenizer, examples, scorer, max_new_tokens=budget)
+    tuned = scoring.answers(model, tokenizer, examples)
     tuned_loss = eval_loss(model, encoded, pad, settings.tuning.batch_size)
     out.update({"metric": scorer.primary, "base": round(mean(base.primary()), 4),
                 "adapter": round(mean(tuned.primary()), 4),

@@ -69,6 +69,33 @@ class Evaluation:
         return out
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """How models are scored on a task: its scorer (labels from every target the data has),
+    the answer budget and, optionally, a judge. ``graft eval run``, ``graft eval adapter``,
+    training's held-out evaluations and measured advice's arms each build one and call
+    :meth:`answers`, so every figure of a model on examples comes from one path."""
+
+    scorer: Scorer
+    budget: int
+    judge: object | None = None
+
+    @classmethod
+    def of(cls, tokenizer, scored: Sequence[Example], *, labels_from: Sequence[Example] = (),
+           judge=None) -> "Scoring":
+        """Scoring for the examples ``scored``; a label task's labels come from those and
+        ``labels_from`` (the rest of the data: the labels of a label task are every target it
+        has, not only the scored ones)."""
+        targets = [ex.target for ex in (*scored, *labels_from)]
+        return cls(Scorer.for_targets(targets),
+                   answer_budget(tokenizer, [ex.target for ex in scored]), judge)
+
+    def answers(self, model, tokenizer, examples: Sequence[Example]) -> Evaluation:
+        """``model``'s answers to ``examples``, scored."""
+        return evaluate_answers(model, tokenizer, examples, self.scorer,
+                                max_new_tokens=self.budget, judge=self.judge)
+
+
 def evaluate_answers(model, tokenizer, examples: Sequence[Example], scorer: Scorer, *,
                      max_new_tokens: int, judge=None) -> Evaluation:
     """Generate an answer to every example (and, for label tasks, choose a label), then score

@@ -14,7 +14,7 @@ def labelled_loss(model, batch: dict):
 
     The same loss as the model's own ``labels=`` path, without its float32 logits over every
     position: for retrieval-shaped examples (hundreds of prompt tokens, a short answer) those
-    are gigabytes a batch (8 × 1,400 × 49,152 × 4 bytes ≈ 2.2 GB, shared/DESIGN.md), and the
+    are gigabytes a batch (8 × 1,400 × 49,152 × 4 bytes ≈ 2.2 GB, docs/design.md), and the
     head is a fifth of the embedded model's forward FLOPs. The head runs on exactly the
     labelled positions, in chunks, through :func:`tuning.head_loss.head_loss`; a model whose
     logits are more than a plain projection keeps its own head, run on the columns where some

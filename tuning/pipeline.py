@@ -20,7 +20,7 @@ from graftlm.workspace import Workspace, write_manifest
 from graftlm.tuning.adapter import KIND
 from graftlm.tuning.card import make_card
 from graftlm.tuning.batching import split
-from graftlm.tuning.data import FieldMap, Format, check_data, require_clean
+from graftlm.tuning.data import FieldMap, Format, clean_examples
 from graftlm.tuning.events import Progress
 from graftlm.tuning.methods import METHODS, check_fits, save
 from graftlm.tuning.run import Run
@@ -63,11 +63,9 @@ def _train_adapter(data: Path, name: str, settings: Settings, workspace: Workspa
                              n for n, m in METHODS.items() if m.on_4bit_base) + " with --qlora.")
     check_fits(settings.tuning, base_config(settings, workspace))
     tokenizer, base_path = base_tokenizer(settings.models, workspace)
-    report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
-    require_clean(report)
+    report = clean_examples(data, tokenizer, settings, fmt=fmt, fields=fields)
     if eval_file is not None:
-        held_report = check_data(eval_file, tokenizer, settings, fmt=fmt, fields=fields)
-        require_clean(held_report)
+        held_report = clean_examples(eval_file, tokenizer, settings, fmt=fmt, fields=fields)
         train_set, held = report.examples, held_report.examples[:settings.tuning.eval_max]
     else:
         train_set, held = split(report.examples, settings.tuning.eval_fraction,

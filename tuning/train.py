@@ -31,10 +31,10 @@ from graftlm.tuning import checkpoint as checkpoints
 from graftlm.tuning import fast_lora
 from graftlm.tuning.batching import batches, collate
 from graftlm.tuning.data import IGNORE, Example, encode
-from graftlm.tuning.evaluate import answer_budget, evaluate_answers
+from graftlm.tuning.evaluate import Scoring
 from graftlm.tuning.events import EvalPoint, Evaluated, Note, Progress, Step
 from graftlm.tuning.loss import eval_loss, labelled_loss
-from graftlm.tuning.metrics import Scorer, mean
+from graftlm.tuning.metrics import mean
 from graftlm.tuning.packing import pack
 
 
@@ -121,9 +121,8 @@ def train(model, tokenizer, train_examples: Sequence[Example], eval_examples: Se
     run_id = checkpoints.fingerprint(enc_train, settings, settings.plain)
     if settings.packing:  # a step is then batch_size rows of several examples each
         enc_train = pack(enc_train, settings.max_length)
-    # The labels of a label task are every target the data has, not only the held-out ones.
-    held = HeldOut(model, tokenizer, eval_examples, settings, Scorer.for_targets(
-        [ex.target for ex in (*train_examples, *eval_examples)]))
+    held = HeldOut(model, tokenizer, eval_examples, settings,
+                   Scoring.of(tokenizer, eval_examples, labels_from=train_examples))
     base_point = held.base(settings.tuner)
     steps_per_epoch = math.ceil(math.ceil(len(enc_train) / settings.batch_size) / world)
     total = settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))
@@ -225,19 +224,17 @@ class HeldOut:
     and the loss; ``scores`` keeps the latest evaluation's per-example values."""
 
     def __init__(self, model, tokenizer, examples: Sequence[Example], settings: TuningSettings,
-                 scorer: Scorer):
+                 scoring: Scoring):
         self.model, self.tokenizer, self.examples = model, tokenizer, examples
-        self.settings, self.scorer = settings, scorer
+        self.settings, self.scoring = settings, scoring
         self.encoded = [encode(ex, tokenizer, settings.max_length) for ex in examples]
-        self.budget = answer_budget(tokenizer, [ex.target for ex in examples])
-        self.metric = scorer.primary if examples else "none"
+        self.metric = scoring.scorer.primary if examples else "none"
         self.scores: list[float] = []
 
     def evaluate(self, step: int) -> EvalPoint:
         if not self.examples:
             return EvalPoint(step, math.nan, math.nan)
-        result = evaluate_answers(self.model, self.tokenizer, self.examples, self.scorer,
-                                  max_new_tokens=self.budget)
+        result = self.scoring.answers(self.model, self.tokenizer, self.examples)
         self.scores = result.primary()
         loss = eval_loss(self.model, self.encoded, pad_id(self.tokenizer),
                          self.settings.batch_size)

@@ -28,6 +28,7 @@ from graftlm.padding import left_pad
 from graftlm.serving.engines.base import Request
 from graftlm.serving.engines.stops import StopScanner
 from graftlm.serving.protocol import Chunk
+from graftlm.tuning.data import chat_ids
 
 BASE = "__base__"
 GATHER_SECONDS = 0.01
@@ -127,11 +128,7 @@ class LocalEngine:
         the assistant's turn opened, or a raw prompt as it is."""
         if request.messages is None:
             return self.tokenizer(request.prompt or "", add_special_tokens=False)["input_ids"]
-        ids = self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True,
-                                                 tokenize=True, return_dict=False)
-        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-            ids = ids["input_ids"]
-        return list(ids)
+        return chat_ids(self.tokenizer, request.messages)
 
     async def generate(self, request: Request) -> AsyncIterator[Chunk]:
         if request.adapter is not None and request.adapter not in self.adapters:
