@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export GRAFT_HOME ?= $(CURDIR)/.cache/graft-home
 
-.PHONY: demo test test-fast bench install clean
+.PHONY: demo test test-fast bench docs install clean
 
 install: $(STAMP)
 
@@ -58,6 +58,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/serve_bench.py
 	$(BIN)/python benchmarks/peft_methods.py
 	$(BIN)/python benchmarks/peer_train.py
+
+# make docs — regenerate the reference and benchmark pages, then build the site into site/.
+docs: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	$(BIN)/python docs/generate.py
+	$(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) .cache

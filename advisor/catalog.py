@@ -1,4 +1,4 @@
-"""The signal table of ``FRAMEWORK.md``, as data: the knowledge rows (from
+"""The signal table of ``docs/framework.md``, as data: the knowledge rows (from
 :mod:`advisor.catalog_knowledge`) and here the skill, data, constraint and scope rows.
 
 Each :class:`~advisor.signals.SignalSpec` says how a signal is recognised (wording patterns and

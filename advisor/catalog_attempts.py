@@ -1,4 +1,4 @@
-"""The rows of the signal table for what people *tried* and what they *own* (``FRAMEWORK.md``).
+"""The rows of the signal table for what people *tried* and what they *own* (``docs/framework.md``).
 
 Practitioners describe a task in the words of the strategy they already tried ("I fine-tuned
 Llama on my docs and it still makes things up") or of the one they assume ("train the model on

@@ -1,4 +1,4 @@
-"""The knowledge rows of the signal table (``FRAMEWORK.md``): facts the model lacks or that change.
+"""The knowledge rows of the signal table (``docs/framework.md``): facts the model lacks or that change.
 
 Knowledge gaps point to retrieval: knowledge that changes, private documents, answers that must
 be grounded in or cite sources, question answering over a collection. The skill, data,

@@ -158,12 +158,12 @@ _EVIDENCE = {
     "too_few_to_tune": ("With only a handful of examples, tuning will overfit: put them in the "
                         "prompt and collect more before training.", "OpenAI fine-tuning guide"),
     "prompt_first": ("Prompting costs nothing and survives model upgrades; it is the baseline "
-                     "every other strategy must beat on a held-out set.", "FRAMEWORK.md"),
+                     "every other strategy must beat on a held-out set.", "docs/framework.md"),
     "keep_local": ("Data must stay in-house: index and adapters are built and served on your own "
-                   "machines, with no hosted API in the loop.", "FRAMEWORK.md"),
+                   "machines, with no hosted API in the loop.", "docs/framework.md"),
     "merge_for_latency": ("A LoRA adapter can be merged into the base weights: no added latency, "
                           "and a small tuned model is cheap to serve at volume.",
-                          "FRAMEWORK.md (PEFT families)"),
+                          "docs/framework.md (PEFT families)"),
 }
 
 

@@ -3,7 +3,7 @@
 People describe a task in the words of what they tried or what they ask ("can fine-tuning teach
 it our API?"), and often leave out the facts that decide between the top strategies: are there
 labelled examples, do the facts change, must answers cite, is the output a fixed format? An
-expert asks before guessing (FRAMEWORK.md). For each such fact that neither the description, the
+expert asks before guessing (docs/framework.md). For each such fact that neither the description, the
 user's files nor a flag settled, this module scores the description again under every answer —
 a :class:`~advisor.advise.Reading` is re-scored, not re-read, so a question costs microseconds —
 and keeps the questions one of whose answers changes the recommendation, the most decisive first

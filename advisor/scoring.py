@@ -100,7 +100,7 @@ class Scored:
 
 
 def examples_signal(n: float) -> str:
-    """The data signal for ``n`` labelled examples (thresholds from FRAMEWORK.md's table)."""
+    """The data signal for ``n`` labelled examples (thresholds from docs/framework.md's table)."""
     if n <= 0:
         return "no_examples"
     if n <= 20:
@@ -223,7 +223,7 @@ def _rules(by_id: Mapping[str, Hit]) -> list[Contribution]:
              "full_ft": -gain / 2, "hybrid": -gain / 2},
             "a standard format (JSON, XML, YAML) and nothing else to learn: constrain decoding "
             "to it (response_format with a JSON schema, served by vLLM) and show an example or "
-            "two; an adapter only if a schema of your own stays wrong after that (FRAMEWORK.md: "
+            "two; an adapter only if a schema of your own stays wrong after that (docs/framework.md: "
             "few-shot if simple)"))
     big_data = {"many_examples", "massive_examples", "pretraining_corpus"} & set(by_id)
     if "new_language_or_modality" in by_id and big_data:
@@ -239,7 +239,7 @@ def _rules(by_id: Mapping[str, Hit]) -> list[Contribution]:
         rules.append(Contribution(
             "new_input_with_data", "rule", change,
             "a new language or modality and the data to learn it: an adapter's few parameters "
-            "cannot hold a new kind of input; full fine-tuning can (FRAMEWORK.md)"))
+            "cannot hold a new kind of input; full fine-tuning can (docs/framework.md)"))
     custom = [s for s in ("style_voice", "output_format", "custom_scheme", "procedure")
               if s in by_id]
     if "general_task" in by_id and custom:

@@ -1,6 +1,6 @@
 """Advisor accuracy on the labelled task descriptions, by split, with a confusion matrix.
 
-Sets of cases, each written by a separate author from FRAMEWORK.md alone, without seeing the
+Sets of cases, each written by a separate author from FRAMEWORK.md alone (now docs/framework.md), without seeing the
 code or the other sets: ``dev`` (used while writing the signal table), ``val`` (a second round
 of fixes), ``heldout``, ``dev2`` and ``heldout2`` (written around four classes of misses), and
 then ``heldout3`` … ``heldout10``, each scored once on arrival — that first score is the held-out

@@ -34,7 +34,7 @@ from graftlm.advisor.reader import (  # noqa: E402
 )
 
 HERE = Path(__file__).parent
-CV_RESULT = HERE / "results" / "reader_cv.json"  # what --cv measured, as the README quotes
+CV_RESULT = HERE / "results" / "reader_cv.json"  # what --cv measured, as docs/benchmarks.md shows
 # Each real post counts this many times in the loss: they are fewer than the written cases and
 # unlike them. Chosen by 5-fold cross-validation over the real development posts only (the
 # advisor's top-1 on the left-out fold, first batch: 38.1% with a reader fitted without them,

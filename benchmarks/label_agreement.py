@@ -1,6 +1,6 @@
 """How far two expert readings of the same real posts agree: the ceiling on any advisor's top-1.
 
-A second annotator (a separate agent given FRAMEWORK.md and each post's text only: not the
+A second annotator (a separate agent given FRAMEWORK.md (now docs/framework.md) and each post's text only: not the
 thread, not the first label, not the code) labelled 70 development posts drawn at random from
 ``advisor_cases_real.jsonl`` and ``advisor_cases_real2.jsonl``; its labels are in
 ``real_posts_second_opinion.jsonl``. This prints how often its first choice is the

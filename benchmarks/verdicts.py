@@ -15,7 +15,7 @@ task of ``../shared/data`` (written to a scratch folder, never into the repo):
 
 Per task it records the arms (score, interval, probability of being the best), the split, the
 headline and the recommendation, and whether the expert's verdict was met; then prints the
-table the README quotes and writes ``benchmarks/results/verdicts.json``.
+table docs/benchmarks.md shows and writes ``benchmarks/results/verdicts.json``.
 
     python benchmarks/verdicts.py [--tasks snips squad pubmedqa style] [--budget 15m]
 """

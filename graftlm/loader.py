@@ -1,7 +1,7 @@
 """Loading the base model, for every stage that runs it: one device and dtype policy, one loader.
 
 The policy: bfloat16 on a CUDA GPU; float32 on a CPU, where this project's machines have no
-bf16 arithmetic (bf16 decoding measured slower than float32 here, shared/VLLM_CPU.md). Training,
+bf16 arithmetic (bf16 decoding measured slower than float32 here, docs/commands/serve.md). Training,
 evaluation, measured advice and the in-process engine all load through :func:`load_pretrained`,
 so they run the same weights the same way. Heavy libraries are imported inside the functions.
 """

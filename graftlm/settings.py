@@ -51,8 +51,8 @@ class ModelSettings(BaseModel):
     )
     embedder_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
         "onnx-int8", description="How indexes embed chunks and queries: 'onnx-int8' (ONNX "
-        "Runtime, int8 weights per channel: 2.7-3.3x the chunks/s of float32 on a CPU, nDCG@10 "
-        "within 0.004), 'onnx' (ONNX Runtime, float32) or 'torch' (sentence-transformers, "
+        "Runtime, int8 weights per channel: about 1.9x the chunks/s of sentence-transformers on "
+        "a CPU, nDCG@10 within 0.002, benchmarks/results/rag_bench.json), 'onnx' (ONNX Runtime, float32) or 'torch' (sentence-transformers, "
         "float32). The ONNX backends need a BERT with mean pooling, as the embedded embedder "
         "is, and export it once into the user cache. The advisor always reads in float32.")
     dtype: Literal["bfloat16", "float16", "float32"] = Field(
@@ -90,7 +90,7 @@ class AdvisorSettings(BaseModel):
     light_embedder: bool = Field(
         True,
         description="Embed descriptions with the numpy encoder (no torch import: a cold "
-        "'graft advise' in about a second) when the embedder is a BERT with mean pooling, as "
+        "'graft advise' in 0.6 s median, benchmarks/results/cold_advise.json) when the embedder is a BERT with mean pooling, as "
         "the embedded one is; off loads it through sentence-transformers. Same vectors.",
     )
     semantic_threshold: float = Field(
@@ -103,8 +103,9 @@ class AdvisorSettings(BaseModel):
         0.1,
         gt=0.0,
         description="Sustained training throughput in TFLOP/s, for the cost estimate. The "
-        "default was measured on a 2-core CPU (float32 forward and backward of SmolLM2-135M: "
-        "~177 tokens/s, 0.095 TFLOP/s); a single modern GPU sustains 100+.",
+        "default is about what a 2-core CPU sustains on SmolLM2-135M in float32 "
+        "(benchmarks/results/train_bench.json has its tokens per second); a single modern GPU "
+        "sustains 100 or more.",
     )
     measure_learning_rate: float = Field(
         1e-3, gt=0, lt=1, description="Learning rate of measured advice's short LoRA, "

@@ -11,7 +11,7 @@ from graftlm.tuning.methods import METHODS, Method, get
 
 
 class TuningSettings(BaseModel):
-    """How ``graft train`` trains adapters. Defaults follow FRAMEWORK.md's LoRA recipe: all
+    """How ``graft train`` trains adapters. Defaults follow docs/framework.md's LoRA recipe: all
     linear layers, a learning rate about 10x that of full fine-tuning."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -38,8 +38,8 @@ class TuningSettings(BaseModel):
     packing: bool = Field(
         False, description="Pack several examples into each row of max_length tokens "
         "(positions restart per example; attention stays within it); batch_size then counts "
-        "rows. Off by default: with batches of similar lengths, padding is under 1% of the "
-        "tokens on the benchmark data.")
+        "rows. Off by default: batches are grouped by length, so they carry little padding, and "
+        "packing does not mix with prefix or LoReFT.")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps warming up.")
     eval_fraction: float = Field(0.1, gt=0, lt=1,
                                  description="Share held out when no --eval-file is given.")

