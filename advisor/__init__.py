@@ -4,7 +4,7 @@ The public names below are loaded on first use, so that importing the CLI (``gra
 does not import numpy or the embedder.
 """
 
-from graftlm.exports import lazy_exports
+from graftlm.core.exports import lazy_exports
 
 _PUBLIC = {
     "Advisor": "graftlm.advisor.advise",

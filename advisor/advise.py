@@ -20,10 +20,10 @@ from graftlm.advisor.schema import Advice, RuleApplied, SignalFound, StrategySco
 from graftlm.advisor.questions import open_questions
 from graftlm.advisor.scoring import STRATEGIES, TITLES, Contribution, Facts, Scored, score_hits
 from graftlm.advisor.signals import Hit, SignalDetector, corpus_from, examples_from
-from graftlm.embedder import Embedder
-from graftlm.errors import InputError
-from graftlm.settings import Settings
-from graftlm.workspace import Workspace
+from graftlm.core.embedder import Embedder
+from graftlm.core.errors import InputError
+from graftlm.core.settings import Settings
+from graftlm.core.workspace import Workspace
 
 MAX_DESCRIPTION_CHARS = 20_000
 
@@ -61,12 +61,12 @@ class Advisor:
     def from_settings(cls, settings: Settings, workspace: Workspace) -> Advisor:
         """The advisor the settings describe: the embedder when ``advisor.semantic`` is on, and
         the configured base model's name and size for the cost estimate."""
-        from graftlm.models import BASE_NAME, EMBEDDED, base_model_parameters
+        from graftlm.core.models import BASE_NAME, EMBEDDED, base_model_parameters
 
         embedder = reader = None
         if settings.advisor.semantic:
             from graftlm.advisor.reader import load_reader
-            from graftlm.embedder import load_embedder
+            from graftlm.core.embedder import load_embedder
 
             # float32 vectors whatever the index backend: the reader was fitted on them
             models = settings.models.model_copy(update={"embedder_backend": "torch"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graftlm.advisor.schema import ArmResult
-from graftlm.stats import bootstrap_ci, rounded
+from graftlm.core.stats import bootstrap_ci, rounded
 
 ARMS = (("zero_shot", "prompting", "Zero-shot prompting"),
         ("few_shot", "few_shot", "Few-shot prompting"),

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from graftlm.commands import parse_duration, echo_rows, setting_help, workspace_of
-from graftlm.errors import InputError
+from graftlm.core.commands import parse_duration, echo_rows, setting_help, workspace_of
+from graftlm.core.errors import InputError
 
 
 class Change(str, Enum):

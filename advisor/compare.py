@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from graftlm.advisor.arms import ArmRun
-from graftlm import endpoint
-from graftlm.errors import InputError
+from graftlm.core import endpoint
+from graftlm.core.errors import InputError
 
 Progress = Callable[[str, str], None]
 

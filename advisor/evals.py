@@ -14,11 +14,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from graftlm.stats import bootstrap_ci, paired_difference_ci
-from graftlm.errors import InputError
-from graftlm.lineage import file_sha256
-from graftlm.settings import Settings
-from graftlm.workspace import Workspace, write_manifest
+from graftlm.core.stats import bootstrap_ci, paired_difference_ci
+from graftlm.core.errors import InputError
+from graftlm.core.lineage import file_sha256
+from graftlm.core.settings import Settings
+from graftlm.core.workspace import Workspace, write_manifest
 
 KIND = "evals"
 
@@ -28,7 +28,7 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
              name: str | None = None, judge=None) -> dict:
     """Score ``model`` ('base' or an adapter), with ``index`` if given, on every example of
     ``data`` (or the first ``limit``); save and return the run."""
-    from graftlm.loader import load_base
+    from graftlm.core.loader import load_base
     from graftlm.tuning.adapter import open_adapter
     from graftlm.tuning.data import clean_examples
     from graftlm.tuning.evaluate import Scoring
@@ -48,7 +48,7 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
         raise InputError(f"{data} holds no examples to evaluate.")
     prompts, index_version = examples, None
     if index is not None:
-        from graftlm.embedder import load_embedder
+        from graftlm.core.embedder import load_embedder
         from graftlm.rag.index import load_index
 
         from graftlm.tuning.raft import render

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from graftlm.advisor.scoring import PRETRAINING_TOKENS, examples_signal
 from graftlm.advisor.signals import Hit
-from graftlm.errors import DataFormatError, InputError
+from graftlm.core.errors import DataFormatError, InputError
 
 BYTES_PER_TOKEN = 4
 RECENT_DAYS = 30

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graftlm.advisor.scoring import examples_signal
 from graftlm.advisor.signals import Hit
-from graftlm import endpoint
-from graftlm.errors import BackendUnavailableError
+from graftlm.core import endpoint
+from graftlm.core.errors import BackendUnavailableError
 
 INSTRUCTION = (
     "You read how a team describes a task they want a language model to do, and extract facts "

@@ -36,10 +36,10 @@ from graftlm.advisor.verdict import decide, held_out_size, learning_curve, split
 from graftlm.tuning.events import RunEvent, Step
 from graftlm.tuning.methods.lora import Lora
 from graftlm.tuning.run import Run
-from graftlm.errors import InputError
-from graftlm.settings import Settings
-from graftlm.stats import paired_difference_ci
-from graftlm.workspace import Workspace
+from graftlm.core.errors import InputError
+from graftlm.core.settings import Settings
+from graftlm.core.stats import paired_difference_ci
+from graftlm.core.workspace import Workspace
 
 MIN_EXAMPLES = 10
 MIN_TRAIN_SECONDS = 30.0
@@ -80,7 +80,7 @@ class Measurer:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _run(self, data: Path, scratch: Path):
-        from graftlm.loader import load_base
+        from graftlm.core.loader import load_base
         from graftlm.tuning.data import clean_examples
         from graftlm.tuning.evaluate import Scoring
         from graftlm.tuning.batching import split
@@ -176,7 +176,7 @@ class Measurer:
 
     def _retrieval(self, arms: dict, held, scratch: Path):
         """The held-out prompts with retrieved sources, or None (and the reason) without docs."""
-        from graftlm.embedder import load_embedder
+        from graftlm.core.embedder import load_embedder
         from graftlm.rag.index import build_index, load_index
         from graftlm.tuning.raft import render
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from graftlm.advisor.signals import split_clauses
-from graftlm.embedder import Embedder
+from graftlm.core.embedder import Embedder
 
 READER_FILE = Path(__file__).with_name("reader.npz")
 WEIGHT = 2.0  # the reader's term is WEIGHT * log(6 p); chosen by replay, see the module docstring

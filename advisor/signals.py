@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from graftlm.advisor.quantities import Quantity, corpus_tokens, find_quantities
-from graftlm.embedder import Embedder
+from graftlm.core.embedder import Embedder
 
 Method = Literal["wording", "meaning", "number", "flag", "file", "reader"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from graftlm.advisor.arms import ARM_ORDER
 from graftlm.advisor.schema import Advice, LearningCurve, Measurement
 from graftlm.advisor.scoring import TITLES
-from graftlm.stats import examples_to_separate, paired_difference_ci, probability_best
+from graftlm.core.stats import examples_to_separate, paired_difference_ci, probability_best
 
 
 def learning_curve(fraction: float, part: float, full: float) -> LearningCurve:

@@ -125,8 +125,8 @@ def main() -> None:
     embedder = reader = None
     if not args.lexical:
         from graftlm.advisor.reader import load_reader
-        from graftlm.embedder import load_embedder
-        from graftlm.settings import ModelSettings
+        from graftlm.core.embedder import load_embedder
+        from graftlm.core.settings import ModelSettings
 
         embedder = load_embedder(ModelSettings())
         reader = None if args.no_reader else load_reader(embedder)

@@ -94,8 +94,8 @@ def main() -> None:
     parser.add_argument("--weights", nargs="*", type=float, default=[1.0, REAL_POST_WEIGHT, 6.0])
     args = parser.parse_args()
 
-    from graftlm.embedder import load_embedder
-    from graftlm.settings import ModelSettings
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.settings import ModelSettings
 
     embedder = load_embedder(ModelSettings())
     cases = {name: rows for name, rows in load_cases().items() if name in args.sets}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from advisor_accuracy import load_cases
 
-from graftlm.jsonl import records
+from graftlm.core.jsonl import records
 
 HERE = Path(__file__).parent
 RECORDED = ("real", "real2")  # the sets of advisor_accuracy.py the posts were drawn from

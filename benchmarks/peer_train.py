@@ -119,8 +119,8 @@ def score(base: Path, adapter: str, dev_file: Path) -> dict:
     import torch
     from peft import PeftModel
 
-    from graftlm.loader import load_pretrained
-    from graftlm.settings import Settings
+    from graftlm.core.loader import load_pretrained
+    from graftlm.core.settings import Settings
     from graftlm.tuning.data import FieldMap, check_data
     from graftlm.tuning.evaluate import answer_budget, evaluate_answers
     from graftlm.tuning.metrics import Scorer
@@ -147,9 +147,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "peer_train.json")
     args = parser.parse_args()
 
-    from graftlm.models import base_model_dir
-    from graftlm.settings import Settings
-    from graftlm.workspace import Workspace
+    from graftlm.core.models import base_model_dir
+    from graftlm.core.settings import Settings
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning.data import FieldMap, check_data
 
     shared = Path(os.environ.get("GRAFT_HOME", ROOT / ".cache" / "graft-home"))

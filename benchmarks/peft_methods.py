@@ -168,7 +168,7 @@ def main() -> None:
     if not DATA.is_file():
         sys.exit(f"{DATA} is missing: the benchmark reads SNIPS from ../shared/data.")
 
-    from graftlm.settings import load_settings
+    from graftlm.core.settings import load_settings
     from graftlm.tuning.auto import default_rate
     from graftlm.tuning.methods import get
     from graftlm.tuning.methods.lora import Lora

@@ -48,11 +48,11 @@ def main() -> None:
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} is not here; this benchmark needs the shared data.")
 
-    from graftlm.stats import bootstrap_ci
-    from graftlm.embedder import load_embedder
-    from graftlm.loader import load_base
-    from graftlm.settings import load_settings
-    from graftlm.workspace import Workspace
+    from graftlm.core.stats import bootstrap_ci
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.loader import load_base
+    from graftlm.core.settings import load_settings
+    from graftlm.core.workspace import Workspace
     from graftlm.rag.index import build_index, load_index
     from graftlm.tuning.data import Example
     from graftlm.tuning.evaluate import evaluate_answers

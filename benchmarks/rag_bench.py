@@ -80,10 +80,10 @@ def run_pubmedqa(n_queries: int) -> dict:
     from langchain_core.documents import Document
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from graftlm.embedder import load_embedder
-    from graftlm.models import embedder_location
-    from graftlm.settings import ModelSettings, RagSettings
-    from graftlm.workspace import Workspace
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.models import embedder_location
+    from graftlm.core.settings import ModelSettings, RagSettings
+    from graftlm.core.workspace import Workspace
     from graftlm.rag.evaluate import load_queries, metrics
     from graftlm.rag.index import build_index, load_index
     from graftlm.rag.retrieve import search
@@ -155,9 +155,9 @@ def run_backends(n_queries: int) -> dict:
     """Each embedder backend on each corpus: build throughput and retrieval quality."""
     import numpy as np
 
-    from graftlm.embedder import load_embedder
-    from graftlm.settings import ModelSettings, RagSettings
-    from graftlm.workspace import Workspace
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.settings import ModelSettings, RagSettings
+    from graftlm.core.workspace import Workspace
     from graftlm.rag.evaluate import load_queries, metrics
     from graftlm.rag.index import build_index, load_index
     from graftlm.rag.retrieve import search
@@ -200,9 +200,9 @@ def run_scale(n: int) -> dict:
     import faiss
     import numpy as np
 
-    from graftlm.embedder import load_embedder
-    from graftlm.settings import ModelSettings, RagSettings
-    from graftlm.workspace import Workspace
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.settings import ModelSettings, RagSettings
+    from graftlm.core.workspace import Workspace
     from graftlm.rag.index import build_index, load_index
     from graftlm.rag.retrieve import search
 
@@ -242,9 +242,9 @@ def run_ray(corpus: str) -> dict:
     run: chunks/s of each, its ratio to the local build's, and whether the index is the same."""
     import numpy as np
 
-    from graftlm.embedder import load_embedder
-    from graftlm.settings import ModelSettings, RagSettings, RaySettings
-    from graftlm.workspace import Workspace
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.settings import ModelSettings, RagSettings, RaySettings
+    from graftlm.core.workspace import Workspace
     from graftlm.rag.index import build_index
     from graftlm.rag.ray_build import ray_executor
 
@@ -287,9 +287,9 @@ def run_stores(n_queries: int) -> dict:
     (what graft serve does), and of Milvus's own hybrid search (its RRF ranker, k = 10)."""
     import numpy as np
 
-    from graftlm.embedder import load_embedder
-    from graftlm.settings import MilvusSettings, ModelSettings, RagSettings
-    from graftlm.workspace import Workspace
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.settings import MilvusSettings, ModelSettings, RagSettings
+    from graftlm.core.workspace import Workspace
     from graftlm.rag.evaluate import load_queries, metrics
     from graftlm.rag.index import build_index, load_index
     from graftlm.rag.milvus import MilvusWriter, resolved

@@ -231,9 +231,9 @@ def main() -> None:
                         help="measure only part 3 and update it in --out")
     args = parser.parse_args()
 
-    from graftlm.settings import load_settings
-    from graftlm.workspace import Workspace
-    from graftlm.models import base_model_dir
+    from graftlm.core.settings import load_settings
+    from graftlm.core.workspace import Workspace
+    from graftlm.core.models import base_model_dir
     from graftlm.serving.engines.vllm import VllmEngine
 
     settings = load_settings().settings

@@ -43,9 +43,9 @@ def main() -> None:
     args.name = args.name or f"snips-{args.task}"
     args.out = args.out or HERE / "results" / f"snips_{args.task}.json"
 
-    from graftlm.settings import load_settings
-    from graftlm.workspace import Workspace
-    from graftlm.loader import load_base
+    from graftlm.core.settings import load_settings
+    from graftlm.core.workspace import Workspace
+    from graftlm.core.loader import load_base
     from graftlm.tuning.pipeline import train_adapter
     from graftlm.tuning.data import Example, FieldMap
     from graftlm.tuning.evaluate import generate_answers

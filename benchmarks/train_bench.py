@@ -63,7 +63,7 @@ def snips(n: int):
 def raft(n: int):
     """Questions with their gold abstract and a random other one as numbered sources, rendered
     by graftlm's one retrieval prompt; the answer is the conclusion's first words."""
-    from graftlm.settings import PromptSettings
+    from graftlm.core.settings import PromptSettings
     from graftlm.rag.prompt import with_sources
     from graftlm.tuning.data import Example
 
@@ -91,7 +91,7 @@ def raft(n: int):
 
 def lora(model):
     """The same LoRA for both sides: graftlm's recipe at the default settings."""
-    from graftlm.settings import TuningSettings
+    from graftlm.core.settings import TuningSettings
     from graftlm.tuning.methods import prepare
 
     return prepare(model, TuningSettings())[0]
@@ -108,9 +108,9 @@ def run_side(side: str, shape: str, steps: int) -> dict:
     """One side's training run in this (child) process."""
     import torch
 
-    from graftlm.loader import load_base
-    from graftlm.settings import TuningSettings, load_settings
-    from graftlm.workspace import Workspace
+    from graftlm.core.loader import load_base
+    from graftlm.core.settings import TuningSettings, load_settings
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning.data import IGNORE, encode
     from graftlm.tuning.loss import eval_loss
     from graftlm.tuning.train import train

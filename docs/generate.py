@@ -8,7 +8,7 @@ Four pages come from elsewhere and are never edited by hand:
 - ``docs/reference/cli.md``: the ``graft`` command tree, read from the Typer app behind the
   ``graft`` console script (wherever that module lives);
 - ``docs/reference/settings.md``: every settings section and field, read from the pydantic
-  models of :mod:`graftlm.settings`;
+  models of :mod:`graftlm.core.settings`;
 - ``docs/reference/methods.md``: the PEFT methods ``graft train`` offers, read from their
   registry, ``graftlm.tuning.methods.METHODS``;
 - ``docs/benchmarks.md``: one section per ``benchmarks/results/*.json`` (and per measured-advice
@@ -268,12 +268,12 @@ def _settings_sections(model, dotted: str, env: str, delim: str, out: list[str])
 
 
 def render_settings() -> str:
-    from graftlm import settings as settings_module
+    from graftlm.core import settings as settings_module
 
     model = settings_module.Settings
     env = model.model_config.get("env_prefix", "")
     delim = model.model_config.get("env_nested_delimiter") or "__"
-    out = [HEADER.format(source="the pydantic models of `graftlm.settings`"),
+    out = [HEADER.format(source="the pydantic models of `graftlm.core.settings`"),
            "# Settings reference\n",
            "One settings object with a section per stage. Each value is taken from the first "
            "of these that sets it: a command-line flag, an environment variable, the settings "

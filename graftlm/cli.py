@@ -1,8 +1,8 @@
 """The ``graft`` command: the Typer root, its one error edge, and the composition of the
 sub-apps each stage contributes.
 
-This module only composes; what the commands share lives in :mod:`graftlm.commands`, which every
-stage CLI imports, so imports run one way: root → stage CLIs → ``graftlm.commands``. Heavy
+This module only composes; what the commands share lives in :mod:`graftlm.core.commands`, which every
+stage CLI imports, so imports run one way: root → stage CLIs → ``graftlm.core.commands``. Heavy
 libraries (torch, transformers, sentence-transformers) are imported only inside the commands that
 need them, so ``graft --help`` stays fast.
 """
@@ -18,9 +18,9 @@ import typer
 from typer.core import TyperGroup
 
 from graftlm.advisor.cli import advise, eval_compare, eval_run
-from graftlm.commands import SettingsLoader, add_artifact_commands
-from graftlm.core_cli import config_app, models_app
-from graftlm.errors import GraftError
+from graftlm.core.commands import SettingsLoader, add_artifact_commands
+from graftlm.core.cli import config_app, models_app
+from graftlm.core.errors import GraftError
 from graftlm.rag.cli import eval_retrieval, index_app
 from graftlm.rag.cli import remove as remove_index
 from graftlm.serving.cli import query, serve

@@ -3,7 +3,7 @@
 The public names below are loaded on first use, so importing the CLI stays light.
 """
 
-from graftlm.exports import lazy_exports
+from graftlm.core.exports import lazy_exports
 
 _PUBLIC = {
     "build_index": "graftlm.rag.index",

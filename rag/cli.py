@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from graftlm.commands import echo_rows, setting_help, workspace_of
+from graftlm.core.commands import echo_rows, setting_help, workspace_of
 
 index_app = typer.Typer(no_args_is_help=True, help="Build, query and manage retrieval indexes.")
 
@@ -31,7 +31,7 @@ class Mode(str, Enum):
 
 
 def _embedder(settings):
-    from graftlm.embedder import load_embedder
+    from graftlm.core.embedder import load_embedder
 
     return load_embedder(settings.models)
 

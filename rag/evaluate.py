@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from graftlm import jsonl
-from graftlm.errors import DataFormatError
+from graftlm.core import jsonl
+from graftlm.core.errors import DataFormatError
 from graftlm.rag.index import Index
 from graftlm.rag.retrieve import MODES, search
 

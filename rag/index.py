@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from graftlm.embedder import Embedder
-from graftlm.errors import ArtifactError, ConfigError, DocumentLoadError, InputError
-from graftlm.lineage import file_sha256, version_of
-from graftlm.settings import MilvusSettings, RagSettings
-from graftlm.workspace import Artifact, Workspace, write_manifest
+from graftlm.core.embedder import Embedder
+from graftlm.core.errors import ArtifactError, ConfigError, DocumentLoadError, InputError
+from graftlm.core.lineage import file_sha256, version_of
+from graftlm.core.settings import MilvusSettings, RagSettings
+from graftlm.core.workspace import Artifact, Workspace, write_manifest
 from graftlm.rag.chunking import Chunk, chunk_all, make_splitter
 from graftlm.rag.loaders import discover, load
 from graftlm.rag.store import FolderStore, Store, StoreWriter, read_chunks, write_chunks

@@ -1,7 +1,7 @@
 """Reading documents: plain text, Markdown, HTML, PDF (text layer) and JSONL records.
 
 A loader turns one file into :class:`SourceText` pieces (a PDF gives one per page, a JSONL file
-one per record) or raises :class:`~graftlm.errors.DocumentLoadError` with the reason. It knows
+one per record) or raises :class:`~graftlm.core.errors.DocumentLoadError` with the reason. It knows
 nothing about chunking or embedding.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from graftlm import jsonl
-from graftlm.errors import DocumentLoadError
+from graftlm.core import jsonl
+from graftlm.core.errors import DocumentLoadError
 
 TEXT_SUFFIXES = {".txt", ".text", ".rst", ".log"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}

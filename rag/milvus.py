@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from graftlm.errors import ArtifactError, BackendUnavailableError
-from graftlm.settings import MilvusSettings, RagSettings, secret
-from graftlm.workspace import Workspace
+from graftlm.core.errors import ArtifactError, BackendUnavailableError
+from graftlm.core.settings import MilvusSettings, RagSettings, secret
+from graftlm.core.workspace import Workspace
 from graftlm.rag.chunking import Chunk
 from graftlm.rag.store import Hit, sparse_tokens
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from graftlm.errors import InputError
-from graftlm.settings import PromptSettings, RagSettings
+from graftlm.core.errors import InputError
+from graftlm.core.settings import PromptSettings, RagSettings
 from graftlm.rag.retrieve import Result
 from graftlm.rag.retrieve import search as rag_search
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from graftlm.errors import BackendUnavailableError, ConfigError, DocumentLoadError
-from graftlm.settings import ModelSettings, RagSettings, RaySettings
+from graftlm.core.errors import BackendUnavailableError, ConfigError, DocumentLoadError
+from graftlm.core.settings import ModelSettings, RagSettings, RaySettings
 from graftlm.rag.chunking import Chunk
 
 READING, STAGE = "reading (Ray)", "embedding files (Ray)"
@@ -174,7 +174,7 @@ def chunk_files(batch: dict, *, folder: str, settings: RagSettings,
     """Ray task: read and chunk a batch of files; one row per chunk, or one per skipped file.
     Unreadable files are always reported as rows (never raised), so the driver decides about
     ``strict``."""
-    from graftlm.embedder import load_embedder
+    from graftlm.core.embedder import load_embedder
     from graftlm.rag.chunking import make_splitter
     from graftlm.rag.index import read_file
 
@@ -202,7 +202,7 @@ class EmbedChunks:
     """Ray actor: holds one embedder and embeds batches of chunk rows."""
 
     def __init__(self, models: ModelSettings, dim: int):
-        from graftlm.embedder import load_embedder
+        from graftlm.core.embedder import load_embedder
 
         self.embedder, self.dim = load_embedder(models), dim
 

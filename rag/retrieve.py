@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graftlm.errors import InputError
+from graftlm.core.errors import InputError
 from graftlm.rag.chunking import Chunk
 from graftlm.rag.index import Index
 from graftlm.rag.store import Hit

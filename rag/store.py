@@ -22,7 +22,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from graftlm.settings import RagSettings
+from graftlm.core.settings import RagSettings
 from graftlm.rag.chunking import Chunk
 
 RECALL_SAMPLE = 200

@@ -23,8 +23,8 @@ from contextlib import asynccontextmanager, contextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from graftlm.errors import GraftError
-from graftlm.settings import secret
+from graftlm.core.errors import GraftError
+from graftlm.core.settings import secret
 from graftlm.serving import openapi
 from graftlm.serving.gateway import Gateway
 from graftlm.serving.guard import Guard

@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from graftlm.commands import setting_help, settings_of, workspace_of
-from graftlm.errors import InputError
+from graftlm.core.commands import setting_help, settings_of, workspace_of
+from graftlm.core.errors import InputError
 from graftlm.serving.launch import is_loopback, require_free
 
 
@@ -163,8 +163,8 @@ def query(
     """Ask the endpoint a question with the OpenAI client; print the answer and its sources."""
     import openai
 
-    from graftlm.errors import BackendUnavailableError, GraftError
-    from graftlm.settings import secret
+    from graftlm.core.errors import BackendUnavailableError, GraftError
+    from graftlm.core.settings import secret
 
     s = settings_of(ctx).settings.serving
     url = url or f"http://{s.host}:{s.port}/v1"

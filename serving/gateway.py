@@ -17,7 +17,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from graftlm.errors import ArtifactNotFoundError, GraftError, InputError
+from graftlm.core.errors import ArtifactNotFoundError, GraftError, InputError
 from graftlm.rag.prompt import augment, token_counter
 from graftlm.serving.admission import Admission, Slot
 from graftlm.serving.engines.base import Request as EngineRequest

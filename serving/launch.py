@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from graftlm.errors import BackendUnavailableError, InputError
+from graftlm.core.errors import BackendUnavailableError, InputError
 
 
 def free_port(host: str = "127.0.0.1") -> int:

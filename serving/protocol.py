@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from graftlm.workspace import NAME_PATTERN
+from graftlm.core.workspace import NAME_PATTERN
 
 RequestModel = TypeVar("RequestModel", bound=BaseModel)
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from graftlm.errors import GraftError, InputError
+from graftlm.core.errors import GraftError, InputError
 from graftlm.serving.metrics import Metrics
 from graftlm.serving.protocol import (ApiError, Chunk, chat_chunk, chat_response, completion_chunk,
                               completion_response, new_id, usage)

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graftlm.errors import ArtifactError, ConfigError, InputError
-from graftlm.settings import Settings, secret
-from graftlm.lineage import version_of
-from graftlm.workspace import Artifact, Workspace
+from graftlm.core.errors import ArtifactError, ConfigError, InputError
+from graftlm.core.settings import Settings, secret
+from graftlm.core.lineage import version_of
+from graftlm.core.workspace import Artifact, Workspace
 from graftlm.tuning.methods import Method, method_of
 
 BASE = "base"
@@ -81,7 +81,7 @@ class Runtime:
                  indexes: list[str] = (), engine: str | None = None, embedder=None,
                  report: Callable[[str], None] | None = None,
                  on_fatal: Callable[[str], None] | None = None):
-        from graftlm.models import base_model_dir
+        from graftlm.core.models import base_model_dir
         from graftlm.tuning.adapter import fitting_adapter
 
         self.settings, self.workspace = settings, workspace
@@ -92,7 +92,7 @@ class Runtime:
             self.adapters[name] = Served.of(artifact, version_of(artifact))
         self.indexes: dict[str, Sources] = {}
         if indexes:
-            from graftlm.embedder import load_embedder
+            from graftlm.core.embedder import load_embedder
             from graftlm.rag.index import load_index
 
             embedder = embedder or load_embedder(settings.models)

@@ -1,9 +1,11 @@
 """The shape of the code: imports run one way, and modules stay small.
 
-The import graph counts every import of a project module, function-level ones included (a
-deferred import hides a cycle from Python, not from a reader). Build stages (``rag``,
-``tuning``) never import the stages that use them (``advisor``, ``serving``). The stages' folders
-sit at the top of the repository but install and import as ``graftlm.<stage>``.
+Three floors: the core (``graftlm.core``) at the bottom, the stages above it, and the ``graft``
+root (``graftlm.cli``) on top, which composes the stages and which nothing imports. Build stages
+(``rag``, ``tuning``) never import the stages that use them (``advisor``, ``serving``). The
+import graph counts every import of a project module, function-level ones included (a deferred
+import hides a cycle from Python, not from a reader). The stages' folders sit at the top of the
+repository but install and import as ``graftlm.<stage>``.
 """
 
 import ast
@@ -27,9 +29,11 @@ def _modules() -> dict[str, Path]:
 
 
 def stage(name: str) -> str:
-    """The stage a module belongs to, or ``graftlm`` for the core."""
+    """The stage a module belongs to, ``core`` for the core, ``root`` for the rest."""
     parts = name.split(".")
-    return parts[1] if len(parts) > 1 and parts[1] in STAGES else parts[0]
+    if len(parts) > 1 and parts[1] in (*STAGES, "core"):
+        return parts[1]
+    return "root"
 
 
 def _owner(name: str, modules) -> str | None:
@@ -128,16 +132,22 @@ REGISTRY = "graftlm.tuning.methods"
 
 def test_the_core_imports_no_stage():
     leaks = sorted(f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
-                   if stage(a) == "graftlm" and a != "graftlm.cli" and stage(b) in STAGES
-                   and (a, b) != ("graftlm.tuning_settings", REGISTRY))
+                   if stage(a) == "core" and stage(b) in STAGES
+                   and (a, b) != ("graftlm.core.tuning_settings", REGISTRY))
     assert leaks == []
+
+
+def test_nothing_imports_the_root():
+    upward = sorted(f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+                    if stage(b) == "root" and stage(a) != "root")
+    assert upward == []
 
 
 def test_the_method_registry_sits_below_the_settings():
     graph = import_graph()
     below = {name for name in graph if name == REGISTRY or name.startswith(REGISTRY + ".")}
     reads = {b for a in below for b in graph[a]} - below
-    assert reads <= {"graftlm.errors", "graftlm.tuning.spectrum"}
+    assert reads <= {"graftlm.core.errors", "graftlm.tuning.spectrum"}
     assert graph["graftlm.tuning.spectrum"] == set()
 
 
@@ -156,13 +166,24 @@ def test_stages_are_imported_under_graftlm_only():
 
 
 def test_the_stage_of_a_module():
-    assert [stage(n) for n in ("graftlm.rag.index", "graftlm.settings", "graftlm.serving")] == [
-        "rag", "graftlm", "serving"]
+    assert [stage(n) for n in ("graftlm.rag.index", "graftlm.core.settings", "graftlm.serving",
+                               "graftlm.cli")] == ["rag", "core", "serving", "root"]
 
 
 def test_shared_command_helpers_are_a_leaf():
-    assert import_graph()["graftlm.commands"] <= {"graftlm.settings", "graftlm.workspace",
-                                                  "graftlm.errors"}
+    assert import_graph()["graftlm.core.commands"] <= {
+        "graftlm.core.settings", "graftlm.core.workspace", "graftlm.core.errors"}
+
+
+def test_every_package_is_in_the_wheel():
+    """setuptools is given the packages by name: a new folder left out of that list works in
+    the repository (an editable install finds it) and is missing from the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"])
+    found = {name for name, path in _modules().items() if path.name == "__init__.py"}
+    assert found == listed
 
 
 def test_modules_stay_small():

@@ -21,8 +21,8 @@ DOCS = {"weather.md": "the weather in paris is rate five stars\n",
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from graftlm.settings import Settings
-    from graftlm.workspace import Workspace
+    from graftlm.core.settings import Settings
+    from graftlm.core.workspace import Workspace
     from graftlm.rag.index import build_index
 
     home = tmp_path_factory.mktemp("identity")

@@ -3,7 +3,7 @@
 The public names below are loaded on first use, so importing the CLI stays light.
 """
 
-from graftlm.exports import lazy_exports
+from graftlm.core.exports import lazy_exports
 
 _PUBLIC = {
     "FieldMap": "graftlm.tuning.data",
@@ -12,6 +12,6 @@ _PUBLIC = {
     "encode": "graftlm.tuning.data",
     "train": "graftlm.tuning.train",
     "train_adapter": "graftlm.tuning.pipeline",
-    "load_base": "graftlm.loader",
+    "load_base": "graftlm.core.loader",
 }
 __all__, __getattr__ = lazy_exports("tuning", _PUBLIC)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graftlm.errors import ArtifactError
-from graftlm.lineage import model_hash
-from graftlm.loader import load_base
-from graftlm.settings import Settings
-from graftlm.workspace import Artifact, Workspace
+from graftlm.core.errors import ArtifactError
+from graftlm.core.lineage import model_hash
+from graftlm.core.loader import load_base
+from graftlm.core.settings import Settings
+from graftlm.core.workspace import Artifact, Workspace
 from graftlm.tuning.methods import method_of
 
 KIND = "adapters"

@@ -27,11 +27,11 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from graftlm.errors import InputError, TrainingError
-from graftlm.lineage import file_sha256
-from graftlm.loader import base_tokenizer
-from graftlm.settings import Settings, TuningSettings
-from graftlm.workspace import Workspace
+from graftlm.core.errors import InputError, TrainingError
+from graftlm.core.lineage import file_sha256
+from graftlm.core.loader import base_tokenizer
+from graftlm.core.settings import Settings, TuningSettings
+from graftlm.core.workspace import Workspace
 from graftlm.tuning.auto_trials import Search, TrialFigures, choose, describe, pareto
 from graftlm.tuning.batching import split
 from graftlm.tuning.data import clean_examples

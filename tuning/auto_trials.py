@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from graftlm.stats import paired_difference_ci
+from graftlm.core.stats import paired_difference_ci
 
 MIN_PAIRED = 10  # validation examples below which the best trial is chosen outright
 

@@ -14,8 +14,8 @@ import platform
 from dataclasses import asdict
 from pathlib import Path
 
-from graftlm.lineage import file_sha256, model_hash
-from graftlm.settings import Settings
+from graftlm.core.lineage import file_sha256, model_hash
+from graftlm.core.settings import Settings
 from graftlm.tuning.data import DataReport
 from graftlm.tuning.train import TrainResult
 

@@ -20,9 +20,9 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from graftlm.errors import TrainingError
-from graftlm.settings import TuningSettings
-from graftlm.workspace import fsync_path
+from graftlm.core.errors import TrainingError
+from graftlm.core.settings import TuningSettings
+from graftlm.core.workspace import fsync_path
 
 FORMAT = 1
 # The settings that shape the training trajectory: a resume with any of them changed would

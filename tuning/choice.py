@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
-from graftlm.padding import pad_id
+from graftlm.core.padding import pad_id
 
 LABEL_CHUNK = 16  # labels scored together after one prompt
 

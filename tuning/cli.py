@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from graftlm.commands import echo_rows, setting_help, workspace_of
+from graftlm.core.commands import echo_rows, setting_help, workspace_of
 from graftlm.tuning.events import Evaluated, Note, RunEvent, Step
 from graftlm.tuning.methods import METHODS
 
@@ -85,7 +85,7 @@ def train(
 ) -> None:
     """Train a skill adapter on the base model: LoRA by default, another --method, or the one
     --auto finds best for the data."""
-    from graftlm.errors import InputError
+    from graftlm.core.errors import InputError
     from graftlm.tuning.data import FieldMap
 
     if full and method not in (None, Method.full):
@@ -139,8 +139,8 @@ def train(
 def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, force, report,
           chosen, held_out_elsewhere):
     """Run the --auto search; the settings it chose and the card's record of it."""
-    from graftlm.commands import parse_duration
-    from graftlm.errors import ArtifactError, InputError
+    from graftlm.core.commands import parse_duration
+    from graftlm.core.errors import ArtifactError, InputError
     from graftlm.tuning.adapter import KIND
     from graftlm.tuning.auto_cli import print_search, run_search
 
@@ -167,7 +167,7 @@ def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, forc
 def _check(data, settings, workspace, fmt, fields) -> None:
     from transformers import AutoTokenizer
 
-    from graftlm.models import base_model_dir
+    from graftlm.core.models import base_model_dir
     from graftlm.tuning.data import check_data
     from graftlm.tuning.estimate import training_minutes
 
@@ -192,7 +192,7 @@ def _check(data, settings, workspace, fmt, fields) -> None:
 def _parameters(settings, workspace) -> int:
     """The base model's size for the estimate; one the size of the embedded model when the
     configured model's size cannot be read without loading it."""
-    from graftlm.models import EMBEDDED_PARAMETERS, base_model_parameters
+    from graftlm.core.models import EMBEDDED_PARAMETERS, base_model_parameters
 
     return base_model_parameters(settings.models, workspace) or EMBEDDED_PARAMETERS
 

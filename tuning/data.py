@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from graftlm import jsonl
-from graftlm.errors import DataFormatError, InputError
-from graftlm.settings import Settings
+from graftlm.core import jsonl
+from graftlm.core.errors import DataFormatError, InputError
+from graftlm.core.settings import Settings
 
 Format = Literal["chat", "alpaca", "prompt_completion", "fields"]
 ROLES = ("system", "user", "assistant")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graftlm.padding import pad_id
-from graftlm.settings import Settings
-from graftlm.workspace import Workspace
+from graftlm.core.padding import pad_id
+from graftlm.core.settings import Settings
+from graftlm.core.workspace import Workspace
 from graftlm.tuning.adapter import open_adapter
 from graftlm.tuning.data import FieldMap, Format, encode, clean_examples
 from graftlm.tuning.evaluate import Scoring

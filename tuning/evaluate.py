@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graftlm.padding import left_pad, pad_id
+from graftlm.core.padding import left_pad, pad_id
 from graftlm.tuning.choice import choose
 from graftlm.tuning.data import Example, prompt_ids
 from graftlm.tuning.metrics import Scorer, mean

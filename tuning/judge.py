@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graftlm import endpoint
+from graftlm.core import endpoint
 
 PROMPT = (
     "You grade an answer to a question against a reference answer.\n"

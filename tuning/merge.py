@@ -12,9 +12,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from graftlm.errors import ArtifactError, InputError
-from graftlm.settings import Settings
-from graftlm.workspace import Workspace, sync_tree, fsync_path
+from graftlm.core.errors import ArtifactError, InputError
+from graftlm.core.settings import Settings
+from graftlm.core.workspace import Workspace, sync_tree, fsync_path
 from graftlm.tuning.adapter import open_adapter
 from graftlm.tuning.methods import method_of
 

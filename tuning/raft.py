@@ -19,7 +19,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from graftlm.settings import RagSettings, TuningSettings
+from graftlm.core.settings import RagSettings, TuningSettings
 from graftlm.rag.prompt import augment, from_documents, query_of, search, token_counter
 from graftlm.rag.retrieve import Result
 from graftlm.tuning.data import Example

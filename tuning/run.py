@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from graftlm.loader import load_base
-from graftlm.settings import Settings, TuningSettings
-from graftlm.workspace import Workspace
+from graftlm.core.loader import load_base
+from graftlm.core.settings import Settings, TuningSettings
+from graftlm.core.workspace import Workspace
 from graftlm.tuning.data import Example, prompt_ids
 from graftlm.tuning.events import Note, Progress, Ready
 from graftlm.tuning.methods import prepare

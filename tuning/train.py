@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from graftlm.errors import TrainingError
-from graftlm.padding import pad_id
-from graftlm.settings import TuningSettings
+from graftlm.core.errors import TrainingError
+from graftlm.core.padding import pad_id
+from graftlm.core.settings import TuningSettings
 from graftlm.tuning import checkpoint as checkpoints
 from graftlm.tuning import fast_lora
 from graftlm.tuning.batching import batches, collate

@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graftlm.errors import ArtifactError
-from graftlm.loader import load_pretrained
-from graftlm.padding import left_pad
+from graftlm.core.errors import ArtifactError
+from graftlm.core.loader import load_pretrained
+from graftlm.core.padding import left_pad
 from graftlm.serving.engines.base import Request
 from graftlm.serving.engines.stops import StopScanner
 from graftlm.serving.protocol import Chunk

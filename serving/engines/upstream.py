@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graftlm.errors import ArtifactError, BackendUnavailableError, ConfigError
+from graftlm.core.errors import ArtifactError, BackendUnavailableError, ConfigError
 from graftlm.serving.engines.base import Request
 from graftlm.serving.engines.vllm_http import Unreachable, forward
 from graftlm.serving.protocol import Chunk

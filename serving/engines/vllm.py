@@ -41,8 +41,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
-from graftlm.errors import ArtifactError, BackendUnavailableError
-from graftlm.settings import VllmSettings
+from graftlm.core.errors import ArtifactError, BackendUnavailableError
+from graftlm.core.settings import VllmSettings
 from graftlm.serving.engines.base import Request
 from graftlm.serving.engines.vllm_http import forward, httpx_errors
 from graftlm.serving.launch import die_with_parent, wait_healthy

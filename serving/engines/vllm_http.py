@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from graftlm.errors import BackendUnavailableError, InputError
+from graftlm.core.errors import BackendUnavailableError, InputError
 
 from graftlm.serving.engines.base import Request
 from graftlm.serving.protocol import Chunk

@@ -44,7 +44,7 @@ def static_advice(order):
 
 @pytest.fixture
 def tiny_settings(tmp_path):
-    from graftlm.settings import Settings
+    from graftlm.core.settings import Settings
 
     base = save_tiny_base(tmp_path / "tiny-base")
     return Settings(home=tmp_path / "home", models={"base": str(base)},

@@ -2,7 +2,7 @@ import pytest
 
 from graftlm.advisor import SCHEMA_VERSION, Advice, Advisor, Facts, json_schema
 from graftlm.advisor.advise import MAX_DESCRIPTION_CHARS, read_description, validate_description
-from graftlm.errors import InputError
+from graftlm.core.errors import InputError
 
 
 @pytest.fixture(scope="module")

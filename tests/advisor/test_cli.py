@@ -5,7 +5,7 @@ import pytest
 
 @pytest.mark.parametrize("text, seconds", [("15m", 900), ("90s", 90), ("1h", 3600), ("45", 45)])
 def test_budgets_read_as_durations(text, seconds):
-    from graftlm.commands import parse_duration
+    from graftlm.core.commands import parse_duration
 
     assert parse_duration(text) == seconds
 

@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from graftlm.advisor.compare import Compare, label_named
-from graftlm.errors import InputError
+from graftlm.core.errors import InputError
 from tests.advisor.conftest import ROWS, write_rows
 
 LABELS = dict(ROWS)  # text -> label
@@ -20,7 +20,7 @@ def _oracle(body):
 def test_the_compared_arms_are_scored_priced_and_weighed(tmp_path, tiny_settings, endpoint):
     from graftlm.advisor import Advisor, Facts
     from graftlm.advisor.measure import measured_advice
-    from graftlm.workspace import Workspace
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning.data import FieldMap
 
     endpoint["reply"] = _oracle
@@ -72,8 +72,8 @@ def test_compare_options_need_measure(tmp_path):
 
 def test_broad_general_work_points_to_prompting_a_strong_model_and_a_new_language_does_not():
     from graftlm.advisor import Advisor
-    from graftlm.embedder import load_embedder
-    from graftlm.settings import ModelSettings
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.settings import ModelSettings
 
     advisor = Advisor(load_embedder(ModelSettings(), light=True))
     tutor = advisor.advise("A tutor that answers students' questions on any school subject, "

@@ -9,7 +9,7 @@ from tests.advisor.conftest import ROWS, write_rows
 
 def test_the_harness_saves_runs_and_compares_them_pairwise(tmp_path, tiny_settings):
     from graftlm.advisor.evals import compare, run_eval
-    from graftlm.workspace import Workspace
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning.data import FieldMap
 
     workspace = Workspace(tiny_settings.home)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from graftlm.advisor import Advisor
 from graftlm.advisor.files import document_signals, example_signals
 from graftlm.cli import app
-from graftlm.errors import DataFormatError, InputError
+from graftlm.core.errors import DataFormatError, InputError
 
 DAY = 86_400
 

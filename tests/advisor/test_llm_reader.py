@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from graftlm.advisor import Advisor
 from graftlm.advisor.llm_reader import ModelReader, TaskFacts, reader_hits
 from graftlm.cli import app
-from graftlm.errors import BackendUnavailableError
+from graftlm.core.errors import BackendUnavailableError
 
 POST = "We fine-tuned Llama on our product FAQ and it still quotes last year's prices."
 

@@ -8,7 +8,7 @@ from tests.conftest import WordEmbedder
 
 
 def test_every_arm_is_scored_on_the_same_held_out_examples(tmp_path, tiny_settings):
-    from graftlm.workspace import Workspace
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning.data import FieldMap
 
     data = write_rows(tmp_path / "data.jsonl", ROWS * 10)
@@ -45,7 +45,7 @@ def test_every_arm_is_scored_on_the_same_held_out_examples(tmp_path, tiny_settin
 
 
 def test_without_documents_the_retrieval_arms_say_why(tmp_path, tiny_settings):
-    from graftlm.workspace import Workspace
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning.data import FieldMap
 
     data = write_rows(tmp_path / "data.jsonl", ROWS * 4)
@@ -58,7 +58,7 @@ def test_without_documents_the_retrieval_arms_say_why(tmp_path, tiny_settings):
 
 
 def test_too_small_a_budget_skips_training_with_a_reason(tmp_path, tiny_settings):
-    from graftlm.workspace import Workspace
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning.data import FieldMap
 
     data = write_rows(tmp_path / "data.jsonl", ROWS * 4)
@@ -69,8 +69,8 @@ def test_too_small_a_budget_skips_training_with_a_reason(tmp_path, tiny_settings
 
 
 def test_bad_files_get_clear_errors(tmp_path, tiny_settings):
-    from graftlm.errors import DataFormatError, InputError
-    from graftlm.workspace import Workspace
+    from graftlm.core.errors import DataFormatError, InputError
+    from graftlm.core.workspace import Workspace
 
     workspace = Workspace(tiny_settings.home)
     bad = tmp_path / "bad.jsonl"
@@ -96,7 +96,7 @@ def test_the_majority_label_baseline_comes_from_the_train_split():
 def test_tune_trains_the_lora_arms_with_what_a_search_chose(tmp_path, tiny_settings,
                                                             monkeypatch):
     from graftlm.advisor import measure
-    from graftlm.workspace import Workspace
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning.data import FieldMap
 
     monkeypatch.setattr(measure, "MIN_TRAIN_SECONDS", 1.0)
@@ -155,8 +155,8 @@ def test_the_report_and_the_terminal_show_the_search(tmp_path):
 def test_tune_falls_back_to_the_recipe_when_the_search_chooses_nothing(tmp_path, tiny_settings,
                                                                        monkeypatch):
     from graftlm.advisor import measure
-    from graftlm.errors import InputError
-    from graftlm.workspace import Workspace
+    from graftlm.core.errors import InputError
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning import auto
     from graftlm.tuning.data import FieldMap
 
@@ -180,7 +180,7 @@ def test_budget_left_over_trains_a_second_seed_of_a_tied_trained_arm(tiny_settin
     import time
 
     from graftlm.advisor.arms import ArmRun
-    from graftlm.workspace import Workspace
+    from graftlm.core.workspace import Workspace
 
     measurer = Measurer(tiny_settings, Workspace(tiny_settings.home), budget_s=600)
     measurer.deadline = time.monotonic() + 500

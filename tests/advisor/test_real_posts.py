@@ -48,8 +48,8 @@ CASES = [
 @pytest.fixture(scope="module")
 def advisors():
     from graftlm.advisor.reader import load_reader
-    from graftlm.embedder import load_embedder
-    from graftlm.settings import ModelSettings
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.settings import ModelSettings
 
     embedder = load_embedder(ModelSettings(), light=True)
     return {"signal table": Advisor(), "with the reader": Advisor(

@@ -77,8 +77,8 @@ def reference(home, name: str, n: int = 8) -> str:
     """What adapter ``name`` answers greedily through transformers (+ peft) in this process."""
     import torch
 
-    from graftlm.settings import load_settings
-    from graftlm.workspace import Workspace
+    from graftlm.core.settings import load_settings
+    from graftlm.core.workspace import Workspace
     from graftlm.tuning.adapter import open_adapter
 
     settings = load_settings(overrides={"home": str(home)}).settings

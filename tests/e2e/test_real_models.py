@@ -15,8 +15,8 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 @pytest.fixture(scope="module")
 def embedder():
     """The embedder as the advisor loads it without the numpy path: float32 torch."""
-    from graftlm.embedder import load_embedder
-    from graftlm.settings import ModelSettings
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.settings import ModelSettings
 
     return load_embedder(ModelSettings(embedder_backend="torch"))
 
@@ -112,9 +112,9 @@ def test_the_light_encoder_gives_the_same_advice_on_every_case(embedder, tmp_pat
 
     from graftlm.advisor import Advisor
     from graftlm.advisor.reader import load_reader
-    from graftlm.embedder import load_embedder
-    from graftlm.numpy_embedder import NumpyBertEmbedder
-    from graftlm.settings import ModelSettings
+    from graftlm.core.embedder import load_embedder
+    from graftlm.core.numpy_embedder import NumpyBertEmbedder
+    from graftlm.core.settings import ModelSettings
 
     light = load_embedder(ModelSettings(), light=True)
     assert isinstance(light, NumpyBertEmbedder) and light.name == embedder.name

@@ -72,9 +72,9 @@ def reference(home, adapter):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from graftlm.models import base_model_dir
-    from graftlm.settings import ModelSettings
-    from graftlm.workspace import Workspace
+    from graftlm.core.models import base_model_dir
+    from graftlm.core.settings import ModelSettings
+    from graftlm.core.workspace import Workspace
 
     base = base_model_dir(ModelSettings(), Workspace(home), prepare=False)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
@@ -138,8 +138,8 @@ def test_greedy_vllm_matches_transformers_for_base_and_adapter(home, client):
 
 
 def test_greedy_local_engine_matches_vllm(home, client):
-    from graftlm.settings import load_settings
-    from graftlm.workspace import Workspace
+    from graftlm.core.settings import load_settings
+    from graftlm.core.workspace import Workspace
     from graftlm.serving.app import create_app, run_in_thread
     from graftlm.serving.runtime import Runtime
 

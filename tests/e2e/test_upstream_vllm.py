@@ -12,9 +12,9 @@ import sys
 import openai
 import pytest
 
-from graftlm.models import base_model_dir
-from graftlm.settings import ModelSettings
-from graftlm.workspace import Workspace
+from graftlm.core.models import base_model_dir
+from graftlm.core.settings import ModelSettings
+from graftlm.core.workspace import Workspace
 from graftlm.serving.engines.vllm import cpu_has_bf16
 from graftlm.serving.launch import free_port, graft_serve, wait_healthy
 from tests.e2e.conftest import home_with_tickets_and_docs

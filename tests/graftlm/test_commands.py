@@ -1,7 +1,7 @@
 """The helpers every command shares: flag help from the settings, listings."""
 
-from graftlm.commands import echo_rows, setting_help
-from graftlm.settings import TuningSettings, VllmSettings
+from graftlm.core.commands import echo_rows, setting_help
+from graftlm.core.settings import TuningSettings, VllmSettings
 
 
 def test_flag_help_is_the_settings_field_description():

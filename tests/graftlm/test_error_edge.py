@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from graftlm.cli import GraftGroup
-from graftlm.errors import InputError
+from graftlm.core.errors import InputError
 
 
 def _app(error: BaseException) -> typer.Typer:

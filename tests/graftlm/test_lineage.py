@@ -1,8 +1,8 @@
 import hashlib
 import json
 
-from graftlm.lineage import file_sha256, model_hash, version_of
-from graftlm.workspace import Workspace, write_manifest
+from graftlm.core.lineage import file_sha256, model_hash, version_of
+from graftlm.core.workspace import Workspace, write_manifest
 
 
 def test_file_hash_is_the_sha256_of_its_bytes(tmp_path):

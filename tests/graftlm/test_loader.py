@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from graftlm.errors import BackendUnavailableError
-from graftlm.loader import device_and_dtype, load_pretrained
+from graftlm.core.errors import BackendUnavailableError
+from graftlm.core.loader import device_and_dtype, load_pretrained
 from tests.conftest import save_tiny_base
 
 

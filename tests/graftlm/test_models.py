@@ -2,10 +2,10 @@ import importlib.util
 
 import pytest
 
-from graftlm import models
-from graftlm.errors import ArtifactError, BackendUnavailableError, ConfigError
-from graftlm.settings import ModelSettings
-from graftlm.workspace import Workspace
+from graftlm.core import models
+from graftlm.core.errors import ArtifactError, BackendUnavailableError, ConfigError
+from graftlm.core.settings import ModelSettings
+from graftlm.core.workspace import Workspace
 
 
 def test_missing_package_names_install_command(monkeypatch):

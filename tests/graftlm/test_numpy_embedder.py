@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from graftlm.numpy_embedder import NumpyBertEmbedder, supports
+from graftlm.core.numpy_embedder import NumpyBertEmbedder, supports
 
 WORDS = "the a our staff ask about handbook policies prices change every week tag each ticket".split()
 
@@ -82,7 +82,7 @@ def test_supports_only_bert_with_mean_pooling(tmp_path, tiny_sentence_bert):
 def test_the_light_encoder_does_not_import_torch(tiny_sentence_bert):
     import subprocess
 
-    code = (f"from graftlm.numpy_embedder import NumpyBertEmbedder; import sys; "
+    code = (f"from graftlm.core.numpy_embedder import NumpyBertEmbedder; import sys; "
             f"NumpyBertEmbedder({str(tiny_sentence_bert)!r}).embed(['staff ask']); "
             f"print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') "
             f"if m in sys.modules))")

@@ -25,7 +25,7 @@ def reference(location):
 
 
 def test_float32_matches_and_int8_stays_close_to_sentence_transformers(tiny, tmp_path):
-    from graftlm.onnx_embedder import OnnxBertEmbedder
+    from graftlm.core.onnx_embedder import OnnxBertEmbedder
 
     expected = reference(tiny)
     plain = OnnxBertEmbedder(tiny, name="tiny", cache=tmp_path)
@@ -39,7 +39,7 @@ def test_float32_matches_and_int8_stays_close_to_sentence_transformers(tiny, tmp
 
 
 def test_the_encoder_is_exported_once_per_weights(tiny, tmp_path):
-    from graftlm.onnx_embedder import OnnxBertEmbedder, exported
+    from graftlm.core.onnx_embedder import OnnxBertEmbedder, exported
 
     OnnxBertEmbedder(tiny, cache=tmp_path, int8=True)
     files = sorted(p.name for p in tmp_path.glob("onnx/*/*"))
@@ -50,9 +50,9 @@ def test_the_encoder_is_exported_once_per_weights(tiny, tmp_path):
 
 
 def test_the_backend_setting_chooses_the_embedder(tiny, tmp_path, monkeypatch):
-    from graftlm import embedder as embedder_module
-    from graftlm.errors import ConfigError
-    from graftlm.settings import ModelSettings
+    from graftlm.core import embedder as embedder_module
+    from graftlm.core.errors import ConfigError
+    from graftlm.core.settings import ModelSettings
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(embedder_module, "embedder_location", lambda settings: str(tiny))
@@ -76,7 +76,7 @@ def test_the_backend_setting_chooses_the_embedder(tiny, tmp_path, monkeypatch):
 def test_quantizing_leaves_the_root_logger_as_it_was(tiny, tmp_path):
     import logging
 
-    from graftlm.onnx_embedder import exported
+    from graftlm.core.onnx_embedder import exported
 
     root = logging.getLogger()
     before = (root.handlers[:], root.level)

@@ -1,6 +1,6 @@
 from types import SimpleNamespace
 
-from graftlm.padding import left_pad, pad_id
+from graftlm.core.padding import left_pad, pad_id
 
 
 def test_left_pad_right_aligns_rows_and_masks_the_fill():

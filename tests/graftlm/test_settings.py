@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from graftlm.errors import ConfigError
-from graftlm.settings import load_settings
+from graftlm.core.errors import ConfigError
+from graftlm.core.settings import load_settings
 
 
 def test_defaults_and_their_source(isolated_env):

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from graftlm.stats import bootstrap_ci, paired_difference_ci
+from graftlm.core.stats import bootstrap_ci, paired_difference_ci
 
 
 def test_bootstrap_interval_of_a_constant_is_that_constant():
@@ -36,7 +36,7 @@ def test_paired_interval_sees_a_consistent_small_gain_that_unpaired_ones_miss():
 
 
 def test_probability_best_follows_the_scores_and_sums_to_one():
-    from graftlm.stats import probability_best
+    from graftlm.core.stats import probability_best
 
     p = probability_best({"a": [1.0] * 30 + [0.0] * 10, "b": [1.0] * 10 + [0.0] * 30,
                           "c": [1.0] * 28 + [0.0] * 12})
@@ -46,7 +46,7 @@ def test_probability_best_follows_the_scores_and_sums_to_one():
 
 
 def test_examples_to_separate_grows_as_the_difference_shrinks():
-    from graftlm.stats import examples_to_separate
+    from graftlm.core.stats import examples_to_separate
 
     def pair(k_a, k_b):  # right on different examples: a noisy paired difference
         return [1.0] * k_a + [0.0] * (40 - k_a), [0.0] * (40 - k_b) + [1.0] * k_b

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from graftlm.errors import ArtifactError, ArtifactNotFoundError, InputError
-from graftlm.workspace import Workspace, write_manifest
+from graftlm.core.errors import ArtifactError, ArtifactNotFoundError, InputError
+from graftlm.core.workspace import Workspace, write_manifest
 
 
 def _write(ws, name, payload, *, replace=False):
@@ -50,7 +50,7 @@ def test_missing_artifact_lists_what_exists(tmp_path):
 
 
 def test_missing_artifact_errors_are_typed_by_kind(tmp_path):
-    from graftlm.errors import AdapterNotFoundError, IndexNotFoundError
+    from graftlm.core.errors import AdapterNotFoundError, IndexNotFoundError
 
     ws = Workspace(tmp_path)
     with pytest.raises(IndexNotFoundError, match="no index named 'beta'"):
@@ -89,7 +89,7 @@ def test_corrupt_manifest_is_reported(tmp_path):
 CRASH_BETWEEN_RENAMES = """
 import os, sys
 from pathlib import Path
-from graftlm.workspace import Workspace, write_manifest
+from graftlm.core.workspace import Workspace, write_manifest
 
 ws = Workspace(sys.argv[1])
 renames = []

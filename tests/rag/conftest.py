@@ -2,7 +2,7 @@
 
 import pytest
 
-from graftlm.settings import RagSettings
+from graftlm.core.settings import RagSettings
 from graftlm.rag.index import build_index
 
 

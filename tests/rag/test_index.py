@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from graftlm.errors import ArtifactError, ConfigError, DocumentLoadError
-from graftlm.settings import RagSettings
-from graftlm.workspace import Workspace
+from graftlm.core.errors import ArtifactError, ConfigError, DocumentLoadError
+from graftlm.core.settings import RagSettings
+from graftlm.core.workspace import Workspace
 from graftlm.rag.index import load_index
 from graftlm.rag.retrieve import search
 from tests.rag.conftest import build
@@ -100,8 +100,8 @@ KILLABLE = """
 import sys, time
 sys.path.insert(0, {root!r})
 from tests.conftest import WordEmbedder
-from graftlm.settings import RagSettings
-from graftlm.workspace import Workspace
+from graftlm.core.settings import RagSettings
+from graftlm.core.workspace import Workspace
 from graftlm.rag.index import build_index
 
 class Slow(WordEmbedder):

@@ -1,6 +1,6 @@
 """The LangChain retriever over a graftlm index."""
 
-from graftlm.workspace import Workspace
+from graftlm.core.workspace import Workspace
 from graftlm.rag.index import load_index
 from graftlm.rag.langchain import GraftRetriever
 from tests.rag.conftest import build

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from graftlm.errors import DocumentLoadError
+from graftlm.core.errors import DocumentLoadError
 from graftlm.rag.loaders import discover, html_to_markdown, load
 
 
@@ -92,7 +92,7 @@ def test_large_file_is_refused_before_reading(tmp_path):
 
 def test_one_malformed_html_file_is_skipped_not_the_end_of_the_build(tmp_path):
     from graftlm.rag.index import read_file
-    from graftlm.rag_settings import RagSettings
+    from graftlm.core.rag_settings import RagSettings
 
     (tmp_path / "bad.html").write_text("<p>x</p><![foo[ y ]]>")
     with pytest.raises(DocumentLoadError, match="HTML the parser cannot read"):
@@ -103,7 +103,7 @@ def test_one_malformed_html_file_is_skipped_not_the_end_of_the_build(tmp_path):
 
 def test_any_reader_failure_is_a_skipped_file_and_strict_keeps_it_fatal(tmp_path, monkeypatch):
     from graftlm.rag import index
-    from graftlm.rag_settings import RagSettings
+    from graftlm.core.rag_settings import RagSettings
 
     def broken(*args, **kwargs):
         raise RuntimeError("the parser fell over")
@@ -130,7 +130,7 @@ def test_a_link_out_of_the_folder_is_skipped(tmp_path):
 
 
 def test_jsonl_lines_end_at_newlines_only(tmp_path):
-    from graftlm import jsonl
+    from graftlm.core import jsonl
 
     text = '{"text": "a\u2028b\u2029c\u0085d"}\r\n{"text": "e"}\n'
     assert [r["text"] for _, r, _ in jsonl.records(text)] == ["a\u2028b\u2029c\u0085d", "e"]

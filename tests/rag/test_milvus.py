@@ -3,9 +3,9 @@ updated into a new collection while a reader keeps the build it loaded, old buil
 
 import pytest
 
-from graftlm.errors import ArtifactError, BackendUnavailableError
-from graftlm.settings import MilvusSettings
-from graftlm.workspace import Workspace
+from graftlm.core.errors import ArtifactError, BackendUnavailableError
+from graftlm.core.settings import MilvusSettings
+from graftlm.core.workspace import Workspace
 from graftlm.rag.index import load_index
 from graftlm.rag.milvus import MilvusWriter, base_name, client, resolved
 from graftlm.rag.retrieve import search

@@ -1,8 +1,8 @@
 """The one retrieval prompt: sources fitted to a budget in rank order, placed as the settings say,
 and searched with filters and exclusions."""
 
-from graftlm.settings import PromptSettings, RagSettings
-from graftlm.workspace import Workspace
+from graftlm.core.settings import PromptSettings, RagSettings
+from graftlm.core.workspace import Workspace
 from graftlm.rag.index import load_index
 from graftlm.rag.prompt import augment, fit, with_sources
 from tests.rag.conftest import build

@@ -1,6 +1,6 @@
 """Search: dense, sparse and fused rankings."""
 
-from graftlm.workspace import Workspace
+from graftlm.core.workspace import Workspace
 from graftlm.rag.index import load_index
 from graftlm.rag.retrieve import rrf, search
 from tests.rag.conftest import build

@@ -24,7 +24,7 @@ def make_adapter(base, workspace, name: str, *, base_sha256: str | None = None,
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from graftlm.workspace import write_manifest
+    from graftlm.core.workspace import write_manifest
 
     torch.manual_seed(1)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(
@@ -38,8 +38,8 @@ def make_adapter(base, workspace, name: str, *, base_sha256: str | None = None,
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """Settings and workspace holding the tiny base model, adapter 'terse' and index 'handbook'."""
-    from graftlm.settings import Settings
-    from graftlm.workspace import Workspace
+    from graftlm.core.settings import Settings
+    from graftlm.core.workspace import Workspace
     from graftlm.rag.index import build_index
 
     home = tmp_path_factory.mktemp("serve-home")

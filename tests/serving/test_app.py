@@ -238,7 +238,7 @@ def test_streams_end_with_done(url):
 
 
 def test_a_choice_constraint_answers_with_the_measured_choice(client, stack):
-    from graftlm.loader import load_pretrained
+    from graftlm.core.loader import load_pretrained
     from graftlm.tuning.choice import choose
 
     settings, _ = stack

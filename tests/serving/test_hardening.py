@@ -253,7 +253,7 @@ def test_keys_are_masked_in_config_show_and_read_from_a_file(tmp_path, monkeypat
     (tmp_path / "key").write_text("from-a-file\n")
     assert key_from(tmp_path / "key") == "from-a-file"
     (tmp_path / "empty").write_text("")
-    from graftlm.errors import InputError
+    from graftlm.core.errors import InputError
 
     with pytest.raises(InputError, match="empty"):
         key_from(tmp_path / "empty")

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from graftlm.errors import BackendUnavailableError, InputError
+from graftlm.core.errors import BackendUnavailableError, InputError
 from graftlm.serving.launch import free_port, require_free, tail, wait_healthy
 
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from graftlm.errors import ArtifactError
+from graftlm.core.errors import ArtifactError
 from graftlm.tuning.methods import METHODS as REGISTRY
 from tests.conftest import save_tiny_base
 
@@ -22,8 +22,8 @@ def make_method_adapter(base, workspace, name: str, method: str) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from graftlm.settings import TuningSettings
-    from graftlm.workspace import write_manifest
+    from graftlm.core.settings import TuningSettings
+    from graftlm.core.workspace import write_manifest
     from graftlm.tuning.methods import prepare, save
 
     torch.manual_seed(len(name))
@@ -43,8 +43,8 @@ def make_method_adapter(base, workspace, name: str, method: str) -> None:
 
 @pytest.fixture(scope="module")
 def methods_stack(tmp_path_factory):
-    from graftlm.settings import Settings
-    from graftlm.workspace import Workspace
+    from graftlm.core.settings import Settings
+    from graftlm.core.workspace import Workspace
     from tests.serving.conftest import SERVING
 
     home = tmp_path_factory.mktemp("methods-home")

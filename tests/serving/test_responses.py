@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from graftlm.errors import BackendUnavailableError
+from graftlm.core.errors import BackendUnavailableError
 from graftlm.serving.metrics import Metrics
 from graftlm.serving.protocol import ApiError, Chunk
 from graftlm.serving.responses import DONE, Reply, events, whole

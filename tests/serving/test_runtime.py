@@ -4,7 +4,7 @@ import pytest
 
 
 def test_runtime_refuses_an_adapter_for_another_base_model(stack):
-    from graftlm.errors import ArtifactError
+    from graftlm.core.errors import ArtifactError
     from graftlm.serving.runtime import Runtime
     from tests.serving.conftest import make_adapter
 
@@ -15,7 +15,7 @@ def test_runtime_refuses_an_adapter_for_another_base_model(stack):
 
 
 def test_runtime_refuses_an_index_built_with_another_embedder(stack):
-    from graftlm.errors import ConfigError
+    from graftlm.core.errors import ConfigError
     from graftlm.serving.runtime import Runtime
 
     class OtherEmbedder:
@@ -52,7 +52,7 @@ def test_runtime_passes_the_report_to_the_vllm_engine(stack):
 
 
 def test_a_retrieval_aware_adapter_away_from_its_index_is_warned_about(stack):
-    from graftlm.lineage import version_of
+    from graftlm.core.lineage import version_of
     from graftlm.serving.runtime import Route, Runtime
     from tests.conftest import WordEmbedder
     from tests.serving.conftest import make_adapter

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from graftlm.errors import BackendUnavailableError
-from graftlm.settings import VllmSettings
+from graftlm.core.errors import BackendUnavailableError
+from graftlm.core.settings import VllmSettings
 from graftlm.serving.engines import vllm
 from graftlm.serving.engines.base import Request
 from graftlm.serving.engines.vllm import VllmEngine

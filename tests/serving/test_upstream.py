@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from graftlm.errors import BackendUnavailableError, ConfigError
+from graftlm.core.errors import BackendUnavailableError, ConfigError
 from graftlm.serving.engines import upstream as upstream_module
 from graftlm.serving.engines.base import Request
 from graftlm.serving.engines.upstream import UpstreamEngine

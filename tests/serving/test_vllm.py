@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from graftlm.errors import BackendUnavailableError
-from graftlm.settings import VllmSettings
+from graftlm.core.errors import BackendUnavailableError
+from graftlm.core.settings import VllmSettings
 from graftlm.serving.engines import vllm
 from graftlm.serving.engines.vllm import VllmEngine
 

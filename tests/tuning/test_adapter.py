@@ -1,8 +1,8 @@
 import pytest
 
-from graftlm.errors import ArtifactError
-from graftlm.settings import Settings
-from graftlm.workspace import Workspace, write_manifest
+from graftlm.core.errors import ArtifactError
+from graftlm.core.settings import Settings
+from graftlm.core.workspace import Workspace, write_manifest
 from graftlm.tuning import adapter
 
 
@@ -31,7 +31,7 @@ def test_full_fine_tune_is_not_an_adapter(tmp_path, monkeypatch):
 
 
 def test_eval_reads_examples_as_the_adapter_was_trained_unless_told_otherwise():
-    from graftlm.errors import InputError
+    from graftlm.core.errors import InputError
     from graftlm.tuning.data import FieldMap
     from graftlm.tuning.eval_adapter import reading
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from graftlm.errors import InputError
-from graftlm.settings import Settings, TuningSettings
-from graftlm.workspace import Workspace
+from graftlm.core.errors import InputError
+from graftlm.core.settings import Settings, TuningSettings
+from graftlm.core.workspace import Workspace
 from tests.conftest import save_tiny_base
 from graftlm.tuning.auto import recipe, settings_for
 from graftlm.tuning.auto_trials import TrialFigures, choose, describe, pareto

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from graftlm.errors import DataFormatError
+from graftlm.core.errors import DataFormatError
 from graftlm.tuning.data import (IGNORE, DataReport, Example, FieldMap, Problem, check, encode,
                          read_examples, require_clean)
 

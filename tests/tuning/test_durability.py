@@ -3,8 +3,8 @@ back, a run's name held for the run, the merged-weights cache marked complete.""
 
 import pytest
 
-from graftlm.errors import ArtifactError
-from graftlm.workspace import Workspace
+from graftlm.core.errors import ArtifactError
+from graftlm.core.workspace import Workspace
 from graftlm.tuning import checkpoint
 
 
@@ -44,7 +44,7 @@ def test_a_runs_name_is_held_for_the_whole_run(tmp_path):
 
 
 def test_a_merged_copy_without_its_completion_mark_is_made_again(tmp_path, monkeypatch):
-    from graftlm.settings import Settings
+    from graftlm.core.settings import Settings
     from graftlm.tuning import merge
 
     workspace = Workspace(tmp_path)

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from graftlm.errors import BackendUnavailableError
+from graftlm.core.errors import BackendUnavailableError
 from graftlm.tuning.judge import PROMPT, Judge
 
 

@@ -5,7 +5,7 @@ left-padded batch answers as each row alone."""
 import pytest
 import torch
 
-from graftlm.settings import TuningSettings
+from graftlm.core.settings import TuningSettings
 from graftlm.tuning.methods import get, prepare
 from graftlm.tuning.methods.loreft import where
 from tests.conftest import make_tiny_model
@@ -52,7 +52,7 @@ def test_decoding_on_a_cache_answers_as_training_reads_the_same_tokens(tiny_toke
 
 
 def test_a_left_padded_batch_answers_as_each_row_alone(tiny_tokenizer):
-    from graftlm.padding import left_pad
+    from graftlm.core.padding import left_pad
 
     model, _ = edited(tiny_tokenizer)
     rows = [PROMPT, PROMPT[2:]]

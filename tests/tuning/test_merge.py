@@ -2,9 +2,9 @@
 
 import pytest
 
-from graftlm.errors import ArtifactError
-from graftlm.settings import Settings
-from graftlm.workspace import Workspace
+from graftlm.core.errors import ArtifactError
+from graftlm.core.settings import Settings
+from graftlm.core.workspace import Workspace
 from graftlm.tuning.merge import merge_adapter
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from graftlm.errors import ArtifactError, InputError
-from graftlm.settings import TuningSettings
+from graftlm.core.errors import ArtifactError, InputError
+from graftlm.core.settings import TuningSettings
 from tests.conftest import make_tiny_model
 from tests.tuning.test_train import FAST, examples
 from graftlm.tuning.methods import (METHODS, SPECTRUM_FILE, check_fits, decoding_view, get,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from graftlm.settings import RagSettings
-from graftlm.workspace import Workspace
+from graftlm.core.settings import RagSettings
+from graftlm.core.workspace import Workspace
 from graftlm.rag.index import build_index, load_index
 from tests.conftest import WordEmbedder
 from graftlm.tuning.data import Example

@@ -1,7 +1,7 @@
 import pytest
 
-from graftlm.errors import TrainingError
-from graftlm.settings import TuningSettings
+from graftlm.core.errors import TrainingError
+from graftlm.core.settings import TuningSettings
 from graftlm.tuning.data import IGNORE, Encoded, Example, encode
 from graftlm.tuning.checkpoint import checkpoints
 from graftlm.tuning.batching import batches, collate, split

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from graftlm.errors import ConfigError
+from graftlm.core.errors import ConfigError
 from graftlm.tuning.methods.base import Method, target_names
 from graftlm.tuning.methods.full import SPECTRUM_FILE, Full, Spectrum
 from graftlm.tuning.methods.ia3 import Ia3

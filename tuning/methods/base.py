@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from graftlm.errors import ArtifactError, InputError
+from graftlm.core.errors import ArtifactError, InputError
 
 _ATTENTION = ("attn", "attention")
 VllmPath = Literal["lora", "merged"] | None

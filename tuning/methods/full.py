@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from graftlm.errors import ArtifactError
+from graftlm.core.errors import ArtifactError
 from graftlm.tuning.spectrum import freeze_all_but, score, select
 from graftlm.tuning.methods.base import Method
 

@@ -4,7 +4,7 @@ activations — the input of the down projection — by peft's per-architecture 
 
 from __future__ import annotations
 
-from graftlm.errors import InputError
+from graftlm.core.errors import InputError
 from graftlm.tuning.methods.base import Method, layer_group, linear_layers
 
 

@@ -16,7 +16,7 @@ import os
 import warnings
 from pathlib import Path
 
-from graftlm.errors import InputError
+from graftlm.core.errors import InputError
 from graftlm.tuning.methods.base import Method, linear_layers, target_names
 
 RANKS = (4, 8, 16, 32, 64)

@@ -30,7 +30,7 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-from graftlm.errors import ArtifactError
+from graftlm.core.errors import ArtifactError
 from graftlm.tuning.methods.base import Method
 
 WEIGHTS, CONFIG = "reft.safetensors", "reft.json"

@@ -7,7 +7,7 @@ example, which a prefix shifts, so it never trains packed.
 
 from __future__ import annotations
 
-from graftlm.errors import ArtifactError
+from graftlm.core.errors import ArtifactError
 from graftlm.tuning.methods.base import Method, plain
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from graftlm.errors import BackendUnavailableError
-from graftlm.models import base_model_dir
-from graftlm.settings import ModelSettings
-from graftlm.workspace import Workspace
+from graftlm.core.errors import BackendUnavailableError
+from graftlm.core.models import base_model_dir
+from graftlm.core.settings import ModelSettings
+from graftlm.core.workspace import Workspace
 
 
 def device_and_dtype(device: str | None = None) -> tuple[str, Any]:

@@ -20,10 +20,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-from graftlm.errors import ConfigError
-from graftlm.rag_settings import (  # noqa: F401  (re-exported: every section lives here)
+from graftlm.core.errors import ConfigError
+from graftlm.core.rag_settings import (  # noqa: F401  (re-exported: every section lives here)
     MilvusSettings, PromptSettings, RagSettings, RaySettings)
-from graftlm.tuning_settings import TuningSettings  # noqa: F401
+from graftlm.core.tuning_settings import TuningSettings  # noqa: F401
 
 CONFIG_FILE_NAME = "graft.toml"
 ENV_PREFIX = "GRAFT_"

@@ -16,9 +16,9 @@ from typing import Annotated
 
 import typer
 
-from graftlm.errors import InputError
-from graftlm.settings import LoadedSettings, Settings, load_settings
-from graftlm.workspace import Workspace
+from graftlm.core.errors import InputError
+from graftlm.core.settings import LoadedSettings, Settings, load_settings
+from graftlm.core.workspace import Workspace
 
 
 class SettingsLoader:

@@ -11,7 +11,7 @@ Runtime's dynamic quantization (activations are quantized per batch at run time)
 channel matters: with one per tensor, nDCG@10 on the SQuAD Notre Dame corpus fell by several
 hundredths; per channel it stays within 0.004 of float32 there and on PubMedQA
 (rag_bench.py). Tokenization, mean pooling and normalisation are
-:class:`~graftlm.numpy_embedder.BertPooling`'s, so only the encoder's arithmetic differs from
+:class:`~graftlm.core.numpy_embedder.BertPooling`'s, so only the encoder's arithmetic differs from
 sentence-transformers'.
 
 What each backend costs and keeps is measured by ``benchmarks/rag_bench.py``: build
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from graftlm.errors import BackendUnavailableError
-from graftlm.numpy_embedder import BertPooling
+from graftlm.core.errors import BackendUnavailableError
+from graftlm.core.numpy_embedder import BertPooling
 
 BACKENDS = ("onnx", "onnx-int8")
 
@@ -114,7 +114,7 @@ def _export(root: Path, out: Path) -> None:
 
 
 class OnnxBertEmbedder(BertPooling):
-    """Satisfies :class:`graftlm.embedder.Embedder`; the encoder runs in ONNX Runtime.
+    """Satisfies :class:`graftlm.core.embedder.Embedder`; the encoder runs in ONNX Runtime.
 
     Args:
         location: a sentence-transformers directory of a BERT with mean pooling.

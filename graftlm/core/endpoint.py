@@ -8,7 +8,7 @@ endpoint and the option to drop.
 
 from __future__ import annotations
 
-from graftlm.errors import BackendUnavailableError
+from graftlm.core.errors import BackendUnavailableError
 
 
 def client(url: str, api_key: str = "none", timeout: float = 60.0):

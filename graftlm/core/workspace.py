@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graftlm.errors import (AdapterNotFoundError, ArtifactError, ArtifactNotFoundError,
+from graftlm.core.errors import (AdapterNotFoundError, ArtifactError, ArtifactNotFoundError,
                             IndexNotFoundError, InputError)
 
 MANIFEST = "manifest.json"

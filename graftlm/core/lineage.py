@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from graftlm.workspace import MANIFEST, Artifact
+from graftlm.core.workspace import MANIFEST, Artifact
 
 
 def file_sha256(path: Path) -> str:

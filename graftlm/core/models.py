@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graftlm.errors import ArtifactError, BackendUnavailableError, ConfigError
-from graftlm.lineage import file_sha256
-from graftlm.settings import ModelSettings
-from graftlm.workspace import Workspace, write_manifest
+from graftlm.core.errors import ArtifactError, BackendUnavailableError, ConfigError
+from graftlm.core.lineage import file_sha256
+from graftlm.core.settings import ModelSettings
+from graftlm.core.workspace import Workspace, write_manifest
 
 EMBEDDED = "embedded"
 BASE_NAME = "SmolLM2-135M-Instruct"

@@ -12,9 +12,9 @@ from typing import Protocol
 
 import numpy as np
 
-from graftlm.errors import BackendUnavailableError, ConfigError
-from graftlm.models import embedder_location
-from graftlm.settings import ModelSettings
+from graftlm.core.errors import BackendUnavailableError, ConfigError
+from graftlm.core.models import embedder_location
+from graftlm.core.settings import ModelSettings
 
 
 class Embedder(Protocol):
@@ -81,18 +81,18 @@ class SentenceTransformerEmbedder:
 def load_embedder(settings: ModelSettings, *, light: bool = False) -> Embedder:
     """The configured embedder, loaded once per process.
 
-    ``light`` asks for the numpy encoder (:mod:`graftlm.numpy_embedder`: no torch import, the
+    ``light`` asks for the numpy encoder (:mod:`graftlm.core.numpy_embedder`: no torch import, the
     same vectors) where the model is one it can run; otherwise ``models.embedder_backend``
-    chooses: sentence-transformers, or ONNX Runtime (:mod:`graftlm.onnx_embedder`).
+    chooses: sentence-transformers, or ONNX Runtime (:mod:`graftlm.core.onnx_embedder`).
     """
     location = embedder_location(settings)
     name = "all-MiniLM-L6-v2" if settings.embedder == "embedded" else settings.embedder
-    from graftlm.numpy_embedder import NumpyBertEmbedder, supports
+    from graftlm.core.numpy_embedder import NumpyBertEmbedder, supports
 
     if light and supports(location):
         return NumpyBertEmbedder(location, name=name)
     if settings.embedder_backend != "torch":
-        from graftlm.onnx_embedder import OnnxBertEmbedder
+        from graftlm.core.onnx_embedder import OnnxBertEmbedder
 
         if not supports(location):
             raise ConfigError(f"models.embedder_backend = '{settings.embedder_backend}' runs "

@@ -1,5 +1,5 @@
 """The ``tuning`` section of the settings: how ``graft train`` trains (re-exported by
-:mod:`graftlm.settings`, where every section is reached)."""
+:mod:`graftlm.core.settings`, where every section is reached)."""
 
 from __future__ import annotations
 

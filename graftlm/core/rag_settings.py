@@ -1,4 +1,4 @@
-"""The ``rag`` section of the settings (see :mod:`graftlm.settings`): how indexes are built,
+"""The ``rag`` section of the settings (see :mod:`graftlm.core.settings`): how indexes are built,
 where they are held, and how they are searched."""
 
 from __future__ import annotations

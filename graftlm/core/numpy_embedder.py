@@ -9,7 +9,7 @@ over every labelled description in ``benchmarks/``).
 
 Supported: BERT encoders whose sentence-transformers modules are mean pooling then normalisation,
 as all-MiniLM-L6-v2 is. :func:`supports` says whether a model directory qualifies; anything else
-goes through :class:`graftlm.embedder.SentenceTransformerEmbedder`.
+goes through :class:`graftlm.core.embedder.SentenceTransformerEmbedder`.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class BertPooling(ABC):
 
 
 class NumpyBertEmbedder(BertPooling):
-    """Satisfies :class:`graftlm.embedder.Embedder` for a BERT encoder with mean pooling; the
+    """Satisfies :class:`graftlm.core.embedder.Embedder` for a BERT encoder with mean pooling; the
     encoder runs in numpy. Arguments as :class:`BertPooling`'s."""
 
     backend = "numpy"

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from graftlm.commands import settings_of, workspace_of
-from graftlm.settings import flatten
+from graftlm.core.commands import settings_of, workspace_of
+from graftlm.core.settings import flatten
 
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective settings.")
 models_app = typer.Typer(no_args_is_help=True, help="Prepare and list the base model and embedder.")
@@ -44,7 +44,7 @@ def models_prepare(
     force: Annotated[bool, typer.Option(help="Convert again even if already prepared.")] = False,
 ) -> None:
     """Convert the packaged SmolLM2-135M-Instruct GGUF into a Hugging Face directory, once."""
-    from graftlm.models import prepare_base_model
+    from graftlm.core.models import prepare_base_model
 
     settings, workspace = workspace_of(ctx)
     path = prepare_base_model(settings.models, workspace, force=force,
@@ -58,7 +58,7 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the base model and the embedder: name, source, path, size, ready or not."""
-    from graftlm.models import model_status
+    from graftlm.core.models import model_status
 
     settings, workspace = workspace_of(ctx)
     statuses = model_status(settings.models, workspace)
