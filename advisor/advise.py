@@ -15,13 +15,14 @@ from typing import IO
 from graftlm.advisor.catalog import CATALOG, SIGNALS
 from graftlm.advisor.plan import caveats_for, make_plan
 from graftlm.advisor.quantities import corpus_tokens
-from graftlm.advisor.reader import Reader, description_vectors, features
-from graftlm.advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
 from graftlm.advisor.questions import open_questions
+from graftlm.advisor.reader import Reader, description_vectors, features, load_reader
+from graftlm.advisor.schema import Advice, RuleApplied, SignalFound, StrategyScore
 from graftlm.advisor.scoring import STRATEGIES, TITLES, Contribution, Facts, Scored, score_hits
 from graftlm.advisor.signals import Hit, SignalDetector, corpus_from, examples_from
-from graftlm.core.embedder import Embedder
+from graftlm.core.embedder import Embedder, load_embedder
 from graftlm.core.errors import InputError
+from graftlm.core.models import BASE_NAME, EMBEDDED, base_model_parameters
 from graftlm.core.settings import Settings
 from graftlm.core.workspace import Workspace
 
@@ -61,13 +62,8 @@ class Advisor:
     def from_settings(cls, settings: Settings, workspace: Workspace) -> Advisor:
         """The advisor the settings describe: the embedder when ``advisor.semantic`` is on, and
         the configured base model's name and size for the cost estimate."""
-        from graftlm.core.models import BASE_NAME, EMBEDDED, base_model_parameters
-
         embedder = reader = None
         if settings.advisor.semantic:
-            from graftlm.advisor.reader import load_reader
-            from graftlm.core.embedder import load_embedder
-
             # float32 vectors whatever the index backend: the reader was fitted on them
             models = settings.models.model_copy(update={"embedder_backend": "torch"})
             embedder = load_embedder(models, light=settings.advisor.light_embedder)

@@ -8,8 +8,22 @@ from typing import Annotated
 
 import typer
 
-from graftlm.core.commands import parse_duration, echo_rows, setting_help, workspace_of
+from graftlm.advisor import Advisor, Facts, description_from
+from graftlm.advisor.arms import ARMS, CURVE
+from graftlm.advisor.compare import ARM_TITLES, Compare
+from graftlm.advisor.evals import compare as compare_runs, run_eval
+from graftlm.advisor.files import document_signals, example_signals
+from graftlm.advisor.llm_reader import ModelReader, reader_hits
+from graftlm.advisor.measure import measured_advice
+from graftlm.advisor.questions import answered
+from graftlm.advisor.render import ask_questions, render
+from graftlm.advisor.report import write_report
+from graftlm.advisor.schema import json_schema
+from graftlm.core.commands import (artifact_commands, echo_rows, parse_duration, setting_help,
+                                   workspace_of)
 from graftlm.core.errors import InputError
+from graftlm.tuning.data import FieldMap
+from graftlm.tuning.judge import Judge
 
 
 class Change(str, Enum):
@@ -101,12 +115,9 @@ def advise(
     """Recommend prompting, few-shot, RAG, a LoRA adapter, full fine-tuning or a hybrid."""
     import json
 
-    from graftlm.advisor.schema import json_schema
-
     if schema:
         typer.echo(json.dumps(json_schema(), indent=2))
         return
-    from graftlm.advisor import Advisor, Facts, description_from
 
     # Options that do not go together are refused before anything loads.
     if bool(reader_url) != bool(reader_model):
@@ -126,19 +137,14 @@ def advise(
     facts = Facts(examples=examples_count, documents=has_docs,
                   docs_change=docs_change.value if docs_change else None, citations=citations,
                   latency_ms=latency_ms, private=private, output_format=fixed_format)
-    from graftlm.tuning.data import FieldMap
 
     fields = FieldMap.from_options(target_field, input_field, system=system)
     if measure:
-        from graftlm.advisor.compare import Compare
-
         advice = _measured(advisor, text, facts, examples, settings, workspace, docs=docs,
                            index=index, budget=parse_duration(budget), fields=fields,
                            judge=_judge(judge, judge_model), tune=tune, quiet=as_json,
                            compare=Compare.from_options(compare, compare_model, compare_price))
         if report is not None:
-            from graftlm.advisor.report import write_report
-
             page = write_report(advice, report)
             typer.echo(f"report: {page}", err=True)
     else:
@@ -149,8 +155,6 @@ def advise(
         typer.echo(advice.model_dump_json(indent=2))
         return
     from rich.console import Console
-
-    from graftlm.advisor.render import render
 
     render(advice, Console())
 
@@ -165,12 +169,8 @@ def _static(advisor, text, facts, examples, docs, fields, *, reader, interactive
     """Advice from the description, what the files say and (``reader``: url and model) what a
     reader model extracts; on a terminal, the open questions are asked and the advice given
     again with their answers."""
-    from graftlm.advisor.files import document_signals, example_signals
-
     found = []
     if reader is not None:
-        from graftlm.advisor.llm_reader import ModelReader, reader_hits
-
         found += reader_hits(ModelReader(*reader).extract(text))
     if examples is not None:
         found += example_signals(examples, fields=fields)
@@ -180,9 +180,6 @@ def _static(advisor, text, facts, examples, docs, fields, *, reader, interactive
     advice = advisor.decide(reading, facts, found=found)
     if interactive and advice.questions:
         from rich.console import Console
-
-        from graftlm.advisor.questions import answered
-        from graftlm.advisor.render import ask_questions
 
         answers = ask_questions(advice.questions, Console())
         if answers:
@@ -196,10 +193,6 @@ def _measured(advisor, text, facts, examples, settings, workspace, *, docs, inde
 
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
-
-    from graftlm.advisor.arms import ARMS, CURVE
-    from graftlm.advisor.compare import ARM_TITLES
-    from graftlm.advisor.measure import measured_advice
 
     if facts.documents is None:
         facts = replace(facts, documents=docs is not None or index is not None)
@@ -227,7 +220,6 @@ def _judge(url: str | None, model: str | None):
         return None
     if not (url and model):
         raise InputError("a judge needs both --judge URL and --judge-model NAME.")
-    from graftlm.tuning.judge import Judge
 
     return Judge(url, model)
 
@@ -252,9 +244,6 @@ def eval_run(
     """Score base or an adapter, with or without an index, on a labelled set; keep the run."""
     import json
 
-    from graftlm.advisor.evals import run_eval
-    from graftlm.tuning.data import FieldMap
-
     settings, workspace = workspace_of(ctx)
     fields = FieldMap.from_options(target_field, input_field, system=system)
     run = run_eval(data, model, settings, workspace, index=index, fields=fields, limit=limit,
@@ -276,10 +265,8 @@ def eval_compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Evaluation runs side by side, with paired differences to the first on the same data."""
-    from graftlm.advisor.evals import compare
-
     _, workspace = workspace_of(ctx)
-    rows = compare(workspace, names)
+    rows = compare_runs(workspace, names)
 
     def line(r: dict) -> str:
         diff = r.get("vs_first")
@@ -292,3 +279,6 @@ def eval_compare(
 
     echo_rows(rows, as_json, "no evaluation runs yet; make one with `graft eval run --data F`.",
               line)
+
+
+eval_show, eval_rm = artifact_commands("evals", "evaluation run")

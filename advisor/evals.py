@@ -14,11 +14,19 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from graftlm.core.stats import bootstrap_ci, paired_difference_ci
+from graftlm.core.embedder import load_embedder
 from graftlm.core.errors import InputError
 from graftlm.core.lineage import file_sha256
+from graftlm.core.loader import load_base
 from graftlm.core.settings import Settings
+from graftlm.core.stats import bootstrap_ci, paired_difference_ci
 from graftlm.core.workspace import Workspace, write_manifest
+from graftlm.rag.index import load_index
+from graftlm.tuning.adapter import open_adapter
+from graftlm.tuning.data import clean_examples
+from graftlm.tuning.evaluate import Scoring
+from graftlm.tuning.methods import method_of
+from graftlm.tuning.raft import render
 
 KIND = "evals"
 
@@ -28,17 +36,11 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
              name: str | None = None, judge=None) -> dict:
     """Score ``model`` ('base' or an adapter), with ``index`` if given, on every example of
     ``data`` (or the first ``limit``); save and return the run."""
-    from graftlm.core.loader import load_base
-    from graftlm.tuning.adapter import open_adapter
-    from graftlm.tuning.data import clean_examples
-    from graftlm.tuning.evaluate import Scoring
-
     if model == "base":
         net, tokenizer, _ = load_base(settings.models, workspace)
         adapter_version = None
     else:
         net, tokenizer, card = open_adapter(model, settings, workspace)
-        from graftlm.tuning.methods import method_of
 
         net = method_of(card).for_inference(net)  # merged: the same answers, base speed
         adapter_version = card.get("created")
@@ -48,11 +50,6 @@ def run_eval(data: Path, model: str, settings: Settings, workspace: Workspace, *
         raise InputError(f"{data} holds no examples to evaluate.")
     prompts, index_version = examples, None
     if index is not None:
-        from graftlm.core.embedder import load_embedder
-        from graftlm.rag.index import load_index
-
-        from graftlm.tuning.raft import render
-
         loaded = load_index(index, workspace=workspace, embedder=load_embedder(settings.models),
                             milvus=settings.rag.milvus)
         prompts = render(examples, loaded, settings.rag, tokenizer).examples

@@ -21,6 +21,9 @@ from pathlib import Path
 from graftlm.advisor.scoring import PRETRAINING_TOKENS, examples_signal
 from graftlm.advisor.signals import Hit
 from graftlm.core.errors import DataFormatError, InputError
+from graftlm.rag.loaders import discover
+from graftlm.tuning.data import read_examples
+from graftlm.tuning.metrics import label_set
 
 BYTES_PER_TOKEN = 4
 RECENT_DAYS = 30
@@ -34,9 +37,6 @@ def example_signals(path: Path, fields=None) -> list[Hit]:
         DataFormatError: the file is missing, empty or has malformed lines (named with their
             line numbers).
     """
-    from graftlm.tuning.data import read_examples
-    from graftlm.tuning.metrics import label_set  # the rule measured advice scores labels by
-
     _, examples, problems = read_examples(path, fields=fields)
     if problems:
         problems = sorted(problems, key=lambda p: p.line)
@@ -71,8 +71,6 @@ def document_signals(path: Path, *, now: float | None = None) -> list[Hit]:
     Dates say nothing when every file has the same one (a fresh copy or clone); then no
     freshness signal is drawn.
     """
-    from graftlm.rag.loaders import discover
-
     path = Path(path)
     if not path.exists():
         raise InputError(f"--docs {path} does not exist; pass the folder of documents.")

@@ -30,16 +30,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from graftlm.advisor.arms import ARMS, CURVE, ArmRun
+from graftlm.advisor.compare import measure_compared
 from graftlm.advisor.schema import Advice, LearningCurve, Measurement
 from graftlm.advisor.shots import demonstrations, with_shots
 from graftlm.advisor.verdict import decide, held_out_size, learning_curve, split_reason
-from graftlm.tuning.events import RunEvent, Step
-from graftlm.tuning.methods.lora import Lora
-from graftlm.tuning.run import Run
+from graftlm.core.embedder import load_embedder
 from graftlm.core.errors import InputError
+from graftlm.core.loader import load_base
 from graftlm.core.settings import Settings
 from graftlm.core.stats import paired_difference_ci
 from graftlm.core.workspace import Workspace
+from graftlm.rag.index import build_index, load_index
+from graftlm.tuning.auto import progress_words, search_examples
+from graftlm.tuning.batching import split
+from graftlm.tuning.data import clean_examples
+from graftlm.tuning.evaluate import Scoring
+from graftlm.tuning.events import RunEvent, Step, TrialEvent, TrialsDone
+from graftlm.tuning.methods.lora import Lora
+from graftlm.tuning.raft import max_length_with_sources, render
+from graftlm.tuning.run import Run
 
 MIN_EXAMPLES = 10
 MIN_TRAIN_SECONDS = 30.0
@@ -80,11 +89,6 @@ class Measurer:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _run(self, data: Path, scratch: Path):
-        from graftlm.core.loader import load_base
-        from graftlm.tuning.data import clean_examples
-        from graftlm.tuning.evaluate import Scoring
-        from graftlm.tuning.batching import split
-
         started = time.monotonic()
         self.deadline = started + self.budget_s
         self.scratch = scratch
@@ -140,7 +144,6 @@ class Measurer:
         """--compare: the same prompts, asked of a bigger model behind another endpoint."""
         if self.compare is None:
             return []
-        from graftlm.advisor.compare import measure_compared
 
         prompts = {"big_zero_shot": held, "big_few_shot": shown}
         if retrieval is not None:
@@ -176,10 +179,6 @@ class Measurer:
 
     def _retrieval(self, arms: dict, held, scratch: Path):
         """The held-out prompts with retrieved sources, or None (and the reason) without docs."""
-        from graftlm.core.embedder import load_embedder
-        from graftlm.rag.index import build_index, load_index
-        from graftlm.tuning.raft import render
-
         if self.docs is None and self.index_name is None:
             for arm_id in ("rag", "rag_lora"):
                 arms[arm_id].reason = ("no documents: pass --docs DIR (or --index NAME) to "
@@ -228,8 +227,6 @@ class Measurer:
         self._measure(arms["lora"], model, held, build=seconds, train_examples=len(train))
         del model
         if retrieval is not None:
-            from graftlm.tuning.raft import max_length_with_sources, render
-
             t = self.settings.tuning
             rendered = self.rendered = render(train, self.index, self.settings.rag, self.tokenizer,
                               distractor_share=t.distractor_share, seed=t.seed).examples
@@ -270,8 +267,6 @@ class Measurer:
             model, _ = self._train(train, seconds, "lora", seed_offset=1)
             prompts = held
         else:
-            from graftlm.tuning.raft import max_length_with_sources
-
             model, _ = self._train(self.rendered, seconds, "rag_lora", seed_offset=1,
                                    max_length=max_length_with_sources(self.settings.tuning,
                                                                       self.settings.rag))
@@ -293,9 +288,7 @@ class Measurer:
         its study lives in the scratch folder, its choice trains every LoRA arm."""
         import hashlib
 
-        from graftlm.tuning.auto import progress_words, search_examples
-
-        def progress(event: dict) -> None:
+        def progress(event: TrialEvent | TrialsDone) -> None:
             words = progress_words(event)
             if words is not None:
                 self.progress("lora", f"searching: {words}")

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from graftlm.advisor.schema import Advice
+from graftlm.tuning.auto_trials import Search
 
 _SHORT = {"prompting": "prompt", "few_shot": "few-shot", "rag": "RAG", "lora": "LoRA",
           "full_ft": "full FT", "hybrid": "hybrid"}
@@ -71,8 +72,6 @@ def render_measurement(m, console: Console) -> None:
         console.print(Text(f"The trivial baseline, {m.trivial_name}, scores "
                            f"{m.trivial_score * 100:.1f}.", style="dim"))
     if m.search is not None:
-        from graftlm.tuning.auto_trials import Search
-
         console.print(Text(f"--tune: the LoRA arms trained the search's choice — "
                            f"{Search.from_record(m.search).summary()}.", style="dim"))
     if m.headline:

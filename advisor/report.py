@@ -9,6 +9,8 @@ from pathlib import Path
 
 from graftlm.advisor.render import percent, secondary_metrics
 from graftlm.advisor.schema import Advice
+from graftlm.tuning.auto_report import front_charts
+from graftlm.tuning.auto_trials import Search
 
 BAR_W, ROW_H, LEFT = 420, 34, 170
 
@@ -85,9 +87,6 @@ def render_html(advice: Advice) -> str:
                  f"{esc(c.hint)}</p>")
     tuned = ""
     if m.search is not None:
-        from graftlm.tuning.auto_trials import Search
-        from graftlm.tuning.auto_report import front_charts
-
         found = Search.from_record(m.search)
         tuned = (f"<h2>Tuning (--tune)</h2><p>Every LoRA arm trained the configuration an "
                  f"auto-PEFT search chose on a validation split of the train part: "

@@ -152,10 +152,18 @@ def _cli_section(command, path: str, depth: int, parent) -> list[str]:
                      _escape(param.help or "", table=True)])
     if rows:
         out.append(table(["argument or option", "type", "default", "what it does"], rows))
-    for name, sub in getattr(command, "commands", {}).items():
+    for name, sub in _subcommands(command):
         if not getattr(sub, "hidden", False):
             out += _cli_section(sub, f"{path} {name}", depth + (path != "graft"), ctx)
     return out
+
+
+def _subcommands(command) -> list:
+    """A group's commands in its own order, loaded through the group (the root loads its
+    commands lazily, so its ``commands`` dict starts empty)."""
+    if not hasattr(command, "list_commands"):
+        return []
+    return [(name, command.get_command(None, name)) for name in command.list_commands(None)]
 
 
 def render_cli() -> str:

@@ -1,30 +1,118 @@
 """The ``graft`` command: the Typer root, its one error edge, and the composition of the
-sub-apps each stage contributes.
+commands each stage contributes.
 
-This module only composes; what the commands share lives in :mod:`graftlm.core.commands`, which every
-stage CLI imports, so imports run one way: root → stage CLIs → ``graftlm.core.commands``. Heavy
-libraries (torch, transformers, sentence-transformers) are imported only inside the commands that
-need them, so ``graft --help`` stays fast.
+The root stands above the stages: it names every command in :data:`COMMANDS` — where it lives
+and what it does in a line — and imports a stage's CLI module only when one of its commands
+runs or shows its own help, so ``graft --help`` imports no stage. The stage CLI modules import
+their libraries at the top; heavy third-party libraries (torch, transformers, FAISS) are imported
+where they are used.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+from importlib import import_module
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
-from typer.core import TyperGroup
+from typer.core import DEFAULT_MARKUP_MODE, TyperGroup
 
-from graftlm.advisor.cli import advise, eval_compare, eval_run
-from graftlm.core.commands import SettingsLoader, add_artifact_commands
-from graftlm.core.cli import config_app, models_app
 from graftlm.core.errors import GraftError
-from graftlm.rag.cli import eval_retrieval, index_app
-from graftlm.rag.cli import remove as remove_index
-from graftlm.serving.cli import query, serve
-from graftlm.tuning.cli import adapters_app, eval_adapter, train
+from graftlm.core.invocation import Invocation
+
+# The commands in the order of the loop: name -> (module, attribute, one line of help), or for
+# a group of commands from several stages, (its help, its own table). The attribute is a Typer
+# app (a group of commands) or a command function.
+COMMANDS: dict = {
+    "advise": ("graftlm.advisor.cli", "advise",
+               "Recommend prompting, few-shot, RAG, a LoRA adapter, full fine-tuning or a "
+               "hybrid."),
+    "index": ("graftlm.rag.cli", "index_app", "Build, query and manage retrieval indexes."),
+    "train": ("graftlm.tuning.cli", "train",
+              "Train a skill adapter on the base model: LoRA by default, another --method, or "
+              "the one --auto finds best for the data."),
+    "adapters": ("graftlm.tuning.cli", "adapters_app", "List, inspect and remove adapters."),
+    "eval": ("Measure indexes and adapters.", {
+        "retrieval": ("graftlm.rag.cli", "eval_retrieval",
+                      "hit@k, recall@k, MRR and nDCG@10 of dense, sparse and hybrid search, side "
+                      "by side."),
+        "adapter": ("graftlm.tuning.cli", "eval_adapter",
+                    "Base model and adapter side by side on the same examples (read as the "
+                    "adapter was trained: its card's fields and system prompt, unless a field is "
+                    "given here)."),
+        "run": ("graftlm.advisor.cli", "eval_run",
+                "Score base or an adapter, with or without an index, on a labelled set; keep "
+                "the run."),
+        "compare": ("graftlm.advisor.cli", "eval_compare",
+                    "Evaluation runs side by side, with paired differences to the first on the "
+                    "same data."),
+        "show": ("graftlm.advisor.cli", "eval_show", "Print an evaluation run's manifest."),
+        "rm": ("graftlm.advisor.cli", "eval_rm", "Delete the evaluation run."),
+    }),
+    "serve": ("graftlm.serving.cli", "serve",
+              "Serve the base model, adapters and indexes behind one OpenAI-compatible "
+              "endpoint."),
+    "query": ("graftlm.serving.cli", "query",
+              "Ask the endpoint a question with the OpenAI client; print the answer and its "
+              "sources."),
+    "models": ("graftlm.core.cli", "models_app",
+               "Prepare and list the base model and embedder."),
+    "config": ("graftlm.core.cli", "config_app", "Inspect the effective settings."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """A group whose commands are named in a table and loaded when used (commands registered
+    the usual way come after them).
+
+    While the group prints its own help, each command is a stand-in carrying its line of help,
+    so listing the commands imports none of them."""
+
+    def __init__(self, *args, table: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.table = table if table is not None else COMMANDS
+        self.listing = False
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*self.table, *(name for name in self.commands if name not in self.table)]
+
+    def get_command(self, ctx, name: str):
+        entry = self.table.get(name)
+        if entry is None:
+            return self.commands.get(name)
+        if self.listing:
+            return click.Command(name, help=entry[0] if len(entry) == 2 else entry[2])
+        if name not in self.commands:
+            self.commands[name] = _load(name, entry)
+        return self.commands[name]
+
+    def format_help(self, ctx, formatter):
+        self.listing = True
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
+
+def _load(name: str, entry: tuple) -> click.Command:
+    """The click command of one table entry: a sub-table becomes a lazy group of its own."""
+    if len(entry) == 2:
+        help_text, table = entry
+        return LazyGroup(name=name, help=help_text, table=table, no_args_is_help=True,
+                         rich_markup_mode=DEFAULT_MARKUP_MODE)
+    module, attribute, _ = entry
+    target = getattr(import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False, rich_markup_mode=None)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
 
 
 class GraftGroup(TyperGroup):
@@ -64,8 +152,12 @@ def _message(exc: Exception) -> str:
             "--debug for the traceback and report it.")
 
 
+class RootGroup(GraftGroup, LazyGroup):
+    """The ``graft`` root: the error edge over the table of commands."""
+
+
 app = typer.Typer(
-    cls=GraftGroup, no_args_is_help=True, add_completion=False,
+    cls=RootGroup, no_args_is_help=True, add_completion=False,
     pretty_exceptions_enable=False, rich_markup_mode=None,
     help="graftlm: advise how to adapt a language model to a task, then build and serve it.",
 )
@@ -80,30 +172,10 @@ def main_callback(
         help="Settings file to read instead of ./graft.toml. Env: GRAFT_CONFIG.")] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks of errors.")] = False,
 ) -> None:
-    """Load the settings once for the whole command."""
+    """Keep the root's options; the settings load when a command first asks for them."""
     if not debug:  # the library's per-load progress bars are noise in a command's output
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    ctx.obj = SettingsLoader(config, {"home": home} if home is not None else {})
-
-
-app.add_typer(config_app, name="config")
-app.add_typer(models_app, name="models")
-app.command("advise")(advise)
-add_artifact_commands(index_app, "indexes", "index", remove=remove_index)
-app.add_typer(index_app, name="index")
-app.command("train")(train)
-add_artifact_commands(adapters_app, "adapters", "adapter")
-app.add_typer(adapters_app, name="adapters")
-app.command("serve")(serve)
-app.command("query")(query)
-
-eval_app = typer.Typer(no_args_is_help=True, help="Measure indexes and adapters.")
-eval_app.command("retrieval")(eval_retrieval)
-eval_app.command("adapter")(eval_adapter)
-eval_app.command("run")(eval_run)
-eval_app.command("compare")(eval_compare)
-add_artifact_commands(eval_app, "evals", "evaluation run")
-app.add_typer(eval_app, name="eval")
+    ctx.obj = Invocation(config, {"home": home} if home is not None else {})
 
 
 def main() -> None:

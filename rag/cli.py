@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from graftlm.core.commands import echo_rows, setting_help, workspace_of
+from graftlm.core.commands import artifact_commands, echo_rows, setting_help, workspace_of
+from graftlm.core.embedder import load_embedder
+from graftlm.rag.evaluate import evaluate, load_queries
+from graftlm.rag.index import KIND, build_index, load_index, remove_index, source_folder
+from graftlm.rag.milvus import MilvusWriter, resolved
+from graftlm.rag.ray_build import ray_executor
+from graftlm.rag.retrieve import search
 
 index_app = typer.Typer(no_args_is_help=True, help="Build, query and manage retrieval indexes.")
 
@@ -31,8 +37,6 @@ class Mode(str, Enum):
 
 
 def _embedder(settings):
-    from graftlm.core.embedder import load_embedder
-
     return load_embedder(settings.models)
 
 
@@ -40,18 +44,12 @@ def _build(ctx, folder, name, *, force, strict, update, overrides, milvus_uri=No
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from graftlm.rag.index import build_index
-
     settings, workspace = workspace_of(ctx, **overrides)
     embedder = _embedder(settings)
     executor = store = None
     if settings.rag.executor == "ray":
-        from graftlm.rag.ray_build import ray_executor
-
         executor = ray_executor(settings.models, settings.rag.ray)
     if settings.rag.store == "milvus":
-        from graftlm.rag.milvus import MilvusWriter, resolved
-
         milvus = settings.rag.milvus
         store = MilvusWriter(resolved(milvus.model_copy(update={"uri": milvus_uri or milvus.uri}),
                                       workspace), workspace)
@@ -113,8 +111,6 @@ def update(
     = None,
 ) -> None:
     """Re-embed only new or changed files; drop deleted ones. The index stays in its store."""
-    from graftlm.rag.index import KIND, source_folder
-
     settings, workspace = workspace_of(ctx)
     manifest = workspace.get(KIND, name).manifest
     chunking = manifest.get("chunking", {})
@@ -136,9 +132,6 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the best chunks for a question, with source, location and score."""
-    from graftlm.rag.index import load_index
-    from graftlm.rag.retrieve import search
-
     settings, workspace = workspace_of(ctx)
     index = load_index(name, workspace=workspace, embedder=_embedder(settings),
                        milvus=settings.rag.milvus)
@@ -170,8 +163,6 @@ def query(
 def list_(ctx: typer.Context,
           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the indexes in the workspace."""
-    from graftlm.rag.index import KIND
-
     _, workspace = workspace_of(ctx)
     rows = [{"name": a.name, "chunks": a.manifest.get("chunk_count"),
              "files": len(a.manifest.get("files", {})), "embedder": a.manifest.get("embedder"),
@@ -203,9 +194,6 @@ def eval_retrieval(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """hit@k, recall@k, MRR and nDCG@10 of dense, sparse and hybrid search, side by side."""
-    from graftlm.rag.evaluate import evaluate, load_queries
-    from graftlm.rag.index import load_index
-
     settings, workspace = workspace_of(ctx)
     loaded = load_queries(queries, qrels=qrels, query_field=query_field, gold_field=gold_field)
     index = load_index(name, workspace=workspace, embedder=_embedder(settings),
@@ -225,6 +213,9 @@ def eval_retrieval(
 
 def remove(settings, workspace, name: str) -> Path:
     """``graft index rm``: the index, and its collections if Milvus holds it."""
-    from graftlm.rag.index import remove_index
-
     return remove_index(name, workspace=workspace, milvus=settings.rag.milvus)
+
+
+index_show, index_rm = artifact_commands("indexes", "index", remove=remove)
+index_app.command("show")(index_show)
+index_app.command("rm")(index_rm)

@@ -26,6 +26,7 @@ from graftlm.core.settings import MilvusSettings, RagSettings
 from graftlm.core.workspace import Artifact, Workspace, write_manifest
 from graftlm.rag.chunking import Chunk, chunk_all, make_splitter
 from graftlm.rag.loaders import discover, load
+from graftlm.rag.milvus import MilvusStore, forget
 from graftlm.rag.store import FolderStore, Store, StoreWriter, read_chunks, write_chunks
 
 KIND = "indexes"
@@ -163,7 +164,6 @@ def forget_store(manifest: dict | None, milvus: MilvusSettings, now: dict | None
     if now and now.get("type") == "milvus" and all(now.get(key) == entry.get(key)
                                                    for key in ("uri", "alias")):
         return
-    from graftlm.rag.milvus import forget
 
     try:
         forget(entry, milvus)
@@ -304,8 +304,6 @@ def _checked(artifact: Artifact, name: str, embedder: Embedder,
             f"(dimension {manifest.get('dim')}), but the configured embedder is '{embedder.name}' "
             f"(dimension {embedder.dim}). Set models.embedder back, or rebuild the index.")
     if manifest.get("store", {}).get("type", "faiss") == "milvus":
-        from graftlm.rag.milvus import MilvusStore
-
         return Index(artifact, embedder,
                      MilvusStore(manifest["store"], milvus, manifest["chunk_count"]))
     return Index(artifact, embedder, FolderStore(artifact.path))

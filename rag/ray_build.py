@@ -23,9 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from graftlm.core.embedder import load_embedder
 from graftlm.core.errors import BackendUnavailableError, ConfigError, DocumentLoadError
 from graftlm.core.settings import ModelSettings, RagSettings, RaySettings
-from graftlm.rag.chunking import Chunk
+from graftlm.rag.chunking import Chunk, make_splitter
+from graftlm.rag.index import read_file
 
 READING, STAGE = "reading (Ray)", "embedding files (Ray)"
 
@@ -174,10 +176,6 @@ def chunk_files(batch: dict, *, folder: str, settings: RagSettings,
     """Ray task: read and chunk a batch of files; one row per chunk, or one per skipped file.
     Unreadable files are always reported as rows (never raised), so the driver decides about
     ``strict``."""
-    from graftlm.core.embedder import load_embedder
-    from graftlm.rag.chunking import make_splitter
-    from graftlm.rag.index import read_file
-
     tokens = load_embedder(models, light=True)  # cached in the worker process
     splitter = make_splitter(settings.chunk_tokens, settings.chunk_overlap, tokens.count_tokens)
     rows: dict[str, list] = {"rel": [], "position": [], "of": [], "chunk": [], "text": [],
@@ -202,8 +200,6 @@ class EmbedChunks:
     """Ray actor: holds one embedder and embeds batches of chunk rows."""
 
     def __init__(self, models: ModelSettings, dim: int):
-        from graftlm.core.embedder import load_embedder
-
         self.embedder, self.dim = load_embedder(models), dim
 
     def __call__(self, batch: dict) -> dict:

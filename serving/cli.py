@@ -14,8 +14,11 @@ from typing import Annotated
 import typer
 
 from graftlm.core.commands import setting_help, settings_of, workspace_of
-from graftlm.core.errors import InputError
+from graftlm.core.errors import BackendUnavailableError, GraftError, InputError
+from graftlm.core.settings import secret
+from graftlm.serving.app import create_app, server_config
 from graftlm.serving.launch import is_loopback, require_free
+from graftlm.serving.runtime import Runtime
 
 
 class EngineChoice(str, Enum):
@@ -65,7 +68,6 @@ def serve(
     # Before torch loads: OpenMP threads that spin while idle take the cores the engine needs
     # (measured: a query embedding took 0.5 s beside a vLLM server, 0.02 s with this).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from graftlm.serving.runtime import Runtime
 
     if api_key and api_key_file:
         raise InputError("give the API key with --api-key or --api-key-file, not both.")
@@ -112,8 +114,6 @@ class _Stopper:
 
 async def _serve(runtime, stopper: _Stopper) -> None:
     import uvicorn
-
-    from graftlm.serving.app import create_app, server_config
 
     s = runtime.settings.serving
     loop = asyncio.get_running_loop()
@@ -162,9 +162,6 @@ def query(
 ) -> None:
     """Ask the endpoint a question with the OpenAI client; print the answer and its sources."""
     import openai
-
-    from graftlm.core.errors import BackendUnavailableError, GraftError
-    from graftlm.core.settings import secret
 
     s = settings_of(ctx).settings.serving
     url = url or f"http://{s.host}:{s.port}/v1"

@@ -19,10 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from graftlm.core.embedder import load_embedder
 from graftlm.core.errors import ArtifactError, ConfigError, InputError
-from graftlm.core.settings import Settings, secret
 from graftlm.core.lineage import version_of
+from graftlm.core.models import base_model_dir
+from graftlm.core.settings import Settings, secret
 from graftlm.core.workspace import Artifact, Workspace
+from graftlm.rag.index import load_index
+from graftlm.serving.engines import vllm
+from graftlm.serving.engines.local import LocalEngine
+from graftlm.serving.engines.upstream import UpstreamEngine
+from graftlm.tuning.adapter import fitting_adapter
+from graftlm.tuning.merge import merged_copy
 from graftlm.tuning.methods import Method, method_of
 
 BASE = "base"
@@ -81,9 +89,6 @@ class Runtime:
                  indexes: list[str] = (), engine: str | None = None, embedder=None,
                  report: Callable[[str], None] | None = None,
                  on_fatal: Callable[[str], None] | None = None):
-        from graftlm.core.models import base_model_dir
-        from graftlm.tuning.adapter import fitting_adapter
-
         self.settings, self.workspace = settings, workspace
         self.base_path = base_model_dir(settings.models, workspace)
         self.adapters: dict[str, Served] = {}
@@ -92,9 +97,6 @@ class Runtime:
             self.adapters[name] = Served.of(artifact, version_of(artifact))
         self.indexes: dict[str, Sources] = {}
         if indexes:
-            from graftlm.core.embedder import load_embedder
-            from graftlm.rag.index import load_index
-
             embedder = embedder or load_embedder(settings.models)
             for name in dict.fromkeys(indexes):
                 index = load_index(name, workspace=workspace, embedder=embedder,
@@ -104,28 +106,23 @@ class Runtime:
 
     def _engine(self, kind: str, report: Callable[[str], None] | None,
                 on_fatal: Callable[[str], None] | None):
-        from graftlm.serving.engines.vllm import VllmEngine, vllm_installed
-
         serving = self.settings.serving
         if kind == "auto" and not serving.upstream:
-            kind = "vllm" if vllm_installed() else "local"
+            kind = "vllm" if vllm.vllm_installed() else "local"
         for name, served in self.adapters.items():
             _refuse_on(kind if not serving.upstream else "upstream", name, served.method)
         paths = {name: served.path for name, served in self.adapters.items()}
         if serving.upstream:  # vLLM servers that run already: start none
-            from graftlm.serving.engines.upstream import UpstreamEngine
 
             return UpstreamEngine(serving.upstream, paths,
                                   api_key=secret(serving.upstream_api_key), report=report)
         if kind == "vllm":
             merged = self._merged_copies(report)
             lora = {n: p for n, p in paths.items() if n not in merged}
-            return VllmEngine(self.base_path, lora, self.settings.serving.vllm,
-                              log_dir=self.workspace.home / "logs", report=report,
-                              on_fatal=on_fatal, merged=merged)
+            return vllm.VllmEngine(self.base_path, lora, self.settings.serving.vllm,
+                                   log_dir=self.workspace.home / "logs", report=report,
+                                   on_fatal=on_fatal, merged=merged)
         if kind == "local":
-            from graftlm.serving.engines.local import LocalEngine
-
             return LocalEngine(self.base_path, paths,
                                max_batch=self.settings.serving.max_batch)
         raise ConfigError(f"unknown engine '{kind}'; choose vllm, local or auto.")
@@ -134,12 +131,9 @@ class Runtime:
         """The merged copies of the weights (made once per adapter build, in the workspace
         cache), by name, of the adapters vLLM cannot serve as LoRA, and on a CPU of the first
         ``serving.vllm.merged_adapters`` LoRA adapters too."""
-        from graftlm.serving.engines.vllm import on_gpu
-        from graftlm.tuning.merge import merged_copy
-
         lora = [n for n, served in self.adapters.items() if served.method.on_vllm == "lora"]
         names = [n for n, served in self.adapters.items() if served.method.on_vllm == "merged"]
-        if not on_gpu():
+        if not vllm.on_gpu():
             names += lora[:self.settings.serving.vllm.merged_adapters]
         if not names:
             return {}
@@ -160,8 +154,6 @@ class Runtime:
 
     async def add_adapter(self, name: str) -> dict:
         """Serve one more workspace adapter, without a restart."""
-        from graftlm.tuning.adapter import fitting_adapter
-
         # Reading the card and hashing the weights take a while for a big adapter: off the loop.
         artifact = await asyncio.to_thread(fitting_adapter, _servable(name), self.base_path,
                                            self.workspace)

@@ -4,8 +4,9 @@ Three floors: the core (``graftlm.core``) at the bottom, the stages above it, an
 root (``graftlm.cli``) on top, which composes the stages and which nothing imports. Build stages
 (``rag``, ``tuning``) never import the stages that use them (``advisor``, ``serving``). The
 import graph counts every import of a project module, function-level ones included (a deferred
-import hides a cycle from Python, not from a reader). The stages' folders sit at the top of the
-repository but install and import as ``graftlm.<stage>``.
+import hides a cycle from Python, not from a reader), and for the root the modules its table of
+commands loads when they run. The stages' folders sit at the top of the repository but install
+and import as ``graftlm.<stage>``.
 """
 
 import ast
@@ -55,8 +56,17 @@ def _targets(node: ast.AST, package: str) -> list[str]:
     return [base, *(f"{base}.{alias.name}" for alias in node.names)]
 
 
+def _table_modules(table: dict) -> set[str]:
+    """The modules the root's table of lazily loaded commands names."""
+    found = set()
+    for entry in table.values():
+        found |= _table_modules(entry[1]) if len(entry) == 2 else {entry[0]}
+    return found
+
+
 def import_graph() -> dict[str, set[str]]:
-    """Module → the project modules it imports."""
+    """Module → the project modules it imports; for the root, also the modules its table of
+    commands loads."""
     modules = _modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
@@ -66,6 +76,9 @@ def import_graph() -> dict[str, set[str]]:
                 owner = _owner(target, modules)
                 if owner and owner != name:
                     graph[name].add(owner)
+    from graftlm.cli import COMMANDS
+
+    graph["graftlm.cli"] |= _table_modules(COMMANDS)
     return graph
 
 
@@ -172,7 +185,8 @@ def test_the_stage_of_a_module():
 
 def test_shared_command_helpers_are_a_leaf():
     assert import_graph()["graftlm.core.commands"] <= {
-        "graftlm.core.settings", "graftlm.core.workspace", "graftlm.core.errors"}
+        "graftlm.core.settings", "graftlm.core.workspace", "graftlm.core.errors",
+        "graftlm.core.invocation"}
 
 
 def test_every_package_is_in_the_wheel():
@@ -190,3 +204,17 @@ def test_modules_stay_small():
     big = {name: n for name, path in _modules().items()
            if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert big == {}
+
+
+def test_the_projects_own_imports_stand_at_the_top_of_each_module():
+    """Start-up stays light by importing heavy third-party libraries where they are used; the
+    project's own modules are imported at the top, where a reader sees what a module uses."""
+    hidden, modules = [], _modules()
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+                hidden += [f"{name}:{inner.lineno}" for inner in ast.walk(node)
+                           if isinstance(inner, (ast.Import, ast.ImportFrom))
+                           and any(_owner(t, modules) for t in _targets(inner, package))]
+    assert hidden == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import typer
+from graftlm.tuning.auto import progress_words, search
+from graftlm.tuning.events import TrialEvent, TrialsDone
 
 
 def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields,
@@ -13,9 +15,6 @@ def run_search(data, name, settings, workspace, *, budget_s: float, fmt, fields,
     so far, and the time left."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TimeRemainingColumn
-
-    from graftlm.tuning.auto import progress_words, search
-    from graftlm.tuning.events import TrialEvent, TrialsDone
 
     err = Console(stderr=True)
     state = {"trials": "no trial finished yet", "now": ""}

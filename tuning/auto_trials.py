@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from graftlm.core.stats import paired_difference_ci
+from graftlm.tuning.methods import METHODS
 
 MIN_PAIRED = 10  # validation examples below which the best trial is chosen outright
 
@@ -71,17 +72,7 @@ class Search:
 def describe(params: dict) -> str:
     """A trial's settings in a few words: ``lora r16 α32 all-linear lr 2e-4 2ep``."""
     method = params.get("method", "lora")
-    parts = [method]
-    if "rank" in params:
-        parts.append(f"r{params['rank']} α{params['rank'] * params['alpha_ratio']}")
-    if "targets" in params:
-        parts.append(params["targets"])
-    if "prefix_tokens" in params:
-        parts.append(f"{params['prefix_tokens']} tokens")
-    if "spectrum_share" in params:
-        parts.append(f"{params['spectrum_share']:.0%}")
-    if "reft_rank" in params:
-        parts.append(f"r{params['reft_rank']} last {params['reft_positions']}")
+    parts = [method, *(METHODS[method].search_words(params) if method in METHODS else [])]
     rate = next((v for k, v in params.items() if k.startswith("lr_")), None)
     if rate is not None:
         parts.append(f"lr {rate:.0e}")

@@ -19,6 +19,7 @@ import copy
 from collections.abc import Sequence
 
 from graftlm.core.padding import pad_id
+from graftlm.tuning.methods import decoding_view
 
 LABEL_CHUNK = 16  # labels scored together after one prompt
 
@@ -38,8 +39,6 @@ def label_logprobs(model, prompt: Sequence[int], labels: Sequence[Sequence[int]]
     before a real token). ``forward`` goes to both passes (e.g. peft's ``adapter_name``s).
     """
     import torch
-
-    from graftlm.tuning.methods import decoding_view
 
     model = decoding_view(model)  # a prefix model's cache must start with its prefix
     device = next(model.parameters()).device

@@ -10,9 +10,20 @@ from typing import Annotated
 
 import typer
 
-from graftlm.core.commands import echo_rows, setting_help, workspace_of
+from graftlm.core.commands import (artifact_commands, echo_rows, parse_duration, setting_help,
+                                   workspace_of)
+from graftlm.core.errors import ArtifactError, InputError
+from graftlm.core.models import EMBEDDED_PARAMETERS, base_model_dir, base_model_parameters
+from graftlm.tuning.adapter import KIND
+from graftlm.tuning.auto_cli import print_search, run_search
+from graftlm.tuning.auto_report import write_search_report
+from graftlm.tuning.data import FieldMap, check_data
+from graftlm.tuning.estimate import training_minutes
+from graftlm.tuning.eval_adapter import evaluate_adapter
 from graftlm.tuning.events import Evaluated, Note, RunEvent, Step
+from graftlm.tuning.merge import merge_adapter
 from graftlm.tuning.methods import METHODS
+from graftlm.tuning.pipeline import train_adapter
 
 adapters_app = typer.Typer(no_args_is_help=True, help="List, inspect and remove adapters.")
 
@@ -85,9 +96,6 @@ def train(
 ) -> None:
     """Train a skill adapter on the base model: LoRA by default, another --method, or the one
     --auto finds best for the data."""
-    from graftlm.core.errors import InputError
-    from graftlm.tuning.data import FieldMap
-
     if full and method not in (None, Method.full):
         raise InputError(f"--full and --method {method.value} exclude each other; --full is "
                          "--method full.")
@@ -139,11 +147,6 @@ def train(
 def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, force, report,
           chosen, held_out_elsewhere):
     """Run the --auto search; the settings it chose and the card's record of it."""
-    from graftlm.core.commands import parse_duration
-    from graftlm.core.errors import ArtifactError, InputError
-    from graftlm.tuning.adapter import KIND
-    from graftlm.tuning.auto_cli import print_search, run_search
-
     given = [flag for flag, value in chosen.items() if value is not None]
     if given:
         raise InputError(f"--auto chooses the method and its settings itself; leave out "
@@ -155,8 +158,6 @@ def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, forc
                               fmt=fmt, fields=fields,
                               held_out_elsewhere=held_out_elsewhere)
     if report is not None:
-        from graftlm.tuning.auto_report import write_search_report
-
         page = write_search_report(found, report)
         typer.echo(f"search report: {page}", err=as_json)
     if not as_json:
@@ -166,10 +167,6 @@ def _auto(data, name, settings, workspace, budget, fmt, fields, *, as_json, forc
 
 def _check(data, settings, workspace, fmt, fields) -> None:
     from transformers import AutoTokenizer
-
-    from graftlm.core.models import base_model_dir
-    from graftlm.tuning.data import check_data
-    from graftlm.tuning.estimate import training_minutes
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir(settings.models, workspace))
     report = check_data(data, tokenizer, settings, fmt=fmt, fields=fields)
@@ -192,16 +189,12 @@ def _check(data, settings, workspace, fmt, fields) -> None:
 def _parameters(settings, workspace) -> int:
     """The base model's size for the estimate; one the size of the embedded model when the
     configured model's size cannot be read without loading it."""
-    from graftlm.core.models import EMBEDDED_PARAMETERS, base_model_parameters
-
     return base_model_parameters(settings.models, workspace) or EMBEDDED_PARAMETERS
 
 
 def _train(data, name, settings, workspace, **kwargs):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from graftlm.tuning.pipeline import train_adapter
 
     err = Console(stderr=True)
     with Progress("[progress.description]{task.description}", BarColumn(),
@@ -232,8 +225,6 @@ def _train(data, name, settings, workspace, **kwargs):
 def list_(ctx: typer.Context,
           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the adapters in the workspace with their metrics."""
-    from graftlm.tuning.adapter import KIND
-
     _, workspace = workspace_of(ctx)
     rows = [{"name": a.name, "type": a.manifest.get("type"),
              "base": a.manifest.get("base_model", {}).get("name"),
@@ -255,8 +246,6 @@ def merge(
     force: Annotated[bool, typer.Option(help="Replace a non-empty OUT.")] = False,
 ) -> None:
     """Fold an adapter into the base weights: a plain model any engine loads."""
-    from graftlm.tuning.merge import merge_adapter
-
     settings, workspace = workspace_of(ctx)
     typer.echo(f"merged '{name}' into {merge_adapter(name, out, settings, workspace, force=force)}")
 
@@ -273,8 +262,6 @@ def eval_adapter(
 ) -> None:
     """Base model and adapter side by side on the same examples (read as the adapter was
     trained: its card's fields and system prompt, unless a field is given here)."""
-    from graftlm.tuning.eval_adapter import evaluate_adapter
-
     settings, workspace = workspace_of(ctx)
     result = evaluate_adapter(name, data, settings, workspace,
                               fields={"input": input_field, "target": target_field})
@@ -286,3 +273,8 @@ def eval_adapter(
     typer.echo(f"{'base':10}{result['base']:14.4f}{result['base_loss']:12.4f}")
     typer.echo(f"{name[:10]:10}{result['adapter']:14.4f}{result['adapter_loss']:12.4f}")
 
+
+
+adapter_show, adapter_rm = artifact_commands("adapters", "adapter")
+adapters_app.command("show")(adapter_show)
+adapters_app.command("rm")(adapter_rm)

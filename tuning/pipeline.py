@@ -12,17 +12,21 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+from graftlm.core.embedder import load_embedder
 from graftlm.core.errors import ArtifactError, DataFormatError, InputError
 from graftlm.core.lineage import version_of
 from graftlm.core.loader import base_tokenizer
+from graftlm.core.models import base_model_dir
 from graftlm.core.settings import Settings
 from graftlm.core.workspace import Workspace, write_manifest
+from graftlm.rag.index import KIND as INDEXES, load_index
 from graftlm.tuning.adapter import KIND
-from graftlm.tuning.card import make_card
 from graftlm.tuning.batching import split
+from graftlm.tuning.card import make_card
 from graftlm.tuning.data import FieldMap, Format, clean_examples
 from graftlm.tuning.events import Progress
 from graftlm.tuning.methods import METHODS, check_fits, save
+from graftlm.tuning.raft import max_length_with_sources, render
 from graftlm.tuning.run import Run
 
 
@@ -103,11 +107,6 @@ def with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, t
                 held, embedder):
     """The examples rendered with sources from index ``name``, the settings with room for the
     sources in each example, and the card's record of the index."""
-    from graftlm.core.embedder import load_embedder
-    from graftlm.rag.index import KIND as INDEXES
-    from graftlm.rag.index import load_index
-    from graftlm.tuning.raft import max_length_with_sources, render
-
     loaded = load_index(name, workspace=workspace,
                         embedder=embedder or load_embedder(settings.models),
                         milvus=settings.rag.milvus)
@@ -127,7 +126,5 @@ def with_index(settings: Settings, workspace: Workspace, name: str, tokenizer, t
 def base_config(settings: Settings, workspace: Workspace):
     """The base model's configuration, read without its weights."""
     from transformers import AutoConfig
-
-    from graftlm.core.models import base_model_dir
 
     return AutoConfig.from_pretrained(base_model_dir(settings.models, workspace))

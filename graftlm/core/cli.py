@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from graftlm.core.commands import settings_of, workspace_of
+from graftlm.core.models import model_status, prepare_base_model
 from graftlm.core.settings import flatten
 
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective settings.")
@@ -44,8 +45,6 @@ def models_prepare(
     force: Annotated[bool, typer.Option(help="Convert again even if already prepared.")] = False,
 ) -> None:
     """Convert the packaged SmolLM2-135M-Instruct GGUF into a Hugging Face directory, once."""
-    from graftlm.core.models import prepare_base_model
-
     settings, workspace = workspace_of(ctx)
     path = prepare_base_model(settings.models, workspace, force=force,
                               log=lambda msg: typer.echo(msg, err=True))
@@ -58,8 +57,6 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the base model and the embedder: name, source, path, size, ready or not."""
-    from graftlm.core.models import model_status
-
     settings, workspace = workspace_of(ctx)
     statuses = model_status(settings.models, workspace)
     if as_json:

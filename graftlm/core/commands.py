@@ -17,35 +17,26 @@ from typing import Annotated
 import typer
 
 from graftlm.core.errors import InputError
+from graftlm.core.invocation import Invocation
 from graftlm.core.settings import LoadedSettings, Settings, load_settings
 from graftlm.core.workspace import Workspace
 
 
-class SettingsLoader:
-    """The settings of one invocation, loaded on first use so that a bad setting fails only the
-    command that needs it. The root callback puts one on the click context."""
-
-    def __init__(self, config: Path | None = None, overrides: dict | None = None):
-        self.config, self.overrides = config, dict(overrides or {})
-        self._loaded: LoadedSettings | None = None
-
-    def load(self, **more) -> LoadedSettings:
-        if self._loaded is None or more:
-            self._loaded = load_settings(self.config, {**self.overrides, **more})
-            if not self._loaded.settings.models.allow_hub:
-                # Nothing may try the hub unless a setting asks for it.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        return self._loaded
-
-
 def settings_of(ctx: typer.Context, **overrides) -> LoadedSettings:
-    """The settings of this invocation, with command-specific flag overrides (dotted names;
-    ``None`` means the flag was not given) applied."""
-    loader = ctx.find_root().obj
-    if not isinstance(loader, SettingsLoader):  # a command invoked without the root callback
-        loader = ctx.find_root().obj = SettingsLoader()
-    return loader.load(**{k: v for k, v in overrides.items() if v is not None})
+    """The settings of this invocation (loaded once, from the root's options), with
+    command-specific flag overrides (dotted names; ``None`` means the flag was not given)
+    applied."""
+    invocation = ctx.find_root().obj
+    if not isinstance(invocation, Invocation):  # a command invoked without the root callback
+        invocation = ctx.find_root().obj = Invocation()
+    more = {k: v for k, v in overrides.items() if v is not None}
+    if invocation.loaded is None or more:
+        invocation.loaded = load_settings(invocation.config, {**invocation.overrides, **more})
+        if not invocation.loaded.settings.models.allow_hub:
+            # Nothing may try the hub unless a setting asks for it.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return invocation.loaded
 
 
 def workspace_of(ctx: typer.Context, **overrides) -> tuple[Settings, Workspace]:
@@ -77,13 +68,12 @@ def echo_rows(rows: list[dict], as_json: bool, empty: str, line: Callable[[dict]
 _NameArg = Annotated[str, typer.Argument(help="Its name in the workspace.")]
 
 
-def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str,
-                          remove: Callable[[Settings, Workspace, str], Path] | None = None
-                          ) -> None:
+def artifact_commands(kind: str, noun: str,
+                      remove: Callable[[Settings, Workspace, str], Path] | None = None
+                      ) -> tuple[Callable, Callable]:
     """``show`` (print the manifest) and ``rm`` for one kind of workspace artifact; ``remove``
     deletes one when more than its folder must go (an index's Milvus collections)."""
 
-    @sub_app.command("show")
     def show(ctx: typer.Context, name: _NameArg) -> None:
         _, workspace = workspace_of(ctx)
         typer.echo(json.dumps(workspace.get(kind, name).manifest, indent=2))
@@ -91,7 +81,6 @@ def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str,
     article = "an" if noun[0] in "aeiou" else "a"
     show.__doc__ = f"Print {article} {noun}'s manifest."
 
-    @sub_app.command("rm")
     def rm(ctx: typer.Context, name: _NameArg) -> None:
         settings, workspace = workspace_of(ctx)
         removed = (remove(settings, workspace, name) if remove
@@ -99,6 +88,7 @@ def add_artifact_commands(sub_app: typer.Typer, kind: str, noun: str,
         typer.echo(f"removed {removed}")
 
     rm.__doc__ = f"Delete the {noun}."
+    return show, rm
 
 
 def parse_duration(text: str) -> float:

@@ -14,6 +14,8 @@ import numpy as np
 
 from graftlm.core.errors import BackendUnavailableError, ConfigError
 from graftlm.core.models import embedder_location
+from graftlm.core.numpy_embedder import NumpyBertEmbedder, supports
+from graftlm.core.onnx_embedder import OnnxBertEmbedder
 from graftlm.core.settings import ModelSettings
 
 
@@ -87,13 +89,10 @@ def load_embedder(settings: ModelSettings, *, light: bool = False) -> Embedder:
     """
     location = embedder_location(settings)
     name = "all-MiniLM-L6-v2" if settings.embedder == "embedded" else settings.embedder
-    from graftlm.core.numpy_embedder import NumpyBertEmbedder, supports
 
     if light and supports(location):
         return NumpyBertEmbedder(location, name=name)
     if settings.embedder_backend != "torch":
-        from graftlm.core.onnx_embedder import OnnxBertEmbedder
-
         if not supports(location):
             raise ConfigError(f"models.embedder_backend = '{settings.embedder_backend}' runs "
                               f"BERT encoders with mean pooling; {name} is not one. Set it to "

@@ -28,7 +28,9 @@ from graftlm.core.padding import left_pad
 from graftlm.serving.engines.base import Request
 from graftlm.serving.engines.stops import StopScanner
 from graftlm.serving.protocol import Chunk
+from graftlm.tuning.choice import label_ids, label_logprobs
 from graftlm.tuning.data import chat_ids
+from graftlm.tuning.methods import decoding_view, method_at
 
 BASE = "__base__"
 GATHER_SECONDS = 0.01
@@ -86,8 +88,6 @@ class LocalEngine:
 
     def _attach(self, name: str, path: Path) -> None:
         from peft import PeftModel
-
-        from graftlm.tuning.methods import method_at
 
         method = method_at(path)
         if not method.lora_shaped:
@@ -156,8 +156,6 @@ class LocalEngine:
     def _choose(self, request: Request, ids: list[int]) -> str:
         """The most likely of the request's choices, scored as measured advice and ``graft eval``
         score labels (:mod:`tuning.choice`), so a served choice is the measured one."""
-        from graftlm.tuning.choice import label_ids, label_logprobs
-
         choices = request.params.choice
         labels = label_ids(self.tokenizer, choices)
         model = self.own.get(request.adapter, self.model)
@@ -202,8 +200,6 @@ class LocalEngine:
 
     def _decode(self, batch: list[_Job], own: str | None = None) -> None:
         import torch
-
-        from graftlm.tuning.methods import decoding_view
 
         model = decoding_view(self.own[own]) if own else self.model
         device = self.model.device

@@ -157,14 +157,13 @@ def test_tune_falls_back_to_the_recipe_when_the_search_chooses_nothing(tmp_path,
     from graftlm.advisor import measure
     from graftlm.core.errors import InputError
     from graftlm.core.workspace import Workspace
-    from graftlm.tuning import auto
     from graftlm.tuning.data import FieldMap
 
     def nothing(*args, **kwargs):
         raise InputError("no trial finished within the budget (9 s)")
 
     monkeypatch.setattr(measure, "MIN_TRAIN_SECONDS", 1.0)
-    monkeypatch.setattr(auto, "search_examples", nothing)
+    monkeypatch.setattr(measure, "search_examples", nothing)
     data = write_rows(tmp_path / "data.jsonl", ROWS * 6)
     # The search is replaced; the LoRA runs stop at 3 steps, so a long budget costs nothing and
     # keeps them from being skipped on a busy machine.

@@ -1,6 +1,7 @@
 """End-to-end: every PEFT method trains a few steps on the embedded SmolLM2 with `graft train
 --method`, is evaluated by `graft eval adapter`, and is served — by the local engine all of
-them, by vLLM PiSSA (as a LoRA) and DoRA (merged) — or refused with its message."""
+them, by vLLM PiSSA (as a LoRA) and DoRA (merged) — or refused with its message (prefix and
+LoReFT, which are no change of weights)."""
 
 import json
 import os
@@ -13,7 +14,7 @@ from tests.e2e.conftest import graft, home_with_model
 
 pytestmark = pytest.mark.e2e
 
-METHODS = ["dora", "pissa", "ia3", "prefix", "spectrum"]
+METHODS = ["dora", "pissa", "ia3", "prefix", "loreft", "spectrum"]
 SYSTEM = "Answer LIGHTS_ON or LIGHTS_OFF."
 ROWS = [("turn the lights on in the kitchen", "LIGHTS_ON"),
         ("switch off the bedroom lamp", "LIGHTS_OFF"),
@@ -61,7 +62,7 @@ def test_every_method_trains_and_its_card_says_how(trained):
     assert "mlp.down_proj: layers" in said
 
 
-@pytest.mark.parametrize("method", ["pissa", "prefix", "spectrum"])
+@pytest.mark.parametrize("method", ["pissa", "prefix", "loreft", "spectrum"])
 def test_eval_adapter_reopens_the_method_as_it_was_trained(trained, method):
     home, held, runs = trained
     # No field options: the card's (the system prompt included) are used.
@@ -106,10 +107,12 @@ def test_the_engines_serve_what_they_can_and_refuse_the_rest(trained):
         local = {method: greedy(url, method) for method in METHODS}
     for method in METHODS:
         assert local[method] == reference(home, method), method
-    refused = graft("serve", "--engine", "vllm", "--adapter", "prefix", home=str(home),
-                    fresh=True)  # a server that started by mistake would stay in this process
-    assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert "vLLM serves LoRA adapters only" in " ".join(refused.stderr.split())
+    for method in ("prefix", "loreft"):
+        refused = graft("serve", "--engine", "vllm", "--adapter", method, home=str(home),
+                        fresh=True)  # a server that started by mistake would stay in-process
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert "vLLM serves LoRA adapters only" in said and "--engine local" in said, method
     with graft_serve("--engine", "vllm", "--adapter", "pissa", "--adapter", "dora",
                      log=home / "vllm.log", env=env) as (url, _):
         for method in ("pissa", "dora"):

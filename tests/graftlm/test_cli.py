@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from graftlm.cli import app
+from graftlm.cli import COMMANDS, _load, app
 
 runner = CliRunner()
 TASK = "Route IT tickets into our 40 internal queues; 12k tickets are labelled."
@@ -22,13 +22,37 @@ def test_help_lists_the_commands():
     for command in ("advise", "config", "models"):
         assert command in result.stdout
 
-def test_help_imports_no_heavy_library():
+def test_help_imports_no_heavy_library_and_no_stage():
     code = ("import sys; from graftlm.cli import main; sys.argv=['graft','--help']\n"
             "try: main()\nexcept SystemExit: pass\n"
             "heavy = [m for m in ('torch','transformers','faiss','vllm','sentence_transformers',"
-            "'numpy') if m in sys.modules]\nprint('HEAVY', heavy)")
+            "'numpy', 'graftlm.advisor.cli', 'graftlm.rag.cli', 'graftlm.tuning.cli', "
+            "'graftlm.serving.cli') if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout
+
+
+def _entries(table, prefix=()):
+    for name, entry in table.items():
+        yield (*prefix, name), entry
+        if len(entry) == 2:
+            yield from _entries(entry[1], (*prefix, name))
+
+
+@pytest.mark.parametrize("path, entry", list(_entries(COMMANDS)),
+                         ids=[" ".join(path) for path, _ in _entries(COMMANDS)])
+def test_the_roots_table_says_what_each_command_says_of_itself(path, entry):
+    """The root lists its commands from its table without loading them: each line must be the
+    command's own first paragraph of help, and each command must load as the table says."""
+    command = _load(path[-1], entry)
+    own = " ".join((command.help or "").split("\n\n")[0].split())
+    assert own == (entry[0] if len(entry) == 2 else entry[2])
+    assert command.name == path[-1]
+
+
+def test_a_group_of_one_command_stays_a_group():
+    result = runner.invoke(app, ["config", "show", "--help"])
+    assert result.exit_code == 0, result.output
 
 def test_advise_from_argument():
     result = advise(TASK)

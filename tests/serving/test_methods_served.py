@@ -116,7 +116,7 @@ def test_vllm_takes_lora_shaped_adapters_as_lora_and_the_others_merged(methods_s
 
 @pytest.mark.parametrize("serving, adapter, message", [
     ({}, "prefix", "prefix-tuning adapter; vLLM serves LoRA adapters only"),
-    ({}, "loreft", "LoReFT adapter; vLLM serves LoRA adapters .and merged weights. only"),
+    ({}, "loreft", "a LoReFT adapter; vLLM serves LoRA adapters only, and it edits"),
     ({"upstream": ["http://127.0.0.1:9"]}, "loreft", "Serve it with --engine local"),
     ({"upstream": ["http://127.0.0.1:9"]}, "prefix", "Serve it with --engine local"),
     ({"upstream": ["http://127.0.0.1:9"]}, "dora", "graft adapters merge dora --out DIR"),

@@ -78,6 +78,18 @@ def test_the_edited_positions(mask, lengths, want):
     assert got.int().tolist() == want
 
 
+def test_a_fresh_edit_answers_as_the_base_and_still_learns(tiny_tokenizer):
+    model, _ = prepare(make_tiny_model(tiny_tokenizer),
+                       TuningSettings(method="loreft", reft_rank=2))
+    base = make_tiny_model(tiny_tokenizer).eval()
+    ids = torch.tensor([PROMPT])
+    out = model(input_ids=ids).logits
+    assert torch.allclose(out, base(input_ids=ids).logits, atol=1e-6)
+    out[0, -1].logsumexp(-1).backward()  # any loss at an edited position
+    grads = [p.grad for p in model.graft_reft.parameters()]
+    assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
+
+
 def test_switched_off_the_edit_answers_as_the_base(tiny_tokenizer):
     model, _ = edited(tiny_tokenizer)
     base = make_tiny_model(tiny_tokenizer).eval()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from graftlm.core.errors import ArtifactError, InputError
+from graftlm.tuning.spectrum import module_kind
 
 _ATTENTION = ("attn", "attention")
 VllmPath = Literal["lora", "merged"] | None
@@ -25,6 +26,7 @@ class Method:
     from a peft adapter's default behaviour."""
 
     name: ClassVar[str]
+    label: ClassVar[str] = ""  # how messages name it ("a prefix-tuning adapter"); name if empty
     summary: ClassVar[str]  # what trains, in a few words (the settings' and the docs' tables)
     # The adapter's default peak learning rate; None for methods that train the model's own
     # weights, which use tuning.full_learning_rate.
@@ -37,6 +39,8 @@ class Method:
     lora_shaped: ClassVar[bool] = False
     # How vLLM serves it: its LoRA path, a merged copy of the weights, or not at all.
     on_vllm: ClassVar[VllmPath] = "merged"
+    # Why what it learned cannot be folded into the weights (None: it can be merged).
+    unmergeable: ClassVar[str | None] = None
     is_model: ClassVar[bool] = False  # the artifact is a model of its own, not an adapter
     # --auto: whether it can be searched, the settings searched beyond rate and epochs, with their choices, and the
     # recipe's value of each (the search's first trial).
@@ -56,6 +60,10 @@ class Method:
     def search_settings(self, params: dict) -> dict:
         """A trial's searched parameters as tuning settings."""
         return {key: params[key] for key in self.search if key in params}
+
+    def search_words(self, params: dict) -> list[str]:
+        """A trial's searched parameters in a few words (a trial's label)."""
+        return [str(params[key]) for key in self.search if key in params]
 
     # -- training -------------------------------------------------------------------------------
 
@@ -100,17 +108,28 @@ class Method:
     def merge(self, model, name: str = "the adapter"):
         """``model`` (from :meth:`open`) as a plain transformers model answering the same, or
         an error naming what to do."""
+        if self.unmergeable:
+            raise ArtifactError(f"'{name}' is {self.called()}: {self.unmergeable}, so it cannot "
+                                "be merged. Serve it with --engine local, or train with --method "
+                                "lora to get a mergeable adapter.")
         return model.merge_and_unload()
 
     def for_inference(self, model):
         """The fastest exact form of a trained model: merged where the method folds into the
-        weights."""
-        return self.merge(model)
+        weights, else as it is (callers that carry a KV cache across calls take
+        :func:`tuning.methods.decoding_view` of it)."""
+        return model if self.unmergeable else self.merge(model)
 
     def not_on_vllm(self, name: str) -> str:
         """Why vLLM cannot serve adapter ``name`` (for ``on_vllm = None``), and what to do."""
-        return (f"adapter '{name}' is a {self.name} adapter, which vLLM cannot serve. Serve it "
-                "with --engine local, or train with --method lora.")
+        return (f"adapter '{name}' is {self.called()}; vLLM serves LoRA adapters only, and "
+                f"{self.unmergeable or 'it cannot be merged'}. Serve it with --engine local, or "
+                "train with --method lora.")
+
+    def called(self) -> str:
+        """'a lora adapter', 'a prefix-tuning adapter', 'a LoReFT adapter'."""
+        words = self.label or self.name
+        return f"{'an' if words[0].lower() in 'aeio' else 'a'} {words} adapter"
 
 
 # -- helpers the methods share ---------------------------------------------------------------------
@@ -118,8 +137,6 @@ class Method:
 def linear_layers(model) -> dict[str, object]:
     """The linear layers inside the model's numbered blocks, by module path."""
     import torch
-
-    from graftlm.tuning.spectrum import module_kind
 
     return {name: module for name, module in model.named_modules()
             if isinstance(module, torch.nn.Linear) and module_kind(f"{name}.weight")}

@@ -45,6 +45,9 @@ class Spectrum(Full):
     search = {"spectrum_share": (0.125, 0.25, 0.5)}
     recipe = {"spectrum_share": 0.25}
 
+    def search_words(self, params: dict) -> list[str]:
+        return [f"{params['spectrum_share']:.0%}"] if "spectrum_share" in params else []
+
     def prepare(self, model, settings, *, init_dir, start_ids):
         scored = score(model)
         chosen = select(scored, settings.spectrum_share)

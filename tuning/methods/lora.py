@@ -49,6 +49,11 @@ class Lora(Method):
             out.update(rank=params["rank"], alpha=float(params["rank"] * params["alpha_ratio"]))
         return out
 
+    def search_words(self, params: dict) -> list[str]:
+        words = [f"r{params['rank']} α{params['rank'] * params['alpha_ratio']}"] \
+            if "rank" in params else []
+        return words + ([params["targets"]] if "targets" in params else [])
+
     def peft_config(self, settings, model):
         import peft
 

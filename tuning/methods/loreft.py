@@ -39,21 +39,38 @@ WEIGHTS, CONFIG = "reft.safetensors", "reft.json"
 class Loreft(Method):
     name = "loreft"
     summary = "a learned low-rank edit of the prompt's last hidden states at every layer (ReFT)"
+    label = "LoReFT"
+    starts_as_base = True
     default_rate = 2e-3  # measured on SNIPS (benchmarks/peft_methods.py)
     packs = False
     on_vllm = None
+    unmergeable = "it edits the hidden states of the prompt's last tokens, not the weights"
     search = {"reft_rank": (1, 2, 4, 8), "reft_positions": (1, 3, 5, 8)}
     recipe = {"reft_rank": 4, "reft_positions": 5}
+
+    def search_words(self, params: dict) -> list[str]:
+        return [f"r{params['reft_rank']} last {params['reft_positions']}"] \
+            if "reft_rank" in params else []
 
     def why_not_packed(self) -> str:
         return "it edits each prompt's last tokens, which a packed row does not mark"
 
     def prepare(self, model, settings, *, init_dir, start_ids):
+        """Freeze the base and add fresh edits at every layer. Each starts as no edit at all —
+        W = R and b = 0, so W h + b − R h = 0 — as LoRA starts with B = 0: the untrained adapter
+        answers as the base model, and training moves it from there (a random W, as the
+        reference implementation draws it, starts from a model worse than the base)."""
+        import torch
+
         for param in model.parameters():
             param.requires_grad_(False)
         layers = list(range(len(decoder_layers(model))))
         install(model, rank=settings.reft_rank, positions=settings.reft_positions,
                 layers=layers)
+        with torch.no_grad():
+            for part in model.graft_reft.values():
+                part["source"].weight.copy_(part["rotate"].weight)
+                part["source"].bias.zero_()
         return model, {"config": describe(model)}
 
     def save(self, model, out: Path, settings, tokenizer, *, init_dir) -> None:
@@ -93,19 +110,6 @@ class Loreft(Method):
         finally:
             edits.enabled = True
 
-    def merge(self, model, name: str = "the adapter"):
-        raise ArtifactError(f"'{name}' is a LoReFT adapter: it edits the hidden states of the "
-                            "prompt's last tokens, not the weights, so it cannot be merged. "
-                            "Serve it with --engine local, or train with --method lora to get "
-                            "a mergeable adapter.")
-
-    def for_inference(self, model):
-        return model
-
-    def not_on_vllm(self, name: str) -> str:
-        return (f"adapter '{name}' is a LoReFT adapter; vLLM serves LoRA adapters (and merged "
-                "weights) only, and a LoReFT edit of hidden states cannot be merged into the "
-                "weights. Serve it with --engine local, or train with --method lora.")
 
 
 def decoder_layers(model):

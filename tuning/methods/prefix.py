@@ -7,18 +7,23 @@ example, which a prefix shifts, so it never trains packed.
 
 from __future__ import annotations
 
-from graftlm.core.errors import ArtifactError
 from graftlm.tuning.methods.base import Method, plain
 
 
 class Prefix(Method):
     name = "prefix"
     summary = "learned key/value prefixes in every layer (peft prefix tuning)"
+    label = "prefix-tuning"
     default_rate = 1e-2  # prefixes are activations: peft's examples' rate
     packs = False
     on_vllm = None
+    unmergeable = ("its learned key/value prefixes are inputs to attention, not a change of "
+                   "weights")
     search = {"prefix_tokens": (8, 16, 32)}
     recipe = {"prefix_tokens": 16}
+
+    def search_words(self, params: dict) -> list[str]:
+        return [f"{params['prefix_tokens']} tokens"] if "prefix_tokens" in params else []
 
     def why_not_packed(self) -> str:
         return ("packed rows keep examples apart by restarting positions, and a prefix shifts "
@@ -43,20 +48,6 @@ class Prefix(Method):
         if start_ids:
             record["started_from_tokens"] = start_prefix(model, start_ids)
         return model, record
-
-    def merge(self, model, name: str = "the adapter"):
-        raise ArtifactError(f"'{name}' is a prefix-tuning adapter: its learned key/value "
-                            "prefixes are inputs to attention, not a change of weights, so it "
-                            "cannot be merged. Serve it with --engine local, or train with "
-                            "--method lora to get a mergeable adapter.")
-
-    def for_inference(self, model):
-        return model  # callers that carry a KV cache across calls take decoding_view(model)
-
-    def not_on_vllm(self, name: str) -> str:
-        return (f"adapter '{name}' is a prefix-tuning adapter; vLLM serves LoRA adapters only, "
-                "and a prefix cannot be merged into the weights. Serve it with --engine local, "
-                "or train with --method lora.")
 
 
 def start_prefix(model, ids: list[int]) -> int:
