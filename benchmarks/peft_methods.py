@@ -141,7 +141,7 @@ def run_auto(home: Path, grid: dict, methods: list[str], common: list[str]) -> d
     search = card["search"]
     chosen = next(t for t in search["trials"] if t["number"] == search["chosen"])
     row = card_row(card, peak, wall)
-    return {"ok": True, **row, **facts, "chosen": chosen["params"],
+    return {"ok": True, "searched": methods, **row, **facts, "chosen": chosen["params"],
             "trials": len(search["trials"]),
             "finished": sum(t["state"] == "complete" for t in search["trials"]),
             "grid_best": best_method, "grid_best_choice_accuracy": best["choice_accuracy"],
@@ -156,7 +156,7 @@ def main() -> None:
     parser.add_argument("--dev-per-intent", type=int, default=20)
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--methods", nargs="+",
-                        default=["lora", "dora", "pissa", "ia3", "prefix", "spectrum"])
+                        default=["lora", "dora", "pissa", "ia3", "prefix", "loreft", "spectrum"])
     parser.add_argument("--rate-factors", type=float, nargs="+", default=[1.0, 3.0],
                         help="The grid: each method at these multiples of its rate.")
     parser.add_argument("--reuse", action="store_true",
@@ -231,6 +231,9 @@ def main() -> None:
         grid = {f"{m}-x{first:g}": row for m, row in result["methods"].items()} | result["grid"]
         result["auto"] = run_auto(home, grid, args.methods, common)
         print(json.dumps({"auto": result["auto"]}), flush=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    elif same and "auto" in earlier:  # the earlier search stands, over the methods it searched
+        result["auto"] = {"searched": list(earlier.get("methods", {})), **earlier["auto"]}
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
 

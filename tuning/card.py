@@ -17,6 +17,7 @@ from pathlib import Path
 from graftlm.core.lineage import file_sha256, model_hash
 from graftlm.core.settings import Settings
 from graftlm.tuning.data import DataReport
+from graftlm.tuning.methods import get
 from graftlm.tuning.train import TrainResult
 
 
@@ -36,7 +37,7 @@ def make_card(settings: Settings, base_path, data: Path, report: DataReport, res
                  "train": train_count, "eval": eval_count, "duplicates": len(report.duplicates),
                  "truncated": len(report.truncated)},
         "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
-        "hyperparameters": {**settings.tuning.model_dump(), "full": method["name"] == "full",
+        "hyperparameters": {**settings.tuning.model_dump(), "full": get(method["name"]).is_model,
                             "peak_learning_rate": settings.tuning.peak_learning_rate},
         "metrics": {"name": result.metric_name, "base": result.base_metric,
                     "base_metrics": result.base_metrics, "adapter_metrics": result.best.metrics,
