@@ -217,12 +217,19 @@ def main() -> None:
     table_keys = {f"{m}-x{first:g}": m for m in args.methods}
     fresh = {key: m for key, m in table_keys.items() if not (same and key in kept)}
     latency = dict(earlier.get("served_latency_ms", {})) if same else {}
+    # Each row's latency is compared with the base model's measured by the same gateway: a
+    # reused row keeps the base of its own run.
+    bases = {m: row.get("served_base_ms", latency.get("base"))
+             for m, row in earlier.get("methods", {}).items()} if same else {}
     if fresh:
         measured = served_latency(home, list(fresh), args.requests)
-        latency.update({fresh.get(k, k): v for k, v in measured.items()})
+        latency.update({fresh.get(k, k): v for k, v in measured.items()
+                        if k != "base" or "base" not in latency})
+        bases.update({m: measured.get("base") for m in fresh.values()})
     result["served_latency_ms"] = latency
     for method in args.methods:
         result["methods"][method]["served_latency_ms"] = latency.get(method)
+        result["methods"][method]["served_base_ms"] = bases.get(method)
     print(json.dumps({"served_latency_ms": latency}), flush=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

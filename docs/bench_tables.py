@@ -219,19 +219,22 @@ def train_bench(d: dict) -> str:
 def peft_methods(d: dict) -> str:
     served = d.get("served_latency_ms", {})
     head = ["method", "lr", "choice accuracy", "exact match", "trainable", "training s",
-            "tokens/s", "peak MiB", "served ms"]
+            "tokens/s", "peak MiB", "served ms", "× base"]
     rows = [[f"`{m}`", f"{r['learning_rate']:g}", pct(r["choice_accuracy"]),
              pct(r["exact_match"]), f"{r['trainable_parameters']:,}",
              num(r["training_seconds"], 0), num(r["tokens_per_second"], 0),
-             f"{r['peak_memory_mib']:,.0f}", num(served.get(m), 0)]
+             f"{r['peak_memory_mib']:,.0f}", num(served.get(m), 0),
+             num(served[m] / r["served_base_ms"], 2) if r.get("served_base_ms") and
+             served.get(m) else "—"]
             for m, r in d["methods"].items()]
     base = next(iter(d["methods"].values()))["base_choice_accuracy"]
     out = [f"Every method through `graft train --method M` on SNIPS intents: "
            f"{d['train_examples']} utterances to train on, {d['dev_examples']} held out, "
            f"{d['epochs']:g} epoch at batch 8. Base model choice accuracy {pct(base)}; served "
-           f"latency is the median of greedy 8-token answers through one `graft serve --engine "
-           f"local` (base model: {num(served.get('base'), 0)} ms). Accuracies in %:\n",
-           table(head, rows, "lrrrrrrrr")]
+           f"latency is the median of greedy 8-token answers through a `graft serve --engine "
+           f"local`, and × base divides it by the base model's through the same gateway (rows "
+           f"kept from an earlier run keep that run's base). Accuracies in %:\n",
+           table(head, rows, "lrrrrrrrrr")]
     grid = d.get("grid")
     if grid:
         rows = [[f"`{m.split('-x')[0]}`", f"{r['learning_rate']:g}", pct(r["choice_accuracy"]),
@@ -243,7 +246,9 @@ def peft_methods(d: dict) -> str:
     auto = d.get("auto")
     if auto and auto.get("ok"):
         c = auto["chosen"]
-        out.append(f"`graft train --auto` over the same methods, with a budget of "
+        over = ("the same methods" if "searched" not in auto else
+                ", ".join(f"`{m}`" for m in auto["searched"]))
+        out.append(f"`graft train --auto` over {over}, with a budget of "
                    f"{auto['budget_seconds']:,} s: {auto['trials']} trials ({auto['finished']} "
                    f"finished); chose `{c['method']}` rank {c.get('rank')}, targets "
                    f"`{c.get('targets')}`, {c.get('epochs'):g} epochs. Choice accuracy "
