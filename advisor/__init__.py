@@ -1,7 +1,7 @@
 """Advice on how to adapt a model to a task: prompting, few-shot, RAG, LoRA, full FT or hybrid.
 
-The public names below are loaded on first use, so that importing the CLI (``graft --help``)
-does not import numpy or the embedder.
+The public names below are loaded on first use, so that importing one module of the stage does
+not import all of it (numpy, the embedder).
 """
 
 from graftlm.core.exports import lazy_exports

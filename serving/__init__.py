@@ -1,6 +1,7 @@
 """Serving: base model, adapters and retrieval behind one OpenAI-compatible endpoint.
 
-The public names below are loaded on first use, so importing the CLI stays light.
+The public names below are loaded on first use, so that importing one module of the stage
+(``graft`` loads a stage's CLI when one of its commands runs) does not import all of it.
 """
 
 from graftlm.core.exports import lazy_exports

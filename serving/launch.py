@@ -4,8 +4,8 @@ Every server graftlm starts goes through here. ``graft serve`` checks that its p
 (:func:`require_free`) before loading anything; the vLLM engine and :func:`graft_serve` (``graft
 serve`` as a child process, for the example, the benchmark and the end-to-end tests) wait for
 their child with :func:`wait_healthy`, which shows the end of the child's log when the child dies
-or does not come up. It imports only the standard library at module level, so the CLI can import
-it and ``graft --help`` stays light.
+or does not come up. It imports only the standard library at module level, so ``graft serve``
+can check its port before anything heavy loads.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Lazy public names for the stage packages, so that importing the CLI stays light.
+"""Lazy public names for the stage packages, so that importing one module of a stage does not
+import the whole stage.
 
 A stage's ``__init__`` names its public API once; each name is imported from its module on first
 use (PEP 562 module ``__getattr__``), so ``graft --help`` never pulls in numpy, torch or faiss.
