@@ -328,6 +328,8 @@ def render_methods() -> str:
 # --- Pages -----------------------------------------------------------------------------------
 
 def render_benchmarks() -> str:
+    if str(DOCS) not in sys.path:  # bench_tables imports its sibling md_format
+        sys.path.insert(0, str(DOCS))
     spec = importlib.util.spec_from_file_location("_graft_bench_tables",
                                                   DOCS / "bench_tables.py")
     module = importlib.util.module_from_spec(spec)
